@@ -1,0 +1,61 @@
+// The fields of DESIGN.md §4, under the names the JSON report uses.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace tensordiff {
+
+// Counts of |x| binned by binary exponent: exact zero, |x| < 2^-40 (underflow), one bin per
+// exponent e in [-40, 40] holding 2^e <= |x| < 2^(e+1), and |x| >= 2^41 (overflow).
+struct ExpHistogram {
+  static constexpr int kMinExp = -40;
+  static constexpr int kMaxExp = 40;
+  static constexpr int kExpBins = kMaxExp - kMinExp + 1;  // 81
+  static constexpr int kZero = 0, kUnderflow = 1, kFirstExp = 2, kOverflow = kFirstExp + kExpBins;
+  static constexpr int kBins = kOverflow + 1;  // 84
+  std::array<uint64_t, kBins> counts{};
+
+  uint64_t total() const;
+  void add(const ExpHistogram& o);
+  // Upper edge of the bin holding the q-quantile (0 < q <= 1) of the counted values; 0 when
+  // that bin is the zero bin; +inf for the overflow bin; nullopt when nothing was counted.
+  std::optional<double> quantile_upper_bound(double q) const;
+};
+
+struct NonzeroEntry {
+  uint64_t flat_index = 0;
+  double value = 0;
+};
+
+// Per side (a or b) and the output of `tensordiff stats`.
+struct SideStats {
+  uint64_t count = 0, nonzero = 0, nan = 0, pos_inf = 0, neg_inf = 0;
+  uint64_t finite = 0;
+  std::optional<double> min, max, mean, std, l2;  // over finite values; empty when none
+  std::vector<NonzeroEntry> first_nonzero;
+  ExpHistogram mag_hist;
+  uint64_t checksum = 0;
+};
+
+struct ExtremeAt {
+  double value = 0;
+  uint64_t flat_index = 0;
+  double a = 0, b = 0;  // the two values there
+};
+
+struct DiffStats {
+  uint64_t count = 0;
+  uint64_t finite_pairs = 0;  // |F|
+  std::optional<ExtremeAt> max_abs, max_rel;  // empty when F is empty
+  std::optional<double> mean_abs, rmse;       // empty when F is empty
+  double rel_l2 = 0, cosine = 1;
+  uint64_t mismatches = 0, nan_mismatch = 0, inf_mismatch = 0;
+  double mismatch_fraction = 0;
+  bool same_dtype = false;  // bits_differ and max_ulp are set only then
+  uint64_t bits_differ = 0, max_ulp = 0;
+  ExpHistogram err_hist;
+};
+
+}  // namespace tensordiff

@@ -1,0 +1,50 @@
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tensordiff {
+
+enum class Backend { kAuto, kCpu, kCuda };
+
+struct Tolerance {
+  double rtol = 0, atol = 0;
+};
+
+// --tol 'GLOB:rtol=X,atol=Y': the last rule whose glob matches a tensor's name wins; a field a
+// rule leaves out keeps the value it had before that rule.
+struct ToleranceRule {
+  std::string glob;
+  std::optional<double> rtol, atol;
+};
+
+// Knobs of the streaming engine shared by `compare` and `stats`.
+struct EngineOptions {
+  unsigned threads = 0;                    // 0: all cores
+  uint64_t chunk_bytes = 64ull << 20;      // rounded down to a power of two elements
+  uint64_t memory_bytes = 1024ull << 20;   // budget for the reader buffers
+  Backend backend = Backend::kAuto;
+  int first_k = 5;                         // first_nonzero entries per side
+  // Receives lines meant for --verbose (the library never prints).
+  std::function<void(const std::string&)> log;
+};
+
+struct CompareOptions {
+  EngineOptions engine;
+  std::vector<std::string> tensors;    // positional names or globs; empty: all
+  std::vector<std::string> include;    // globs on A's names
+  std::vector<std::string> exclude;
+  std::vector<std::pair<std::string, std::string>> maps;  // REGEX, REPL applied to B's names
+  std::optional<double> rtol, atol;    // override the dtype defaults for every tensor
+  std::vector<ToleranceRule> tol_rules;
+  bool equal_nan = true;
+  bool exact = false;                  // bitwise: same-dtype pairs must have identical bits
+  std::optional<double> min_cosine, max_rel_l2;
+  bool allow_reshape = false;          // compare equal-count tensors of different shapes
+  bool stop_at_first = false;
+};
+
+}  // namespace tensordiff

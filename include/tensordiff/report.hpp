@@ -1,0 +1,67 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tensordiff/metrics.hpp"
+#include "tensordiff/options.hpp"
+#include "tensordiff/tensor_info.hpp"
+
+namespace tensordiff {
+
+constexpr int kReportSchema = 1;
+const char* version();
+
+enum class Status { kMatch, kMismatch, kOnlyInA, kOnlyInB, kIncompatible };
+const char* status_name(Status s);
+
+struct PairReport {
+  std::string name;    // A's name (B's for only_in_b)
+  std::string name_b;  // B's name before --map (equal to name unless mapped)
+  uint64_t order = 0;  // rank in A's execution order (B's for only_in_b)
+  Status status = Status::kMatch;
+  std::string reason;  // why not a match; empty for matches
+  std::optional<TensorInfo> info_a, info_b;
+  Tolerance tolerance;
+  std::optional<SideStats> a, b;
+  std::optional<DiffStats> diff;
+};
+
+struct Summary {
+  uint64_t compared = 0, matched = 0, mismatched = 0, only_in_a = 0, only_in_b = 0;
+  uint64_t incompatible = 0;
+  uint64_t skipped = 0;        // pairs not read because of --stop-at-first
+  uint64_t unsupported = 0;    // tensors whose dtype we cannot decode (an input error: exit 2)
+  std::optional<std::string> first_divergence;
+  uint64_t bytes = 0;          // bytes read from both files
+  double seconds = 0;
+  double gb_per_s = 0;
+};
+
+struct Report {
+  std::string input_a, input_b;
+  CompareOptions options;
+  std::string backend;         // the backend that ran ("cpu")
+  unsigned threads = 0;
+  uint64_t chunk_elements = 0; // per side; a power of two
+  Summary summary;
+  std::vector<PairReport> tensors;  // execution order of A, then B-only tensors in B's order
+};
+
+struct StatsEntry {
+  TensorInfo info;
+  std::optional<SideStats> stats;  // empty when the dtype is unsupported
+};
+
+struct StatsReport {
+  std::string input;
+  std::string backend;
+  unsigned threads = 0;
+  uint64_t bytes = 0;
+  double seconds = 0;
+  uint64_t unsupported = 0;
+  std::vector<StatsEntry> tensors;  // execution order
+};
+
+}  // namespace tensordiff

@@ -1,0 +1,26 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensordiff/dtype.hpp"
+
+namespace tensordiff {
+
+// One dataset of a dump, as listed by a source (before any data is read).
+struct TensorInfo {
+  std::string name;              // full path without the leading '/', e.g. "encoder/layers.2/act"
+  std::vector<uint64_t> shape;   // empty for a scalar
+  uint64_t count = 0;            // number of elements (1 for a scalar, 0 for a zero-size dataset)
+  DType dtype = DType::kF32;     // meaningful only when unsupported is empty
+  bool big_endian = false;       // stored byte order
+  std::string type_name;         // dtype_name(dtype), or a description of an unsupported type
+  std::string storage;           // "contiguous", "compact", "chunked", "chunked+deflate+shuffle"
+  std::string unsupported;       // non-empty: why this tensor cannot be compared
+  uint64_t order = 0;            // rank in the dump's execution order (0 = first)
+};
+
+// Multi-index of a flat (row-major) element index.
+std::vector<uint64_t> unravel_index(uint64_t flat, const std::vector<uint64_t>& shape);
+
+}  // namespace tensordiff

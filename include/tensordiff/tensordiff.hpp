@@ -1,0 +1,44 @@
+// The public API: compare two dumps, summarise one, render reports. Host C++ only.
+#pragma once
+#include <string>
+
+#include "tensordiff/error.hpp"
+#include "tensordiff/options.hpp"
+#include "tensordiff/report.hpp"
+
+namespace tensordiff {
+
+// Compares dump `a` (reference) with dump `b` (candidate). Throws Error for bad input.
+Report compare(const std::string& a, const std::string& b, const CompareOptions& options);
+
+// One dump's per-tensor summary. `names` filters like compare's positional tensors.
+StatsReport stats(const std::string& path, const EngineOptions& options,
+                  const std::vector<std::string>& names = {});
+
+std::string to_json(const Report& report);       // DESIGN.md §8
+std::string to_json(const StatsReport& report);
+
+struct TableStyle {
+  bool color = false;
+  size_t name_width = 40;  // longer names are shortened in the middle
+};
+std::string format_table(const Report& report, const TableStyle& style);
+std::string format_stats_table(const StatsReport& report, const TableStyle& style);
+
+// A file that appears at `path` only when commit() succeeds: the data goes to a temporary file
+// in the same directory, renamed over `path` at commit. Creating it checks writability up front,
+// so a bad --json path fails before any work and never touches an existing file.
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void commit(const std::string& contents);
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+};
+
+}  // namespace tensordiff

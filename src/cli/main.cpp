@@ -1,0 +1,86 @@
+// The command line: argument parsing and exit codes only; all work is in the library.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <new>
+
+#include "cli/options_parse.hpp"
+#include "tensordiff/tensordiff.hpp"
+
+using namespace tensordiff;
+
+namespace {
+
+constexpr int kExitMatch = 0, kExitDiffer = 1, kExitError = 2;
+
+bool use_color(cli::Color c) {
+  if (c == cli::Color::kAlways) return true;
+  if (c == cli::Color::kNever) return false;
+  return ::isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+}
+
+void warn(const std::string& line) { std::cerr << "tensordiff: " << line << "\n"; }
+
+int run_compare(const cli::CliArgs& args) {
+  std::unique_ptr<AtomicFile> json;
+  if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path);
+  const Report rep = compare(args.files[0], args.files[1], args.compare);
+  if (json) json->commit(to_json(rep));
+  if (!args.quiet) std::cout << format_table(rep, {use_color(args.color), args.name_width});
+  // Pairs that could not be compared get a line on stderr even with -q.
+  for (const auto& t : rep.tensors) {
+    if (t.status != Status::kIncompatible) continue;
+    const bool side_a = t.info_a && !t.info_a->unsupported.empty();
+    const bool unsupported = side_a || (t.info_b && !t.info_b->unsupported.empty());
+    if (unsupported)
+      warn((side_a ? args.files[0] : args.files[1]) + ": tensor '" + (side_a ? t.name : t.name_b) +
+           "': " + (side_a ? t.info_a->unsupported : t.info_b->unsupported) +
+           "; not compared (--exclude it to skip)");
+    else
+      warn("tensor '" + t.name + "': " + t.reason + "; not compared");
+  }
+  if (rep.summary.unsupported > 0) return kExitError;
+  const Summary& s = rep.summary;
+  const bool all_match = s.mismatched == 0 && s.only_in_a == 0 && s.only_in_b == 0 &&
+                         s.incompatible == 0 && s.skipped == 0;
+  return all_match ? kExitMatch : kExitDiffer;
+}
+
+int run_stats(const cli::CliArgs& args) {
+  std::unique_ptr<AtomicFile> json;
+  if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path);
+  const StatsReport rep = stats(args.files[0], args.compare.engine, args.compare.tensors);
+  if (json) json->commit(to_json(rep));
+  if (!args.quiet) std::cout << format_stats_table(rep, {use_color(args.color), args.name_width});
+  for (const auto& t : rep.tensors)
+    if (!t.stats) warn(args.files[0] + ": tensor '" + t.info.name + "': " + t.info.unsupported);
+  return rep.unsupported > 0 ? kExitError : kExitMatch;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    cli::CliArgs args = cli::parse_args(argc, argv);
+    switch (args.command) {
+      case cli::Command::kHelp: std::cout << args.help; return kExitMatch;
+      case cli::Command::kVersion: std::cout << "tensordiff " << version() << "\n"; return kExitMatch;
+      default: break;
+    }
+    if (args.verbose) {
+      args.compare.engine.log = [](const std::string& s) { std::cerr << "tensordiff: " << s << "\n"; };
+    }
+    return args.command == cli::Command::kStats ? run_stats(args) : run_compare(args);
+  } catch (const Error& e) {
+    warn(e.what());
+    return kExitError;
+  } catch (const std::bad_alloc&) {
+    warn("out of memory; lower --chunk-mib, --memory-mib or --threads");
+    return kExitError;
+  } catch (const std::exception& e) {
+    warn(std::string("internal error: ") + e.what());
+    return kExitError;
+  }
+}

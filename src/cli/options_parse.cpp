@@ -1,0 +1,164 @@
+#include "cli/options_parse.hpp"
+
+#include <cstring>
+#include <cxxopts.hpp>
+
+#include "engine/tolerance.hpp"
+#include "tensordiff/error.hpp"
+
+namespace tensordiff::cli {
+
+namespace {
+
+constexpr const char* kUsage =
+    "  tensordiff [options] A.h5 B.h5 [TENSOR...]   compare two dumps (A: reference)\n"
+    "  tensordiff stats [options] A.h5 [TENSOR...]  summarise one dump\n\n"
+    "Exit status: 0 all tensors match, 1 some differ or exist on one side only, 2 error.\n";
+
+cxxopts::Options make_options() {
+  cxxopts::Options o("tensordiff", "Find which tensors of two dumps differ, by how much, and "
+                                   "where two runs first part ways.\n\n" + std::string(kUsage));
+  o.add_options("Output")
+      ("json", "write the JSON report to FILE (atomically)", cxxopts::value<std::string>(), "FILE")
+      ("q,quiet", "print nothing; the exit status tells")
+      ("verbose", "log progress and HDF5's own error stack to stderr")
+      ("color", "colour the table: auto (on a TTY), always, never",
+       cxxopts::value<std::string>()->default_value("auto"), "WHEN")
+      ("name-width", "shorten longer names in the table", cxxopts::value<size_t>()->default_value("40"), "N")
+      ("h,help", "show this help")
+      ("version", "print the version");
+  o.add_options("Selection")
+      ("include", "compare only tensors matching GLOB (repeatable)", cxxopts::value<std::vector<std::string>>(), "GLOB")
+      ("exclude", "skip tensors matching GLOB (repeatable)", cxxopts::value<std::vector<std::string>>(), "GLOB")
+      ("map", "rename B's tensors: ECMAScript REGEX=REPL (repeatable; \\= for a literal '=')",
+       cxxopts::value<std::vector<std::string>>(), "REGEX=REPL")
+      ("allow-reshape", "compare tensors of different shapes but equal element counts")
+      ("stop-at-first", "stop reading after the first diverging tensor");
+  o.add_options("Tolerance")
+      ("rtol", "relative tolerance for every tensor (default: by dtype)", cxxopts::value<double>(), "X")
+      ("atol", "absolute tolerance for every tensor (default: by dtype)", cxxopts::value<double>(), "X")
+      ("tol", "per-tensor tolerance 'GLOB:rtol=X,atol=Y' (repeatable, last match wins)",
+       cxxopts::value<std::vector<std::string>>(), "RULE")
+      ("equal-nan", "NaN equals NaN (default)")
+      ("no-equal-nan", "NaN never equals anything")
+      ("exact", "bitwise: every element must have identical bits (same dtype) or value")
+      ("min-cosine", "also fail a pair whose cosine similarity is below X", cxxopts::value<double>(), "X")
+      ("max-rel-l2", "also fail a pair whose relative L2 error is above X", cxxopts::value<double>(), "X");
+  o.add_options("Engine")
+      ("threads", "worker threads (default: all cores)", cxxopts::value<unsigned>()->default_value("0"), "N")
+      ("chunk-mib", "chunk size per side in MiB", cxxopts::value<double>()->default_value("64"), "N")
+      ("memory-mib", "budget for read buffers in MiB", cxxopts::value<double>()->default_value("1024"), "N")
+      ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"), "NAME")
+      ("first-k", "first nonzero values kept per tensor", cxxopts::value<int>()->default_value("5"), "K");
+  o.add_options()("positional", "", cxxopts::value<std::vector<std::string>>());
+  o.parse_positional({"positional"});
+  o.positional_help("A.h5 B.h5 [TENSOR...]");
+  return o;
+}
+
+uint64_t mib(double v, const char* name) {
+  if (!(v > 0) || v > 1e9) throw Error(ErrorCode::kUsage, std::string("--") + name + " must be > 0");
+  return static_cast<uint64_t>(v * (1 << 20));
+}
+
+std::pair<std::string, std::string> parse_map(const std::string& spec) {
+  // Split at the first '=' not escaped as '\='; '\=' in the regex means a literal '='.
+  std::string re;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] == '\\' && i + 1 < spec.size() && spec[i + 1] == '=') {
+      re += '=';
+      ++i;
+    } else if (spec[i] == '=') {
+      return {re, spec.substr(i + 1)};
+    } else {
+      re += spec[i];
+    }
+  }
+  throw Error(ErrorCode::kUsage, "--map '" + spec + "': expected REGEX=REPL");
+}
+
+}  // namespace
+
+CliArgs parse_args(int argc, char** argv) {
+  CliArgs a;
+  auto opts = make_options();
+  // `stats` is a subcommand only as the first argument, so a dump named "stats" still works
+  // as `tensordiff ./stats B.h5`.
+  int skip = 0;
+  if (argc > 1 && std::strcmp(argv[1], "stats") == 0) {
+    a.command = Command::kStats;
+    skip = 1;
+  }
+  std::vector<char*> args(argv, argv + argc);
+  args.erase(args.begin() + 1, args.begin() + 1 + skip);
+  cxxopts::ParseResult r;
+  try {
+    r = opts.parse(static_cast<int>(args.size()), args.data());
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw Error(ErrorCode::kUsage, std::string(e.what()) + " (see --help)");
+  }
+  if (r.count("help")) {
+    a.command = Command::kHelp;
+    a.help = opts.help({"Output", "Selection", "Tolerance", "Engine"});
+    return a;
+  }
+  if (r.count("version")) {
+    a.command = Command::kVersion;
+    return a;
+  }
+  std::vector<std::string> pos;
+  if (r.count("positional")) pos = r["positional"].as<std::vector<std::string>>();
+  const size_t nfiles = a.command == Command::kStats ? 1 : 2;
+  if (pos.size() < nfiles)
+    throw Error(ErrorCode::kUsage, a.command == Command::kStats
+                                       ? "stats needs a dump: tensordiff stats A.h5 (see --help)"
+                                       : "needs two dumps: tensordiff A.h5 B.h5 (see --help)");
+  a.files.assign(pos.begin(), pos.begin() + nfiles);
+  CompareOptions& c = a.compare;
+  c.tensors.assign(pos.begin() + nfiles, pos.end());
+  if (r.count("json")) a.json_path = r["json"].as<std::string>();
+  a.quiet = r.count("quiet") > 0;
+  a.verbose = r.count("verbose") > 0;
+  const std::string color = r["color"].as<std::string>();
+  if (color == "auto") a.color = Color::kAuto;
+  else if (color == "always") a.color = Color::kAlways;
+  else if (color == "never") a.color = Color::kNever;
+  else throw Error(ErrorCode::kUsage, "--color must be auto, always or never, not '" + color + "'");
+  a.name_width = r["name-width"].as<size_t>();
+  if (r.count("include")) c.include = r["include"].as<std::vector<std::string>>();
+  if (r.count("exclude")) c.exclude = r["exclude"].as<std::vector<std::string>>();
+  if (r.count("map"))
+    for (const auto& m : r["map"].as<std::vector<std::string>>()) c.maps.push_back(parse_map(m));
+  c.allow_reshape = r.count("allow-reshape") > 0;
+  c.stop_at_first = r.count("stop-at-first") > 0;
+  auto nonneg = [&](const char* name) -> std::optional<double> {
+    if (!r.count(name)) return std::nullopt;
+    const double v = r[name].as<double>();
+    if (!(v >= 0)) throw Error(ErrorCode::kUsage, std::string("--") + name + " must be >= 0");
+    return v;
+  };
+  c.rtol = nonneg("rtol");
+  c.atol = nonneg("atol");
+  if (r.count("tol"))
+    for (const auto& t : r["tol"].as<std::vector<std::string>>()) c.tol_rules.push_back(parse_tolerance_rule(t));
+  if (r.count("equal-nan") && r.count("no-equal-nan"))
+    throw Error(ErrorCode::kUsage, "--equal-nan and --no-equal-nan contradict each other");
+  c.equal_nan = r.count("no-equal-nan") == 0;
+  c.exact = r.count("exact") > 0;
+  if (r.count("min-cosine")) c.min_cosine = r["min-cosine"].as<double>();
+  c.max_rel_l2 = nonneg("max-rel-l2");
+  EngineOptions& e = c.engine;
+  e.threads = r["threads"].as<unsigned>();
+  e.chunk_bytes = mib(r["chunk-mib"].as<double>(), "chunk-mib");
+  e.memory_bytes = mib(r["memory-mib"].as<double>(), "memory-mib");
+  const std::string be = r["backend"].as<std::string>();
+  if (be == "auto") e.backend = Backend::kAuto;
+  else if (be == "cpu") e.backend = Backend::kCpu;
+  else if (be == "cuda") e.backend = Backend::kCuda;
+  else throw Error(ErrorCode::kUsage, "--backend must be auto, cpu or cuda, not '" + be + "'");
+  e.first_k = r["first-k"].as<int>();
+  if (e.first_k < 0 || e.first_k > 1000000) throw Error(ErrorCode::kUsage, "--first-k must be 0..1000000");
+  return a;
+}
+
+}  // namespace tensordiff::cli

@@ -1,0 +1,402 @@
+// Highway kernel for one chunk: decode each block of kBlockElems elements to float64 in L1,
+// reduce it with SIMD (counts, min/max, sums, masks for closeness), then a few scalar sweeps
+// over the same L1-resident block for the parts that are inherently scalar (histogram
+// increments, first nonzeros, the argmax position, ULP distance on the raw bits).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cpu/chunk_kernel.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "cpu/chunk_kernel.hpp"
+#include "io/decode.hpp"
+
+#ifndef TENSORDIFF_CHUNK_KERNEL_ONCE
+#define TENSORDIFF_CHUNK_KERNEL_ONCE
+namespace tensordiff::cpu_detail {
+
+// Histogram bin of a float64's biased exponent (zero is tested separately): subnormals and
+// exponents below -40 underflow, above 40 overflow; inf/NaN go to a discarded bin.
+constexpr int kDiscardBin = ExpHistogram::kBins;
+struct ExpBinTable {
+  uint8_t bin[2048];
+  constexpr ExpBinTable() : bin{} {
+    for (int e = 0; e < 2048; ++e) {
+      const int x = e - 1023;
+      int b = 0;
+      if (e == 0 || x < ExpHistogram::kMinExp) b = ExpHistogram::kUnderflow;
+      else if (e == 2047) b = kDiscardBin;
+      else if (x > ExpHistogram::kMaxExp) b = ExpHistogram::kOverflow;
+      else b = ExpHistogram::kFirstExp + (x - ExpHistogram::kMinExp);
+      bin[e] = static_cast<uint8_t>(b);
+    }
+  }
+};
+inline constexpr ExpBinTable kExpBins{};
+
+// Four interleaved copies so that runs of values in one bin do not serialise on one counter.
+struct HistAcc {
+  uint64_t c[4][ExpHistogram::kBins + 1] = {};
+  void add_block(const double* x, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      for (int k = 0; k < 4; ++k) ++c[k][bin_of(x[i + k])];
+    for (; i < n; ++i) ++c[0][bin_of(x[i])];
+  }
+  static int bin_of(double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    bits &= 0x7fffffffffffffffull;
+    return bits == 0 ? ExpHistogram::kZero : kExpBins.bin[bits >> 52];
+  }
+  void fold_into(ExpHistogram& h) const {
+    for (int b = 0; b < ExpHistogram::kBins; ++b) h.counts[b] += c[0][b] + c[1][b] + c[2][b] + c[3][b];
+  }
+};
+
+// Checksum words of DESIGN.md §4 for bytes [offset, offset + len) of the tensor; offset is a
+// multiple of 8, a trailing partial word is zero-padded.
+inline uint64_t checksum_words(const uint8_t* p, uint64_t offset, uint64_t len) {
+  uint64_t sum = 0, j = offset / 8 + 1;
+  const uint64_t full = len / 8;
+  for (uint64_t w = 0; w < full; ++w, ++j) {
+    uint64_t x;
+    std::memcpy(&x, p + 8 * w, 8);
+    sum += splitmix64_mix(x + kGolden * j);
+  }
+  if (len % 8) {
+    uint64_t x = 0;
+    std::memcpy(&x, p + 8 * full, len % 8);
+    sum += splitmix64_mix(x + kGolden * j);
+  }
+  return sum;
+}
+
+// Distance in units in the last place between two finite floats of one width (sign-magnitude
+// bits), or |a - b| for integers.
+template <typename U>
+inline uint64_t float_ulp(U x, U y) {
+  constexpr U sign = U(1) << (8 * sizeof(U) - 1);
+  const uint64_t mx = x & ~sign, my = y & ~sign;
+  if ((x & sign) == (y & sign)) return mx > my ? mx - my : my - mx;
+  return mx + my;
+}
+template <typename T>
+inline uint64_t int_distance(T x, T y) {
+  return x > y ? static_cast<uint64_t>(x) - static_cast<uint64_t>(y)
+               : static_cast<uint64_t>(y) - static_cast<uint64_t>(x);
+}
+
+// bits_differ over every element and max_ulp over the finite pairs (finite[i] != 0).
+template <typename T, bool kFloat>
+inline void bits_and_ulp(const uint8_t* a, const uint8_t* b, size_t n, const double* dabs,
+                         uint64_t& bits_differ, uint64_t& max_ulp) {
+  for (size_t i = 0; i < n; ++i) {
+    T x, y;
+    std::memcpy(&x, a + i * sizeof(T), sizeof(T));
+    std::memcpy(&y, b + i * sizeof(T), sizeof(T));
+    bits_differ += x != y;
+    if (!std::isnan(dabs[i])) {
+      const uint64_t u = kFloat ? float_ulp(x, y) : int_distance(x, y);
+      max_ulp = std::max(max_ulp, u);
+    }
+  }
+}
+
+inline void same_dtype_bits(DType t, const uint8_t* a, const uint8_t* b, size_t n,
+                            const double* dabs, uint64_t& bits, uint64_t& ulp) {
+  switch (t) {
+    case DType::kF64: bits_and_ulp<uint64_t, true>(a, b, n, dabs, bits, ulp); break;
+    case DType::kF32: bits_and_ulp<uint32_t, true>(a, b, n, dabs, bits, ulp); break;
+    case DType::kF16:
+    case DType::kBF16: bits_and_ulp<uint16_t, true>(a, b, n, dabs, bits, ulp); break;
+    case DType::kF8E4M3:
+    case DType::kF8E5M2: bits_and_ulp<uint8_t, true>(a, b, n, dabs, bits, ulp); break;
+    case DType::kI8: bits_and_ulp<int8_t, false>(a, b, n, dabs, bits, ulp); break;
+    case DType::kI16: bits_and_ulp<int16_t, false>(a, b, n, dabs, bits, ulp); break;
+    case DType::kI32: bits_and_ulp<int32_t, false>(a, b, n, dabs, bits, ulp); break;
+    case DType::kI64: bits_and_ulp<int64_t, false>(a, b, n, dabs, bits, ulp); break;
+    case DType::kU8:
+    case DType::kBool: bits_and_ulp<uint8_t, false>(a, b, n, dabs, bits, ulp); break;
+    case DType::kU16: bits_and_ulp<uint16_t, false>(a, b, n, dabs, bits, ulp); break;
+    case DType::kU32: bits_and_ulp<uint32_t, false>(a, b, n, dabs, bits, ulp); break;
+    case DType::kU64: bits_and_ulp<uint64_t, false>(a, b, n, dabs, bits, ulp); break;
+  }
+}
+
+inline void scan_first_nonzero(const double* x, size_t n, uint64_t first, int k,
+                               std::vector<NonzeroEntry>& out) {
+  for (size_t i = 0; i < n && out.size() < static_cast<size_t>(k); ++i)
+    if (x[i] != 0 || std::isnan(x[i])) out.push_back({first + i, x[i]});
+}
+
+}  // namespace tensordiff::cpu_detail
+#endif  // TENSORDIFF_CHUNK_KERNEL_ONCE
+
+HWY_BEFORE_NAMESPACE();
+namespace tensordiff {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using namespace cpu_detail;
+
+// Block buffers padded to a whole number of the widest vectors, so loads past n stay inside.
+constexpr size_t kPad = 64;
+struct alignas(64) BlockBuf {
+  double a[kBlockElems + kPad], b[kBlockElems + kPad];
+  double dabs[kBlockElems + kPad];  // |b - a| on finite pairs, NaN elsewhere
+  double rel[kBlockElems + kPad];   // |b - a| / |a| on finite pairs, NaN elsewhere
+};
+
+void DecodeBlock(DType t, const uint8_t* src, size_t n, double* dst) {
+  if (t == DType::kF32) {
+    const hn::ScalableTag<double> d;
+    const hn::Rebind<float, decltype(d)> df;
+    const size_t N = hn::Lanes(d);
+    size_t i = 0;
+    for (; i + N <= n; i += N)
+      hn::Store(hn::PromoteTo(d, hn::LoadU(df, reinterpret_cast<const float*>(src) + i)), d, dst + i);
+    decode::to_double(t, src + 4 * i, n - i, dst + i);
+  } else if (t == DType::kF64) {
+    std::memcpy(dst, src, 8 * n);
+  } else {
+    decode::to_double(t, src, n, dst);
+  }
+}
+
+struct SideBlock {
+  uint64_t nonzero = 0, nan = 0, pos_inf = 0, neg_inf = 0, finite = 0;
+  double min, max;
+  SideSums sums;
+};
+
+// Per-side reduction of one decoded block: counts, min/max and sums over finite values, and
+// M2 about the block's own mean (a second sweep over L1: no cancellation in std).
+SideBlock ReduceSide(const double* x, size_t n) {
+  const hn::ScalableTag<double> d;
+  const size_t N = hn::Lanes(d);
+  const auto zero = hn::Zero(d);
+  const auto inf = hn::Set(d, std::numeric_limits<double>::infinity());
+  const auto ninf = hn::Neg(inf);
+  auto vmin = inf, vmax = ninf, vsum = zero, vsq = zero;
+  SideBlock r;
+  for (size_t i = 0; i < n; i += N) {
+    const auto valid = hn::FirstN(d, n - i);
+    const auto v = hn::Load(d, x + i);
+    const auto fin = hn::And(valid, hn::IsFinite(v));
+    // Not(Eq): NaN counts as nonzero (Ne's NaN semantics differ between targets).
+    r.nonzero += hn::CountTrue(d, hn::AndNot(hn::Eq(v, zero), valid));
+    r.nan += hn::CountTrue(d, hn::And(valid, hn::IsNaN(v)));
+    r.pos_inf += hn::CountTrue(d, hn::And(valid, hn::Eq(v, inf)));
+    r.neg_inf += hn::CountTrue(d, hn::And(valid, hn::Eq(v, ninf)));
+    r.finite += hn::CountTrue(d, fin);
+    const auto vf = hn::IfThenElseZero(fin, v);
+    vmin = hn::Min(vmin, hn::IfThenElse(fin, v, inf));
+    vmax = hn::Max(vmax, hn::IfThenElse(fin, v, ninf));
+    vsum = hn::Add(vsum, vf);
+    vsq = hn::MulAdd(vf, vf, vsq);
+  }
+  r.min = hn::GetLane(hn::MinOfLanes(d, vmin));
+  r.max = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  r.sums.n = static_cast<double>(r.finite);
+  r.sums.sum = hn::GetLane(hn::SumOfLanes(d, vsum));
+  r.sums.sumsq = hn::GetLane(hn::SumOfLanes(d, vsq));
+  if (r.finite > 0) {
+    const auto mean = hn::Set(d, r.sums.sum / r.sums.n);
+    auto vm2 = zero;
+    for (size_t i = 0; i < n; i += N) {
+      const auto valid = hn::FirstN(d, n - i);
+      const auto v = hn::Load(d, x + i);
+      const auto fin = hn::And(valid, hn::IsFinite(v));
+      const auto c = hn::IfThenElseZero(fin, hn::Sub(v, mean));
+      vm2 = hn::MulAdd(c, c, vm2);
+    }
+    r.sums.m2 = hn::GetLane(hn::SumOfLanes(d, vm2));
+  }
+  return r;
+}
+
+struct PairBlock {
+  uint64_t finite_pairs = 0, mismatches = 0, nan_mismatch = 0, inf_mismatch = 0;
+  double max_abs = 0, max_rel = 0;
+  DiffSums sums;
+};
+
+// The diff of one decoded block pair; writes dabs/rel for the scalar sweeps.
+PairBlock ReducePair(BlockBuf& buf, size_t n, const PairParams& p) {
+  const hn::ScalableTag<double> d;
+  const size_t N = hn::Lanes(d);
+  const auto zero = hn::Zero(d);
+  const auto nan = hn::Set(d, std::numeric_limits<double>::quiet_NaN());
+  const auto rtol = hn::Set(d, p.tol.rtol), atol = hn::Set(d, p.tol.atol);
+  auto sabs = zero, sd2 = zero, sa2 = zero, sb2 = zero, sab = zero, vmax = zero, vrel = zero;
+  PairBlock r;
+  for (size_t i = 0; i < n; i += N) {
+    const auto valid = hn::FirstN(d, n - i);
+    const auto a = hn::Load(d, buf.a + i), b = hn::Load(d, buf.b + i);
+    const auto nan_a = hn::IsNaN(a), nan_b = hn::IsNaN(b);
+    const auto F = hn::And(valid, hn::And(hn::IsFinite(a), hn::IsFinite(b)));
+    const auto diff = hn::Sub(b, a);
+    const auto ad = hn::Abs(diff);
+    const auto adF = hn::IfThenElseZero(F, ad);
+    const auto aF = hn::IfThenElseZero(F, a), bF = hn::IfThenElseZero(F, b);
+    sabs = hn::Add(sabs, adF);
+    sd2 = hn::MulAdd(adF, adF, sd2);
+    sa2 = hn::MulAdd(aF, aF, sa2);
+    sb2 = hn::MulAdd(bF, bF, sb2);
+    sab = hn::MulAdd(aF, bF, sab);
+    // |a| = 0: the relative error is 0 when d = 0, +inf otherwise.
+    const auto rel = hn::IfThenElse(hn::Eq(ad, zero), zero, hn::Div(ad, hn::Abs(a)));
+    const auto relF = hn::IfThenElseZero(F, rel);
+    vmax = hn::Max(vmax, adF);
+    vrel = hn::Max(vrel, relF);
+    hn::Store(hn::IfThenElse(F, ad, nan), d, buf.dabs + i);
+    hn::Store(hn::IfThenElse(F, rel, nan), d, buf.rel + i);
+    // close(a, b) on finite pairs; NaN and inf rules of DESIGN.md §4 elsewhere.
+    const auto close = hn::And(F, hn::Le(ad, hn::MulAdd(rtol, hn::Abs(a), atol)));
+    const auto both_nan = hn::And(nan_a, nan_b);
+    const auto one_nan = hn::Xor(nan_a, nan_b);
+    const auto nan_bad = p.equal_nan ? one_nan : hn::Or(one_nan, both_nan);
+    const auto no_nan = hn::Not(hn::Or(nan_a, nan_b));
+    const auto inf_pair = hn::AndNot(F, hn::And(valid, no_nan));
+    const auto inf_bad = hn::AndNot(hn::Eq(a, b), inf_pair);
+    const auto nan_equal = p.equal_nan ? both_nan : hn::FirstN(d, 0);
+    const auto equal = hn::Or(close, hn::Or(hn::AndNot(inf_bad, inf_pair), nan_equal));
+    r.finite_pairs += hn::CountTrue(d, F);
+    r.mismatches += hn::CountTrue(d, hn::AndNot(equal, valid));
+    r.nan_mismatch += hn::CountTrue(d, hn::And(valid, nan_bad));
+    r.inf_mismatch += hn::CountTrue(d, inf_bad);
+  }
+  r.max_abs = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  r.max_rel = hn::GetLane(hn::MaxOfLanes(d, vrel));
+  r.sums = {hn::GetLane(hn::SumOfLanes(d, sabs)), hn::GetLane(hn::SumOfLanes(d, sd2)),
+            hn::GetLane(hn::SumOfLanes(d, sa2)), hn::GetLane(hn::SumOfLanes(d, sb2)),
+            hn::GetLane(hn::SumOfLanes(d, sab))};
+  return r;
+}
+
+void AddSide(SideExact& e, const SideBlock& s) {
+  e.nonzero += s.nonzero;
+  e.nan += s.nan;
+  e.pos_inf += s.pos_inf;
+  e.neg_inf += s.neg_inf;
+  e.finite += s.finite;
+  e.min = std::min(e.min, s.min);
+  e.max = std::max(e.max, s.max);
+}
+
+// Level of the leaf blocks: each block is a level-0 subtree of the canonical sum tree.
+constexpr int kLeaf = 0;
+
+void SideChunk(DType type, int first_k, const uint8_t* raw, uint64_t first, uint64_t n,
+               Partial& out) {
+  out = Partial{};
+  const size_t es = dtype_size(type);
+  auto buf = std::make_unique<BlockBuf>();
+  auto hist = std::make_unique<HistAcc>();
+  out.a.count = n;
+  for (uint64_t off = 0; off < n; off += kBlockElems) {
+    const size_t m = static_cast<size_t>(std::min<uint64_t>(kBlockElems, n - off));
+    DecodeBlock(type, raw + off * es, m, buf->a);
+    const SideBlock s = ReduceSide(buf->a, m);
+    AddSide(out.a, s);
+    hist->add_block(buf->a, m);
+    if (out.a.first_nonzero.size() < static_cast<size_t>(first_k) && s.nonzero > 0)
+      scan_first_nonzero(buf->a, m, first + off, first_k, out.a.first_nonzero);
+    TreeNode leaf;
+    leaf.a = s.sums;
+    out.tree.push(kLeaf, leaf);
+  }
+  hist->fold_into(out.a.mag_hist);
+  out.a.checksum_sum = checksum_words(raw, first * es, n * es);
+  out.bytes = n * es;
+}
+
+void PairChunk(const PairParams& p, const uint8_t* ra, const uint8_t* rb, uint64_t first,
+               uint64_t n, Partial& out) {
+  out = Partial{};
+  const size_t ea = dtype_size(p.type_a), eb = dtype_size(p.type_b);
+  const bool same = p.type_a == p.type_b;
+  auto buf = std::make_unique<BlockBuf>();
+  auto hist_a = std::make_unique<HistAcc>(), hist_b = std::make_unique<HistAcc>(),
+       hist_d = std::make_unique<HistAcc>();
+  out.a.count = out.b.count = n;
+  DiffExact& de = out.d;
+  for (uint64_t off = 0; off < n; off += kBlockElems) {
+    const size_t m = static_cast<size_t>(std::min<uint64_t>(kBlockElems, n - off));
+    DecodeBlock(p.type_a, ra + off * ea, m, buf->a);
+    DecodeBlock(p.type_b, rb + off * eb, m, buf->b);
+    const SideBlock sa = ReduceSide(buf->a, m), sb = ReduceSide(buf->b, m);
+    const PairBlock pb = ReducePair(*buf, m, p);
+    AddSide(out.a, sa);
+    AddSide(out.b, sb);
+    hist_a->add_block(buf->a, m);
+    hist_b->add_block(buf->b, m);
+    hist_d->add_block(buf->dabs, m);
+    if (out.a.first_nonzero.size() < static_cast<size_t>(p.first_k) && sa.nonzero > 0)
+      scan_first_nonzero(buf->a, m, first + off, p.first_k, out.a.first_nonzero);
+    if (out.b.first_nonzero.size() < static_cast<size_t>(p.first_k) && sb.nonzero > 0)
+      scan_first_nonzero(buf->b, m, first + off, p.first_k, out.b.first_nonzero);
+    de.finite_pairs += pb.finite_pairs;
+    de.mismatches += pb.mismatches;
+    de.nan_mismatch += pb.nan_mismatch;
+    de.inf_mismatch += pb.inf_mismatch;
+    if (pb.finite_pairs > 0) {
+      // Only a block that beats the chunk's best so far is searched for the position: the
+      // first index attaining the block's maximum (ties keep the smallest index).
+      if (!de.has_max || pb.max_abs > de.max_abs.value) {
+        const size_t i = std::find(buf->dabs, buf->dabs + m, pb.max_abs) - buf->dabs;
+        de.max_abs = {pb.max_abs, first + off + i, buf->a[i], buf->b[i]};
+      }
+      if (!de.has_max || pb.max_rel > de.max_rel.value) {
+        const size_t i = std::find(buf->rel, buf->rel + m, pb.max_rel) - buf->rel;
+        de.max_rel = {pb.max_rel, first + off + i, buf->a[i], buf->b[i]};
+      }
+      de.has_max = true;
+    }
+    if (same)
+      same_dtype_bits(p.type_a, ra + off * ea, rb + off * eb, m, buf->dabs, de.bits_differ,
+                      de.max_ulp);
+    TreeNode leaf;
+    leaf.a = sa.sums;
+    leaf.b = sb.sums;
+    leaf.d = pb.sums;
+    out.tree.push(kLeaf, leaf);
+  }
+  // --exact: for one dtype on both sides, "equal" means identical bits.
+  if (same && p.exact) de.mismatches = de.bits_differ;
+  hist_a->fold_into(out.a.mag_hist);
+  hist_b->fold_into(out.b.mag_hist);
+  hist_d->fold_into(de.err_hist);
+  out.a.checksum_sum = checksum_words(ra, first * ea, n * ea);
+  out.b.checksum_sum = checksum_words(rb, first * eb, n * eb);
+  out.bytes = n * (ea + eb);
+}
+
+const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tensordiff
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace tensordiff {
+HWY_EXPORT(PairChunk);
+HWY_EXPORT(SideChunk);
+HWY_EXPORT(TargetName);
+
+void cpu_pair_chunk(const PairParams& p, const uint8_t* a, const uint8_t* b, uint64_t first,
+                    uint64_t n, Partial& out) {
+  HWY_DYNAMIC_DISPATCH(PairChunk)(p, a, b, first, n, out);
+}
+void cpu_side_chunk(DType type, int first_k, const uint8_t* raw, uint64_t first, uint64_t n,
+                    Partial& out) {
+  HWY_DYNAMIC_DISPATCH(SideChunk)(type, first_k, raw, first, n, out);
+}
+const char* cpu_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+}  // namespace tensordiff
+#endif

@@ -1,0 +1,27 @@
+// The backend interface: everything above it is the same code for every backend. backend.cpp
+// is the one place that decides which backend runs (and the only one that will know CUDA).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "cpu/chunk_kernel.hpp"
+#include "io/source.hpp"
+#include "tensordiff/options.hpp"
+
+namespace tensordiff {
+
+class ComputeBackend {
+ public:
+  virtual ~ComputeBackend() = default;
+  virtual std::string name() const = 0;
+  // Same contracts as cpu_pair_chunk / cpu_side_chunk; called concurrently from worker threads.
+  virtual void pair_chunk(const PairParams& p, const uint8_t* a, const uint8_t* b, uint64_t first,
+                          uint64_t n, Partial& out) = 0;
+  virtual void side_chunk(DType type, int first_k, const uint8_t* raw, uint64_t first, uint64_t n,
+                          Partial& out) = 0;
+};
+
+// kAuto: the best available; kCuda: throws Error(kNoBackend) when it cannot run.
+std::unique_ptr<ComputeBackend> make_backend(Backend requested, const LogFn& log);
+
+}  // namespace tensordiff

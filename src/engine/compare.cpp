@@ -1,0 +1,212 @@
+// compare() and stats(): open the dumps, match, plan jobs, run them, turn partials into the
+// fields of DESIGN.md §4 and verdicts.
+#include <chrono>
+#include <cstdio>
+
+#include "engine/backend.hpp"
+#include "engine/matcher.hpp"
+#include "engine/runner.hpp"
+#include "engine/tolerance.hpp"
+#include "tensordiff/tensordiff.hpp"
+
+namespace tensordiff {
+
+const char* version() { return TENSORDIFF_VERSION; }
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::kMatch: return "match";
+    case Status::kMismatch: return "mismatch";
+    case Status::kOnlyInA: return "only_in_a";
+    case Status::kOnlyInB: return "only_in_b";
+    case Status::kIncompatible: return "incompatible";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+// The verdict of DESIGN.md §4: no element out of tolerance, plus the user's extra rules.
+void apply_verdict(PairReport& r, const CompareOptions& o) {
+  const DiffStats& d = *r.diff;
+  std::string why;
+  if (d.mismatches > 0) {
+    why = std::to_string(d.mismatches) + " of " + std::to_string(d.count) + " elements " +
+          (o.exact && d.same_dtype ? "differ in bits"
+                                   : "not close (rtol " + num(r.tolerance.rtol) + ", atol " +
+                                         num(r.tolerance.atol) + ")");
+    if (d.nan_mismatch) why += ", " + std::to_string(d.nan_mismatch) + " NaN";
+    if (d.inf_mismatch) why += ", " + std::to_string(d.inf_mismatch) + " inf";
+  }
+  auto add = [&](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
+  if (o.min_cosine && !(d.cosine >= *o.min_cosine))
+    add("cosine " + num(d.cosine) + " < " + num(*o.min_cosine));
+  if (o.max_rel_l2 && !(d.rel_l2 <= *o.max_rel_l2))
+    add("rel_l2 " + num(d.rel_l2) + " > " + num(*o.max_rel_l2));
+  r.status = why.empty() ? Status::kMatch : Status::kMismatch;
+  r.reason = why;
+}
+
+PairParams pair_params(const TensorInfo& a, const TensorInfo& b, const Tolerance& tol,
+                       const CompareOptions& o) {
+  PairParams p;
+  p.type_a = a.dtype;
+  p.type_b = b.dtype;
+  p.tol = tol;
+  p.equal_nan = o.equal_nan;
+  p.exact = o.exact;
+  p.first_k = o.engine.first_k;
+  return p;
+}
+
+bool is_divergence(const PairReport& r, bool unsupported) {
+  return r.status == Status::kMismatch || (r.status == Status::kIncompatible && !unsupported);
+}
+
+}  // namespace
+
+Report compare(const std::string& path_a, const std::string& path_b, const CompareOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto backend = make_backend(o.engine.backend, o.engine.log);
+  auto src_a = open_hdf5(path_a, o.engine.log);
+  auto src_b = open_hdf5(path_b, o.engine.log);
+  const auto& ta = src_a->tensors();
+  const auto& tb = src_b->tensors();
+  const auto pairs = match_tensors(ta, tb, o);
+
+  Report rep;
+  rep.input_a = path_a;
+  rep.input_b = path_b;
+  rep.options = o;
+  rep.options.engine.log = nullptr;
+  rep.backend = backend->name();
+  const RunPlan plan = plan_run(o.engine);
+  rep.threads = plan.threads;
+  rep.chunk_elements = chunk_elements(plan.chunk_bytes, 4);
+  rep.tensors.resize(pairs.size());
+
+  // With --stop-at-first nothing after a divergence known before reading is read.
+  size_t read_limit = pairs.size();
+  if (o.stop_at_first)
+    for (size_t i = 0; i < pairs.size(); ++i)
+      if (pairs[i].status == Status::kIncompatible && !pairs[i].unsupported) {
+        read_limit = i;
+        break;
+      }
+
+  std::vector<Job> jobs;
+  std::vector<size_t> job_pair;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const MatchedPair& m = pairs[i];
+    PairReport& r = rep.tensors[i];
+    r.name = m.name;
+    r.name_b = m.name_b;
+    r.status = m.status;
+    r.reason = m.reason;
+    if (m.a) r.info_a = ta[*m.a];
+    if (m.b) r.info_b = tb[*m.b];
+    r.order = m.a ? ta[*m.a].order : tb[*m.b].order;
+    if (m.a && m.b && !m.unsupported)
+      r.tolerance = resolve_tolerance(m.name, ta[*m.a].dtype, tb[*m.b].dtype, o);
+    if (m.status != Status::kMatch || i >= read_limit) continue;
+    Job job;
+    job.a = src_a.get();
+    job.ia = *m.a;
+    job.b = src_b.get();
+    job.ib = *m.b;
+    job.count = ta[*m.a].count;
+    job.params = pair_params(ta[*m.a], tb[*m.b], r.tolerance, o);
+    jobs.push_back(job);
+    job_pair.push_back(i);
+  }
+
+  std::vector<bool> done(pairs.size(), false);
+  run_jobs(jobs, plan, *backend, [&](size_t j, Partial& p) {
+    PairReport& r = rep.tensors[job_pair[j]];
+    const TreeNode sums = p.tree.total();
+    const uint64_t n = jobs[j].count;
+    r.a = finalize_side(p.a, sums.a, n * dtype_size(jobs[j].params.type_a));
+    r.b = finalize_side(p.b, sums.b, n * dtype_size(jobs[j].params.type_b));
+    r.diff = finalize_diff(p.d, sums.d, n, jobs[j].params.type_a == jobs[j].params.type_b);
+    apply_verdict(r, o);
+    rep.summary.bytes += p.bytes;
+    done[job_pair[j]] = true;
+    return !(o.stop_at_first && r.status != Status::kMatch);
+  });
+
+  // Assemble: with --stop-at-first, pairs of A that were never read are counted as skipped.
+  std::vector<PairReport> kept;
+  Summary& s = rep.summary;
+  bool cut = false;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    PairReport& r = rep.tensors[i];
+    const bool needs_read = pairs[i].status == Status::kMatch;
+    if (r.status != Status::kOnlyInB && (cut || (needs_read && !done[i]))) {
+      ++s.skipped;
+      continue;
+    }
+    if (pairs[i].unsupported) ++s.unsupported;
+    switch (r.status) {
+      case Status::kMatch: ++s.compared; ++s.matched; break;
+      case Status::kMismatch: ++s.compared; ++s.mismatched; break;
+      case Status::kOnlyInA: ++s.only_in_a; break;
+      case Status::kOnlyInB: ++s.only_in_b; break;
+      case Status::kIncompatible: ++s.incompatible; break;
+    }
+    if (!s.first_divergence && is_divergence(r, pairs[i].unsupported)) {
+      s.first_divergence = r.name;
+      if (o.stop_at_first) cut = true;
+    }
+    kept.push_back(std::move(r));
+  }
+  rep.tensors = std::move(kept);
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  s.gb_per_s = s.seconds > 0 ? s.bytes / 1e9 / s.seconds : 0;
+  return rep;
+}
+
+StatsReport stats(const std::string& path, const EngineOptions& o,
+                  const std::vector<std::string>& names) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto backend = make_backend(o.backend, o.log);
+  auto src = open_hdf5(path, o.log);
+  StatsReport rep;
+  rep.input = path;
+  rep.backend = backend->name();
+  const RunPlan plan = plan_run(o);
+  rep.threads = plan.threads;
+  std::vector<Job> jobs;
+  std::vector<size_t> job_entry;
+  for (const auto& t : src->tensors()) {
+    if (!name_selected(t.name, names, {}, {})) continue;
+    rep.tensors.push_back({t, std::nullopt});
+    if (!t.unsupported.empty()) {
+      ++rep.unsupported;
+      continue;
+    }
+    Job job;
+    job.a = src.get();
+    job.ia = t.order;
+    job.count = t.count;
+    job.params.type_a = t.dtype;
+    job.params.first_k = o.first_k;
+    jobs.push_back(job);
+    job_entry.push_back(rep.tensors.size() - 1);
+  }
+  run_jobs(jobs, plan, *backend, [&](size_t j, Partial& p) {
+    const uint64_t bytes = jobs[j].count * dtype_size(jobs[j].params.type_a);
+    rep.tensors[job_entry[j]].stats = finalize_side(p.a, p.tree.total().a, bytes);
+    rep.bytes += p.bytes;
+    return true;
+  });
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+}  // namespace tensordiff

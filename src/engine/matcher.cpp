@@ -1,0 +1,107 @@
+#include "engine/matcher.hpp"
+
+#include <regex>
+#include <unordered_map>
+
+#include "engine/tolerance.hpp"
+#include "tensordiff/error.hpp"
+
+namespace tensordiff {
+
+std::string shape_string(const std::vector<uint64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+bool name_selected(const std::string& name, const std::vector<std::string>& tensors,
+                   const std::vector<std::string>& include, const std::vector<std::string>& exclude) {
+  auto any = [&](const std::vector<std::string>& globs) {
+    for (const auto& g : globs)
+      if (g == name || glob_match(g, name)) return true;
+    return false;
+  };
+  if (!tensors.empty() && !any(tensors)) return false;
+  if (!include.empty() && !any(include)) return false;
+  return !any(exclude);
+}
+
+namespace {
+
+std::vector<std::pair<std::regex, std::string>> compile_maps(const CompareOptions& o) {
+  std::vector<std::pair<std::regex, std::string>> maps;
+  for (const auto& [re, repl] : o.maps) {
+    try {
+      maps.emplace_back(std::regex(re, std::regex::ECMAScript), repl);
+    } catch (const std::regex_error& e) {
+      throw Error(ErrorCode::kUsage, "--map '" + re + "=" + repl + "': bad regex: " + e.what());
+    }
+  }
+  return maps;
+}
+
+std::string incompatibility(const TensorInfo& x, const TensorInfo& y, bool allow_reshape,
+                            bool& unsupported) {
+  unsupported = false;
+  if (!x.unsupported.empty() || !y.unsupported.empty()) {
+    unsupported = true;
+    return !x.unsupported.empty() ? "a: " + x.unsupported : "b: " + y.unsupported;
+  }
+  if (x.shape != y.shape) {
+    if (allow_reshape && x.count == y.count) return "";
+    return "shape " + shape_string(x.shape) + " vs " + shape_string(y.shape);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<MatchedPair> match_tensors(const std::vector<TensorInfo>& a,
+                                       const std::vector<TensorInfo>& b,
+                                       const CompareOptions& o) {
+  const auto maps = compile_maps(o);
+  std::vector<std::string> b_names(b.size());
+  std::unordered_map<std::string, size_t> b_by_name;
+  for (size_t j = 0; j < b.size(); ++j) {
+    std::string n = b[j].name;
+    for (const auto& [re, repl] : maps) n = std::regex_replace(n, re, repl);
+    b_names[j] = n;
+    if (!b_by_name.emplace(n, j).second)
+      throw Error(ErrorCode::kUsage, "--map gives two tensors of B the name '" + n + "' ('" +
+                                         b[b_by_name[n]].name + "' and '" + b[j].name + "')");
+  }
+  std::vector<MatchedPair> out;
+  std::vector<bool> b_used(b.size(), false);
+  for (size_t i = 0; i < a.size(); ++i) {
+    const auto it = b_by_name.find(a[i].name);
+    if (it != b_by_name.end()) b_used[it->second] = true;  // matched, even if filtered out
+    if (!name_selected(a[i].name, o.tensors, o.include, o.exclude)) continue;
+    MatchedPair p;
+    p.a = i;
+    p.name = a[i].name;
+    if (it == b_by_name.end()) {
+      p.name_b = "";
+      p.status = Status::kOnlyInA;
+      p.reason = "not in b";
+    } else {
+      p.b = it->second;
+      p.name_b = b[it->second].name;
+      p.reason = incompatibility(a[i], b[it->second], o.allow_reshape, p.unsupported);
+      if (!p.reason.empty()) p.status = Status::kIncompatible;
+    }
+    out.push_back(std::move(p));
+  }
+  for (size_t j = 0; j < b.size(); ++j) {
+    if (b_used[j] || !name_selected(b_names[j], o.tensors, o.include, o.exclude)) continue;
+    MatchedPair p;
+    p.b = j;
+    p.name = b_names[j];
+    p.name_b = b[j].name;
+    p.status = Status::kOnlyInB;
+    p.reason = "not in a";
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace tensordiff

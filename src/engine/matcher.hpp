@@ -1,0 +1,33 @@
+// Pairs A's tensors with B's by full path, after --map renames and the name filters.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tensordiff/options.hpp"
+#include "tensordiff/report.hpp"
+#include "tensordiff/tensor_info.hpp"
+
+namespace tensordiff {
+
+struct MatchedPair {
+  std::optional<size_t> a, b;  // indices into the sources' tensor lists
+  std::string name, name_b;
+  Status status = Status::kMatch;  // kOnlyInA/B, kIncompatible; kMatch: to be compared
+  std::string reason;
+  bool unsupported = false;  // incompatible because a dtype cannot be decoded (input error)
+};
+
+// In A's execution order, then B-only tensors in B's order. Throws Error(kUsage) for a bad
+// --map regex or a --map that gives two of B's tensors the same name.
+std::vector<MatchedPair> match_tensors(const std::vector<TensorInfo>& a,
+                                       const std::vector<TensorInfo>& b,
+                                       const CompareOptions& options);
+
+// Whether a name passes positional names/globs, --include and --exclude.
+bool name_selected(const std::string& name, const std::vector<std::string>& tensors,
+                   const std::vector<std::string>& include, const std::vector<std::string>& exclude);
+
+std::string shape_string(const std::vector<uint64_t>& shape);
+
+}  // namespace tensordiff

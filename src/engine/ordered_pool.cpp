@@ -1,0 +1,79 @@
+#include "engine/ordered_pool.hpp"
+
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tensordiff {
+
+void ordered_parallel_for(size_t n, unsigned threads, size_t window,
+                          const std::function<void(size_t, unsigned)>& compute,
+                          const std::function<bool(size_t)>& merge) {
+  if (n == 0) return;
+  if (threads == 0) threads = 1;
+  if (window < threads) window = threads;
+  std::mutex m;
+  std::condition_variable cv;
+  size_t next_claim = 0, next_merge = 0;
+  std::vector<char> ready(window, 0);
+  bool stop = false, merging = false;
+  std::exception_ptr error;
+
+  auto fail = [&](std::unique_lock<std::mutex>& lock) {
+    if (!error) error = std::current_exception();
+    stop = true;
+    cv.notify_all();
+    (void)lock;
+  };
+
+  auto worker = [&](unsigned w) {
+    std::unique_lock<std::mutex> lock(m);
+    for (;;) {
+      cv.wait(lock, [&] { return stop || next_claim >= n || next_claim < next_merge + window; });
+      if (stop || next_claim >= n) return;
+      const size_t i = next_claim++;
+      lock.unlock();
+      try {
+        compute(i, w);
+      } catch (...) {
+        lock.lock();
+        fail(lock);
+        return;
+      }
+      lock.lock();
+      ready[i % window] = 1;
+      if (merging) continue;  // the thread that is merging will pick this item up
+      merging = true;
+      while (!stop && next_merge < n && ready[next_merge % window]) {
+        ready[next_merge % window] = 0;
+        const size_t k = next_merge;
+        lock.unlock();
+        bool go_on = true;
+        try {
+          go_on = merge(k);
+        } catch (...) {
+          lock.lock();
+          merging = false;
+          fail(lock);
+          return;
+        }
+        lock.lock();
+        ++next_merge;
+        if (!go_on) stop = true;
+        cv.notify_all();
+      }
+      merging = false;
+      cv.notify_all();
+    }
+  };
+
+  std::vector<std::thread> pool;
+  for (unsigned w = 1; w < threads; ++w) pool.emplace_back(worker, w);
+  worker(0);
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace tensordiff

@@ -1,0 +1,187 @@
+#include "engine/partial.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tensordiff {
+
+namespace {
+
+SideSums combine_side(const SideSums& x, const SideSums& y) {
+  if (x.n == 0) return {x.n + y.n, x.sum + y.sum, y.m2, x.sumsq + y.sumsq};
+  if (y.n == 0) return {x.n + y.n, x.sum + y.sum, x.m2, x.sumsq + y.sumsq};
+  const double n = x.n + y.n;
+  const double delta = y.sum / y.n - x.sum / x.n;
+  return {n, x.sum + y.sum, x.m2 + y.m2 + delta * delta * (x.n * y.n / n), x.sumsq + y.sumsq};
+}
+
+void merge_side(SideExact& acc, const SideExact& s, int first_k) {
+  acc.count += s.count;
+  acc.nonzero += s.nonzero;
+  acc.nan += s.nan;
+  acc.pos_inf += s.pos_inf;
+  acc.neg_inf += s.neg_inf;
+  acc.finite += s.finite;
+  acc.min = std::min(acc.min, s.min);
+  acc.max = std::max(acc.max, s.max);
+  for (const auto& e : s.first_nonzero) {
+    if (acc.first_nonzero.size() >= static_cast<size_t>(first_k)) break;
+    acc.first_nonzero.push_back(e);
+  }
+  acc.mag_hist.add(s.mag_hist);
+  acc.checksum_sum += s.checksum_sum;
+}
+
+// Ties keep the earlier (smaller) flat index: `acc` always precedes `later`.
+void take_max(ExtremeAt& acc, const ExtremeAt& later) {
+  if (later.value > acc.value) acc = later;
+}
+
+}  // namespace
+
+TreeNode combine(const TreeNode& l, const TreeNode& r) {
+  TreeNode t;
+  t.a = combine_side(l.a, r.a);
+  t.b = combine_side(l.b, r.b);
+  t.d = {l.d.abs + r.d.abs, l.d.d2 + r.d.d2, l.d.a2 + r.d.a2, l.d.b2 + r.d.b2, l.d.ab + r.d.ab};
+  return t;
+}
+
+void SumTree::push(int level, const TreeNode& node) {
+  TreeNode cur = node;
+  while (!stack_.empty() && stack_.back().first == level) {
+    cur = combine(stack_.back().second, cur);
+    stack_.pop_back();
+    ++level;
+  }
+  stack_.emplace_back(level, cur);
+}
+
+void SumTree::append(const SumTree& later) {
+  for (const auto& [level, node] : later.stack_) push(level, node);
+}
+
+TreeNode SumTree::total() const {
+  if (stack_.empty()) return {};
+  TreeNode t = stack_.back().second;
+  for (size_t i = stack_.size() - 1; i-- > 0;) t = combine(stack_[i].second, t);
+  return t;
+}
+
+void merge_partial(Partial& acc, const Partial& later, int first_k) {
+  acc.tree.append(later.tree);
+  merge_side(acc.a, later.a, first_k);
+  merge_side(acc.b, later.b, first_k);
+  DiffExact& d = acc.d;
+  const DiffExact& s = later.d;
+  d.finite_pairs += s.finite_pairs;
+  d.mismatches += s.mismatches;
+  d.nan_mismatch += s.nan_mismatch;
+  d.inf_mismatch += s.inf_mismatch;
+  d.bits_differ += s.bits_differ;
+  d.max_ulp = std::max(d.max_ulp, s.max_ulp);
+  if (s.has_max) {
+    if (!d.has_max) {
+      d.max_abs = s.max_abs;
+      d.max_rel = s.max_rel;
+      d.has_max = true;
+    } else {
+      take_max(d.max_abs, s.max_abs);
+      take_max(d.max_rel, s.max_rel);
+    }
+  }
+  d.err_hist.add(s.err_hist);
+  acc.bytes += later.bytes;
+}
+
+uint64_t splitmix64_mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return x;
+}
+
+uint64_t finalize_checksum(uint64_t word_sum, uint64_t byte_count) {
+  return splitmix64_mix(word_sum ^ byte_count);
+}
+
+SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_count) {
+  SideStats r;
+  r.count = e.count;
+  r.nonzero = e.nonzero;
+  r.nan = e.nan;
+  r.pos_inf = e.pos_inf;
+  r.neg_inf = e.neg_inf;
+  r.finite = e.finite;
+  if (e.finite > 0) {
+    r.min = e.min;
+    r.max = e.max;
+    r.mean = s.sum / s.n;
+    r.std = std::sqrt(std::max(0.0, s.m2 / s.n));
+    r.l2 = std::sqrt(s.sumsq);
+  }
+  r.first_nonzero = e.first_nonzero;
+  r.mag_hist = e.mag_hist;
+  r.checksum = finalize_checksum(e.checksum_sum, byte_count);
+  return r;
+}
+
+DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, bool same_dtype) {
+  DiffStats r;
+  r.count = count;
+  r.finite_pairs = e.finite_pairs;
+  if (e.finite_pairs > 0 && e.has_max) {
+    r.max_abs = e.max_abs;
+    r.max_rel = e.max_rel;
+    const double n = static_cast<double>(e.finite_pairs);
+    r.mean_abs = s.abs / n;
+    r.rmse = std::sqrt(s.d2 / n);
+  }
+  const double nd = std::sqrt(s.d2), na = std::sqrt(s.a2), nb = std::sqrt(s.b2);
+  r.rel_l2 = na == 0 ? (nd == 0 ? 0.0 : std::numeric_limits<double>::infinity()) : nd / na;
+  if (na == 0 && nb == 0) r.cosine = 1;
+  else if (na == 0 || nb == 0) r.cosine = 0;
+  else r.cosine = std::clamp(s.ab / (na * nb), -1.0, 1.0);
+  r.mismatches = e.mismatches;
+  r.nan_mismatch = e.nan_mismatch;
+  r.inf_mismatch = e.inf_mismatch;
+  r.mismatch_fraction = count ? static_cast<double>(e.mismatches) / count : 0.0;
+  r.same_dtype = same_dtype;
+  if (same_dtype) {
+    r.bits_differ = e.bits_differ;
+    r.max_ulp = e.max_ulp;
+  }
+  r.err_hist = e.err_hist;
+  return r;
+}
+
+uint64_t ExpHistogram::total() const {
+  uint64_t t = 0;
+  for (auto c : counts) t += c;
+  return t;
+}
+
+void ExpHistogram::add(const ExpHistogram& o) {
+  for (int i = 0; i < kBins; ++i) counts[i] += o.counts[i];
+}
+
+std::optional<double> ExpHistogram::quantile_upper_bound(double q) const {
+  const uint64_t n = total();
+  if (n == 0) return std::nullopt;
+  const double target = q * static_cast<double>(n);
+  uint64_t cum = 0;
+  for (int i = 0; i < kBins; ++i) {
+    cum += counts[i];
+    if (static_cast<double>(cum) >= target && counts[i] > 0) {
+      if (i == kZero) return 0.0;
+      if (i == kUnderflow) return std::ldexp(1.0, kMinExp);
+      if (i == kOverflow) return std::numeric_limits<double>::infinity();
+      return std::ldexp(1.0, kMinExp + (i - kFirstExp) + 1);
+    }
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+}  // namespace tensordiff

@@ -1,0 +1,96 @@
+#include "engine/runner.hpp"
+
+#include <algorithm>
+#include <new>
+#include <thread>
+
+#include "engine/ordered_pool.hpp"
+#include "io/byte_order.hpp"
+#include "tensordiff/error.hpp"
+
+namespace tensordiff {
+
+namespace {
+uint64_t floor_pow2(uint64_t x) { return x == 0 ? 0 : uint64_t(1) << (63 - __builtin_clzll(x)); }
+
+struct Item {
+  size_t job;
+  uint64_t first, n;
+  bool last;
+};
+
+void read_side(Source& src, size_t index, uint64_t first, uint64_t n, uint8_t* dst) {
+  src.read(index, first, n, dst);
+  const TensorInfo& t = src.tensors()[index];
+  if (t.big_endian) swap_bytes_inplace(dst, n, dtype_size(t.dtype));
+}
+}  // namespace
+
+RunPlan plan_run(const EngineOptions& o) {
+  RunPlan p;
+  p.threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  const uint64_t budget = std::max<uint64_t>(o.memory_bytes / (2ull * p.threads), 1);
+  p.chunk_bytes = std::min(o.chunk_bytes ? o.chunk_bytes : 1, budget);
+  return p;
+}
+
+uint64_t chunk_elements(uint64_t chunk_bytes, size_t elem_size) {
+  const uint64_t blocks = floor_pow2(std::max<uint64_t>(chunk_bytes / elem_size / kBlockElems, 1));
+  return blocks * kBlockElems;
+}
+
+void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend& backend,
+              const std::function<bool(size_t, Partial&)>& on_done) {
+  std::vector<Item> items;
+  uint64_t buf_bytes = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const Job& job = jobs[j];
+    const size_t es = std::max(dtype_size(job.params.type_a),
+                               job.b ? dtype_size(job.params.type_b) : size_t(1));
+    const uint64_t ce = chunk_elements(plan.chunk_bytes, es);
+    buf_bytes = std::max(buf_bytes, std::min(ce, job.count) * es);
+    if (job.count == 0) items.push_back({j, 0, 0, true});
+    for (uint64_t f = 0; f < job.count; f += ce) {
+      const uint64_t n = std::min(ce, job.count - f);
+      items.push_back({j, f, n, f + n == job.count});
+    }
+  }
+  const size_t window = 4 * plan.threads;
+  std::vector<Partial> slots(window);
+  // One pair of read buffers per worker, reused for every chunk it reads.
+  std::vector<std::vector<uint8_t>> buf_a(plan.threads), buf_b(plan.threads);
+  Partial acc;
+  const int first_k = jobs.empty() ? 5 : jobs.front().params.first_k;
+
+  auto compute = [&](size_t i, unsigned w) {
+    const Item& it = items[i];
+    const Job& job = jobs[it.job];
+    try {
+      if (buf_a[w].size() < buf_bytes) buf_a[w].resize(buf_bytes);
+      if (job.b && buf_b[w].size() < buf_bytes) buf_b[w].resize(buf_bytes);
+    } catch (const std::bad_alloc&) {
+      throw Error(ErrorCode::kOutOfMemory, "out of memory allocating " +
+                                               std::to_string(buf_bytes >> 20) +
+                                               " MiB read buffers; lower --chunk-mib or --threads");
+    }
+    read_side(*job.a, job.ia, it.first, it.n, buf_a[w].data());
+    Partial& out = slots[i % window];
+    if (job.b) {
+      read_side(*job.b, job.ib, it.first, it.n, buf_b[w].data());
+      backend.pair_chunk(job.params, buf_a[w].data(), buf_b[w].data(), it.first, it.n, out);
+    } else {
+      backend.side_chunk(job.params.type_a, job.params.first_k, buf_a[w].data(), it.first, it.n, out);
+    }
+  };
+  auto merge = [&](size_t i) {
+    const Item& it = items[i];
+    Partial& p = slots[i % window];
+    if (it.first == 0) acc = std::move(p);
+    else merge_partial(acc, p, first_k);
+    if (!it.last) return true;
+    return on_done(it.job, acc);
+  };
+  ordered_parallel_for(items.size(), plan.threads, window, compute, merge);
+}
+
+}  // namespace tensordiff

@@ -1,0 +1,39 @@
+// Streams jobs (one tensor, or one tensor pair) through a bounded pipeline of chunk reads and
+// backend reductions, merging partials in chunk order.
+#pragma once
+#include <functional>
+#include <vector>
+
+#include "engine/backend.hpp"
+#include "engine/partial.hpp"
+#include "io/source.hpp"
+
+namespace tensordiff {
+
+struct Job {
+  Source* a = nullptr;
+  size_t ia = 0;
+  Source* b = nullptr;  // null: a single-side job (stats)
+  size_t ib = 0;
+  uint64_t count = 0;   // elements per side
+  PairParams params;    // type_a/type_b also name the single side's dtype
+};
+
+struct RunPlan {
+  unsigned threads = 1;
+  uint64_t chunk_bytes = 0;   // per side and worker, after the memory budget
+};
+
+// Threads and chunk bytes from the options: chunk_bytes shrinks (to a power of two) until
+// the readers' buffers (2 sides × threads) fit in memory_bytes.
+RunPlan plan_run(const EngineOptions& o);
+
+// Elements per chunk for a job: a power-of-two multiple of kBlockElems (DESIGN.md §4).
+uint64_t chunk_elements(uint64_t chunk_bytes, size_t elem_size);
+
+// Runs the jobs; on_done(j, partial) is called once per job in job order with the merged
+// partial; returning false stops reading further jobs.
+void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend& backend,
+              const std::function<bool(size_t, Partial&)>& on_done);
+
+}  // namespace tensordiff

@@ -1,0 +1,74 @@
+#include "engine/tolerance.hpp"
+
+#include <fnmatch.h>
+
+#include <cstdlib>
+
+#include "tensordiff/error.hpp"
+
+namespace tensordiff {
+
+Tolerance default_tolerance(DType a, DType b) {
+  const DType t = dtype_precision_rank(a) <= dtype_precision_rank(b) ? a : b;
+  switch (t) {
+    case DType::kF64: return {1e-7, 1e-7};
+    case DType::kF32: return {1.3e-6, 1e-5};
+    case DType::kF16: return {1e-3, 1e-5};
+    case DType::kBF16: return {1.6e-2, 1e-5};
+    // float8: rtol is the format's machine epsilon (2^-3 and 2^-2), as torch has no default.
+    case DType::kF8E4M3: return {0.125, 1e-5};
+    case DType::kF8E5M2: return {0.25, 1e-5};
+    default: return {0, 0};
+  }
+}
+
+Tolerance resolve_tolerance(const std::string& name, DType a, DType b, const CompareOptions& o) {
+  if (o.exact) return {0, 0};
+  Tolerance t = default_tolerance(a, b);
+  if (o.rtol) t.rtol = *o.rtol;
+  if (o.atol) t.atol = *o.atol;
+  for (const auto& rule : o.tol_rules) {
+    if (!glob_match(rule.glob, name)) continue;
+    if (rule.rtol) t.rtol = *rule.rtol;
+    if (rule.atol) t.atol = *rule.atol;
+  }
+  return t;
+}
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+namespace {
+double parse_nonneg(const std::string& spec, const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(v >= 0))
+    throw Error(ErrorCode::kUsage, "--tol '" + spec + "': '" + text + "' is not a number >= 0");
+  return v;
+}
+}  // namespace
+
+ToleranceRule parse_tolerance_rule(const std::string& spec) {
+  const auto colon = spec.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    throw Error(ErrorCode::kUsage, "--tol '" + spec + "': expected 'GLOB:rtol=X,atol=Y'");
+  ToleranceRule r;
+  r.glob = spec.substr(0, colon);
+  std::string rest = spec.substr(colon + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    const auto comma = rest.find(',', pos);
+    const std::string item = rest.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    const auto eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    if (eq == std::string::npos || (key != "rtol" && key != "atol"))
+      throw Error(ErrorCode::kUsage, "--tol '" + spec + "': expected rtol=X or atol=Y, got '" + item + "'");
+    (key == "rtol" ? r.rtol : r.atol) = parse_nonneg(spec, item.substr(eq + 1));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return r;
+}
+
+}  // namespace tensordiff

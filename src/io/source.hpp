@@ -1,0 +1,29 @@
+// A dump opened for reading: its tensors in execution order, and element-range reads.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensordiff/tensor_info.hpp"
+
+namespace tensordiff {
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual const std::string& path() const = 0;
+  // Every dataset of the dump, sorted by execution order (TensorInfo::order == position).
+  virtual const std::vector<TensorInfo>& tensors() const = 0;
+  // Copies elements [first, first + n) of the flattened tensor `index` into dst, as stored
+  // (the file's byte order, no conversion). Thread-safe. Throws Error naming file and tensor.
+  virtual void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) = 0;
+};
+
+using LogFn = std::function<void(const std::string&)>;
+
+// Opens an HDF5 file read-only and lists its datasets. Throws Error (kIo, kNotHdf5, kCorrupt).
+std::unique_ptr<Source> open_hdf5(const std::string& path, const LogFn& log);
+
+}  // namespace tensordiff
