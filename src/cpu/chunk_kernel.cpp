@@ -203,19 +203,24 @@ SideBlock ReduceSide(const double* x, size_t n) {
   r.min = hn::GetLane(hn::MinOfLanes(d, vmin));
   r.max = hn::GetLane(hn::MaxOfLanes(d, vmax));
   r.sums.n = static_cast<double>(r.finite);
-  r.sums.sum = hn::GetLane(hn::SumOfLanes(d, vsum));
   r.sums.sumsq = hn::GetLane(hn::SumOfLanes(d, vsq));
   if (r.finite > 0) {
-    const auto mean = hn::Set(d, r.sums.sum / r.sums.n);
-    auto vm2 = zero;
+    // Corrected two-pass over the L1-resident block: deviations from a first estimate m0 give
+    // both the correction of the mean and M2 without cancellation.
+    const double m0 = hn::GetLane(hn::SumOfLanes(d, vsum)) / r.sums.n;
+    const auto vm0 = hn::Set(d, m0);
+    auto vc = zero, vm2 = zero;
     for (size_t i = 0; i < n; i += N) {
       const auto valid = hn::FirstN(d, n - i);
       const auto v = hn::Load(d, x + i);
       const auto fin = hn::And(valid, hn::IsFinite(v));
-      const auto c = hn::IfThenElseZero(fin, hn::Sub(v, mean));
+      const auto c = hn::IfThenElseZero(fin, hn::Sub(v, vm0));
+      vc = hn::Add(vc, c);
       vm2 = hn::MulAdd(c, c, vm2);
     }
-    r.sums.m2 = hn::GetLane(hn::SumOfLanes(d, vm2));
+    const double sc = hn::GetLane(hn::SumOfLanes(d, vc));
+    r.sums.mean = m0 + sc / r.sums.n;
+    r.sums.m2 = std::max(0.0, hn::GetLane(hn::SumOfLanes(d, vm2)) - sc * sc / r.sums.n);
   }
   return r;
 }
@@ -257,7 +262,8 @@ PairBlock ReducePair(BlockBuf& buf, size_t n, const PairParams& p) {
     hn::Store(hn::IfThenElse(F, ad, nan), d, buf.dabs + i);
     hn::Store(hn::IfThenElse(F, rel, nan), d, buf.rel + i);
     // close(a, b) on finite pairs; NaN and inf rules of DESIGN.md §4 elsewhere.
-    const auto close = hn::And(F, hn::Le(ad, hn::MulAdd(rtol, hn::Abs(a), atol)));
+    // atol + rtol·|a| rounded twice, as numpy.isclose computes it (no FMA): same bits on every target.
+    const auto close = hn::And(F, hn::Le(ad, hn::Add(atol, hn::Mul(rtol, hn::Abs(a)))));
     const auto both_nan = hn::And(nan_a, nan_b);
     const auto one_nan = hn::Xor(nan_a, nan_b);
     const auto nan_bad = p.equal_nan ? one_nan : hn::Or(one_nan, both_nan);

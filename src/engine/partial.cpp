@@ -8,11 +8,12 @@ namespace tensordiff {
 namespace {
 
 SideSums combine_side(const SideSums& x, const SideSums& y) {
-  if (x.n == 0) return {x.n + y.n, x.sum + y.sum, y.m2, x.sumsq + y.sumsq};
-  if (y.n == 0) return {x.n + y.n, x.sum + y.sum, x.m2, x.sumsq + y.sumsq};
+  if (x.n == 0) return {y.n, y.mean, y.m2, x.sumsq + y.sumsq};
+  if (y.n == 0) return {x.n, x.mean, x.m2, x.sumsq + y.sumsq};
   const double n = x.n + y.n;
-  const double delta = y.sum / y.n - x.sum / x.n;
-  return {n, x.sum + y.sum, x.m2 + y.m2 + delta * delta * (x.n * y.n / n), x.sumsq + y.sumsq};
+  const double delta = y.mean - x.mean;
+  return {n, x.mean + delta * (y.n / n), x.m2 + y.m2 + delta * delta * (x.n * y.n / n),
+          x.sumsq + y.sumsq};
 }
 
 void merge_side(SideExact& acc, const SideExact& s, int first_k) {
@@ -118,7 +119,7 @@ SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_cou
   if (e.finite > 0) {
     r.min = e.min;
     r.max = e.max;
-    r.mean = s.sum / s.n;
+    r.mean = s.mean;
     r.std = std::sqrt(std::max(0.0, s.m2 / s.n));
     r.l2 = std::sqrt(s.sumsq);
   }

@@ -17,9 +17,11 @@ namespace tensordiff {
 
 constexpr uint64_t kBlockElems = 256;
 
-// Sums over one side's finite values; mean/M2 merge with Chan's formula (no cancellation).
+// One side's finite values: count, mean and M2 (sum of squared deviations from the mean),
+// merged with Chan's formula so that std never suffers the cancellation of E[x²] − E[x]²;
+// sumsq for the L2 norm.
 struct SideSums {
-  double n = 0, sum = 0, m2 = 0, sumsq = 0;
+  double n = 0, mean = 0, m2 = 0, sumsq = 0;
 };
 
 // Sums over the finite pairs F.

@@ -170,8 +170,10 @@ std::string to_json(const StatsReport& r) {
                       {"storage", t.info.storage},  {"big_endian", t.info.big_endian},
                       {"reason", t.info.unsupported.empty() ? ordered_json(nullptr)
                                                             : ordered_json(t.info.unsupported)}};
-    if (t.stats)
-      for (auto& [k, v] : jside(*t.stats, t.info.shape).items()) e[k] = v;
+    if (t.stats) {
+      const ordered_json side = jside(*t.stats, t.info.shape);  // must outlive the loop
+      for (const auto& [k, v] : side.items()) e[k] = v;
+    }
     tensors.push_back(std::move(e));
   }
   j["tensors"] = std::move(tensors);

@@ -1,0 +1,237 @@
+// The real binary: exit codes, stdout and stderr for good and bad input (DESIGN.md §7).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fixtures/h5_writer.hpp"
+
+namespace tdtest {
+namespace {
+
+using namespace tensordiff;
+
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+CliRun run(const std::string& args) {
+  const std::string err_path = (std::filesystem::temp_directory_path() /
+                               ("tensordiff_cli_stderr_" + std::to_string(::getpid()))).string();
+  const std::string cmd = std::string(TENSORDIFF_BIN) + " " + args + " 2>" + err_path;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out, slurp(err_path)};
+}
+
+int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = temp_dir();
+    a = dir + "/a.h5";
+    b = dir + "/b.h5";
+    const std::string gen = std::string(TENSORDIFF_GEN_BIN) + " --out-a " + a + " --out-b " + b +
+                            " --tensors 20 --elems 5000 --diverge-at 7";
+    ASSERT_EQ(std::system(gen.c_str()), 0);
+  }
+  std::string dir, a, b;
+};
+
+TEST_F(Cli, FindsTheDivergence) {
+  const CliRun r = run(a + " " + b);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.out.find("first divergence: encoder.layers.3 (order 7)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("> "), std::string::npos);
+  EXPECT_EQ(r.out.find("\033["), std::string::npos);  // not a TTY: no colour
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(Cli, IdenticalDumpsExitZero) {
+  const CliRun r = run(a + " " + a);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("no divergence"), std::string::npos);
+}
+
+TEST_F(Cli, QuietPrintsNothing) {
+  const CliRun r = run("-q " + a + " " + b);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(Cli, JsonReportIsWrittenAndParses) {
+  const CliRun r = run(a + " " + b + " -q --json " + dir + "/r.json");
+  EXPECT_EQ(r.code, 1);
+  const auto j = nlohmann::json::parse(slurp(dir + "/r.json"));
+  EXPECT_EQ(j["summary"]["first_divergence"], "encoder.layers.3");
+  EXPECT_EQ(j["tensors"].size(), 20u);
+}
+
+TEST_F(Cli, TensorArgumentsSelect) {
+  const CliRun r = run(a + " " + b + " --json " + dir + "/r.json 'encoder.layers.1*' embed");
+  EXPECT_EQ(r.code, 0);
+  const auto j = nlohmann::json::parse(slurp(dir + "/r.json"));
+  EXPECT_EQ(j["summary"]["compared"], 3);
+}
+
+TEST_F(Cli, StatsJson) {
+  const CliRun r = run("stats " + a + " --json " + dir + "/s.json");
+  EXPECT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(slurp(dir + "/s.json"));
+  EXPECT_EQ(j["tensors"].size(), 20u);
+  EXPECT_EQ(j["tensors"][0]["name"], "embed");
+  EXPECT_EQ(j["tensors"][0]["first_nonzero"].size(), 5u);
+  EXPECT_NE(r.out.find("checksum"), std::string::npos);
+}
+
+TEST_F(Cli, MissingFile) {
+  const CliRun r = run(a + " " + dir + "/nope.h5");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(dir + "/nope.h5: cannot open: No such file or directory"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, TextFileNamedH5) {
+  std::ofstream(dir + "/text.h5") << "name,value\nx,1\n";
+  const CliRun r = run(dir + "/text.h5 " + b);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("text.h5: not an HDF5 file"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, TruncatedFile) {
+  std::filesystem::copy_file(b, dir + "/trunc.h5");
+  std::filesystem::resize_file(dir + "/trunc.h5", std::filesystem::file_size(b) / 3);
+  const CliRun r = run(a + " " + dir + "/trunc.h5");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("trunc.h5"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("truncated or corrupt"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, TruncatedDataIsNamedWithTheTensor) {
+  // Metadata intact (HDF5 writes it at the start here) but the last tensor's bytes cut off:
+  // the error names the tensor. Superblock EOF checks may also catch it: either is clear.
+  std::filesystem::copy_file(b, dir + "/cut.h5");
+  std::filesystem::resize_file(dir + "/cut.h5", std::filesystem::file_size(b) - 100);
+  const CliRun r = run(a + " " + dir + "/cut.h5");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("cut.h5"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, CompoundDatasetIsNamedAndNotCompared) {
+  {
+    H5Writer w(dir + "/c1.h5"), w2(dir + "/c2.h5");
+    DatasetSpec s;
+    s.shape = {4};
+    w.write("ok", s, to_bytes(std::vector<float>{1, 2, 3, 4}));
+    w2.write("ok", s, to_bytes(std::vector<float>{1, 2, 3, 4}));
+    w.write_compound("cplx", 4);
+    w2.write_compound("cplx", 4);
+  }
+  const CliRun r = run(dir + "/c1.h5 " + dir + "/c2.h5 --json " + dir + "/r.json");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("c1.h5: tensor 'cplx': compound type"), std::string::npos) << r.err;
+  const auto j = nlohmann::json::parse(slurp(dir + "/r.json"));
+  EXPECT_EQ(j["summary"]["incompatible"], 1);
+  EXPECT_EQ(j["summary"]["matched"], 1);
+  // Excluding it makes the comparison clean.
+  EXPECT_EQ(run(dir + "/c1.h5 " + dir + "/c2.h5 --exclude cplx").code, 0);
+}
+
+TEST_F(Cli, MismatchedShapes) {
+  {
+    H5Writer w(dir + "/s1.h5"), w2(dir + "/s2.h5");
+    DatasetSpec s;
+    s.shape = {2, 3};
+    w.write("w", s, to_bytes(std::vector<float>{1, 2, 3, 4, 5, 6}));
+    s.shape = {3, 2};
+    w2.write("w", s, to_bytes(std::vector<float>{1, 2, 3, 4, 5, 6}));
+  }
+  CliRun r = run(dir + "/s1.h5 " + dir + "/s2.h5");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("tensor 'w': shape (2, 3) vs (3, 2)"), std::string::npos) << r.err;
+  r = run(dir + "/s1.h5 " + dir + "/s2.h5 --allow-reshape");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
+TEST_F(Cli, UnknownOption) {
+  const CliRun r = run("--bogus " + a + " " + b);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("bogus"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(Cli, BadOptionValues) {
+  for (const char* bad : {"--rtol -1", "--tol 'x:rtol=q'", "--backend gpu", "--chunk-mib 0",
+                          "--map '([=x'", "--color sometimes"}) {
+    const CliRun r = run(std::string(bad) + " " + a + " " + b);
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_EQ(lines(r.err), 1) << bad << ": " << r.err;
+  }
+}
+
+TEST_F(Cli, UnwritableJsonPathFailsBeforeWorkAndKeepsOldFile) {
+  CliRun r = run(a + " " + b + " --json " + dir + "/no/such/dir/r.json");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("cannot write report"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  // A directory in the way of the report.
+  std::filesystem::create_directory(dir + "/taken");
+  r = run(a + " " + b + " --json " + dir + "/taken");
+  EXPECT_EQ(r.code, 2);
+  // A failing comparison leaves an existing report untouched.
+  std::ofstream(dir + "/old.json") << "old report";
+  r = run(a + " " + dir + "/missing.h5 --json " + dir + "/old.json");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(slurp(dir + "/old.json"), "old report");
+}
+
+TEST_F(Cli, CudaBackendAbsentIsAnError) {
+  const CliRun r = run("--backend cuda " + a + " " + b);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--backend cuda"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, InputsAreNotModified) {
+  const auto before = std::filesystem::last_write_time(a);
+  const std::string bytes = slurp(a);
+  run(a + " " + b + " --json " + dir + "/r.json");
+  EXPECT_EQ(std::filesystem::last_write_time(a), before);
+  EXPECT_EQ(slurp(a), bytes);
+}
+
+TEST_F(Cli, HelpAndVersion) {
+  CliRun r = run("--help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("--stop-at-first"), std::string::npos);
+  r = run("--version");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out.rfind("tensordiff ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace tdtest

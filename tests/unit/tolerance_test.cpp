@@ -1,0 +1,55 @@
+#include "engine/tolerance.hpp"
+
+#include <gtest/gtest.h>
+
+#include "tensordiff/error.hpp"
+
+namespace tensordiff {
+namespace {
+
+TEST(Tolerance, DefaultsFollowTheLessPreciseDtype) {
+  EXPECT_DOUBLE_EQ(default_tolerance(DType::kF32, DType::kF32).rtol, 1.3e-6);
+  EXPECT_DOUBLE_EQ(default_tolerance(DType::kF32, DType::kBF16).rtol, 1.6e-2);
+  EXPECT_DOUBLE_EQ(default_tolerance(DType::kF16, DType::kF64).rtol, 1e-3);
+  EXPECT_DOUBLE_EQ(default_tolerance(DType::kF64, DType::kF64).atol, 1e-7);
+  EXPECT_DOUBLE_EQ(default_tolerance(DType::kI64, DType::kF32).rtol, 1.3e-6);
+  EXPECT_EQ(default_tolerance(DType::kI32, DType::kI32).rtol, 0);
+  EXPECT_EQ(default_tolerance(DType::kBool, DType::kBool).atol, 0);
+}
+
+TEST(Tolerance, RulesLastMatchWins) {
+  CompareOptions o;
+  o.rtol = 0.5;
+  o.tol_rules.push_back(parse_tolerance_rule("enc*:rtol=0.1,atol=0.2"));
+  o.tol_rules.push_back(parse_tolerance_rule("enc*.act:atol=0.3"));
+  auto t = resolve_tolerance("encoder.layers.1.act", DType::kF32, DType::kF32, o);
+  EXPECT_DOUBLE_EQ(t.rtol, 0.1);
+  EXPECT_DOUBLE_EQ(t.atol, 0.3);
+  t = resolve_tolerance("head", DType::kF32, DType::kF32, o);
+  EXPECT_DOUBLE_EQ(t.rtol, 0.5);
+  EXPECT_DOUBLE_EQ(t.atol, 1e-5);
+  o.exact = true;
+  t = resolve_tolerance("encoder.x", DType::kF32, DType::kF32, o);
+  EXPECT_EQ(t.rtol, 0);
+  EXPECT_EQ(t.atol, 0);
+}
+
+TEST(Tolerance, BadRulesAreUsageErrors) {
+  for (const char* bad : {"noglob", ":rtol=1", "x:rtol=", "x:rtol=-1", "x:foo=1", "x:rtol=abc"}) {
+    try {
+      parse_tolerance_rule(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUsage) << bad;
+    }
+  }
+}
+
+TEST(Tolerance, GlobMatchesAcrossSlashes) {
+  EXPECT_TRUE(glob_match("model/*", "model/layers/0/w"));
+  EXPECT_TRUE(glob_match("*.act", "encoder.layers.1.act"));
+  EXPECT_FALSE(glob_match("*.act", "encoder.layers.1"));
+}
+
+}  // namespace
+}  // namespace tensordiff
