@@ -12,13 +12,21 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <type_traits>
 
 #include "cpu/chunk_kernel.hpp"
 #include "io/decode.hpp"
 
-#ifndef TENSORDIFF_CHUNK_KERNEL_ONCE
-#define TENSORDIFF_CHUNK_KERNEL_ONCE
-namespace tensordiff::cpu_detail {
+
+
+HWY_BEFORE_NAMESPACE();
+namespace tensordiff {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Scalar helpers live in the per-target namespace too, so the compiler vectorises their loops
+// for each target (64-bit multiplies of the checksum, the ULP loop) instead of for baseline x86.
+
 
 // Histogram bin of a float64's biased exponent (zero is tested separately): subnormals and
 // exponents below -40 underflow, above 40 overflow; inf/NaN go to a discarded bin.
@@ -37,7 +45,7 @@ struct ExpBinTable {
     }
   }
 };
-inline constexpr ExpBinTable kExpBins{};
+constexpr ExpBinTable kExpBins{};
 
 // Four interleaved copies so that runs of values in one bin do not serialise on one counter.
 struct HistAcc {
@@ -77,55 +85,59 @@ inline uint64_t checksum_words(const uint8_t* p, uint64_t offset, uint64_t len) 
   return sum;
 }
 
-// Distance in units in the last place between two finite floats of one width (sign-magnitude
-// bits), or |a - b| for integers.
-template <typename U>
-inline uint64_t float_ulp(U x, U y) {
-  constexpr U sign = U(1) << (8 * sizeof(U) - 1);
-  const uint64_t mx = x & ~sign, my = y & ~sign;
-  if ((x & sign) == (y & sign)) return mx > my ? mx - my : my - mx;
-  return mx + my;
-}
-template <typename T>
-inline uint64_t int_distance(T x, T y) {
-  return x > y ? static_cast<uint64_t>(x) - static_cast<uint64_t>(y)
-               : static_cast<uint64_t>(y) - static_cast<uint64_t>(x);
-}
-
-// bits_differ over every element and max_ulp over the finite pairs (finite[i] != 0).
+// bits_differ over every element and max_ulp over the finite pairs. Works on the raw
+// elements in lanes of their own width (32-bit distances for types up to 4 bytes) so that
+// the loop vectorises; a float element is finite when (bits & nonfinite) != nonfinite
+// (exponent all ones for IEEE-like types, 0x7f for float8_e4m3fn's only NaN pattern).
 template <typename T, bool kFloat>
-inline void bits_and_ulp(const uint8_t* a, const uint8_t* b, size_t n, const double* dabs,
+inline void bits_and_ulp(const uint8_t* a, const uint8_t* b, size_t n, T nonfinite,
                          uint64_t& bits_differ, uint64_t& max_ulp) {
+  using U = std::make_unsigned_t<T>;
+  using D = std::conditional_t<sizeof(T) <= 4, uint32_t, uint64_t>;
+  constexpr U kSign = U(U(1) << (8 * sizeof(T) - 1));
+  const U nf = static_cast<U>(nonfinite);
+  D worst = 0;
+  uint32_t differ = 0;
   for (size_t i = 0; i < n; ++i) {
     T x, y;
     std::memcpy(&x, a + i * sizeof(T), sizeof(T));
     std::memcpy(&y, b + i * sizeof(T), sizeof(T));
-    bits_differ += x != y;
-    if (!std::isnan(dabs[i])) {
-      const uint64_t u = kFloat ? float_ulp(x, y) : int_distance(x, y);
-      max_ulp = std::max(max_ulp, u);
+    differ += x != y;
+    D dist;
+    D keep = 1;
+    if constexpr (kFloat) {
+      const U ux = static_cast<U>(x), uy = static_cast<U>(y);
+      const D mx = ux & ~kSign, my = uy & ~kSign;
+      dist = ((ux ^ uy) & kSign) ? mx + my : (mx > my ? mx - my : my - mx);
+      keep = ((ux & nf) != nf) & ((uy & nf) != nf);
+    } else {
+      dist = static_cast<D>(x > y ? static_cast<D>(x) - static_cast<D>(y)
+                                  : static_cast<D>(y) - static_cast<D>(x));
     }
+    worst = std::max<D>(worst, dist * keep);
   }
+  bits_differ += differ;
+  max_ulp = std::max<uint64_t>(max_ulp, worst);
 }
 
 inline void same_dtype_bits(DType t, const uint8_t* a, const uint8_t* b, size_t n,
-                            const double* dabs, uint64_t& bits, uint64_t& ulp) {
+                            uint64_t& bits, uint64_t& ulp) {
   switch (t) {
-    case DType::kF64: bits_and_ulp<uint64_t, true>(a, b, n, dabs, bits, ulp); break;
-    case DType::kF32: bits_and_ulp<uint32_t, true>(a, b, n, dabs, bits, ulp); break;
-    case DType::kF16:
-    case DType::kBF16: bits_and_ulp<uint16_t, true>(a, b, n, dabs, bits, ulp); break;
-    case DType::kF8E4M3:
-    case DType::kF8E5M2: bits_and_ulp<uint8_t, true>(a, b, n, dabs, bits, ulp); break;
-    case DType::kI8: bits_and_ulp<int8_t, false>(a, b, n, dabs, bits, ulp); break;
-    case DType::kI16: bits_and_ulp<int16_t, false>(a, b, n, dabs, bits, ulp); break;
-    case DType::kI32: bits_and_ulp<int32_t, false>(a, b, n, dabs, bits, ulp); break;
-    case DType::kI64: bits_and_ulp<int64_t, false>(a, b, n, dabs, bits, ulp); break;
+    case DType::kF64: bits_and_ulp<uint64_t, true>(a, b, n, 0x7ff0000000000000ull, bits, ulp); break;
+    case DType::kF32: bits_and_ulp<uint32_t, true>(a, b, n, 0x7f800000u, bits, ulp); break;
+    case DType::kF16: bits_and_ulp<uint16_t, true>(a, b, n, 0x7c00, bits, ulp); break;
+    case DType::kBF16: bits_and_ulp<uint16_t, true>(a, b, n, 0x7f80, bits, ulp); break;
+    case DType::kF8E4M3: bits_and_ulp<uint8_t, true>(a, b, n, 0x7f, bits, ulp); break;
+    case DType::kF8E5M2: bits_and_ulp<uint8_t, true>(a, b, n, 0x7c, bits, ulp); break;
+    case DType::kI8: bits_and_ulp<int8_t, false>(a, b, n, 0, bits, ulp); break;
+    case DType::kI16: bits_and_ulp<int16_t, false>(a, b, n, 0, bits, ulp); break;
+    case DType::kI32: bits_and_ulp<int32_t, false>(a, b, n, 0, bits, ulp); break;
+    case DType::kI64: bits_and_ulp<int64_t, false>(a, b, n, 0, bits, ulp); break;
     case DType::kU8:
-    case DType::kBool: bits_and_ulp<uint8_t, false>(a, b, n, dabs, bits, ulp); break;
-    case DType::kU16: bits_and_ulp<uint16_t, false>(a, b, n, dabs, bits, ulp); break;
-    case DType::kU32: bits_and_ulp<uint32_t, false>(a, b, n, dabs, bits, ulp); break;
-    case DType::kU64: bits_and_ulp<uint64_t, false>(a, b, n, dabs, bits, ulp); break;
+    case DType::kBool: bits_and_ulp<uint8_t, false>(a, b, n, 0, bits, ulp); break;
+    case DType::kU16: bits_and_ulp<uint16_t, false>(a, b, n, 0, bits, ulp); break;
+    case DType::kU32: bits_and_ulp<uint32_t, false>(a, b, n, 0, bits, ulp); break;
+    case DType::kU64: bits_and_ulp<uint64_t, false>(a, b, n, 0, bits, ulp); break;
   }
 }
 
@@ -135,14 +147,6 @@ inline void scan_first_nonzero(const double* x, size_t n, uint64_t first, int k,
     if (x[i] != 0 || std::isnan(x[i])) out.push_back({first + i, x[i]});
 }
 
-}  // namespace tensordiff::cpu_detail
-#endif  // TENSORDIFF_CHUNK_KERNEL_ONCE
-
-HWY_BEFORE_NAMESPACE();
-namespace tensordiff {
-namespace HWY_NAMESPACE {
-namespace hn = hwy::HWY_NAMESPACE;
-using namespace cpu_detail;
 
 // Block buffers padded to a whole number of the widest vectors, so loads past n stay inside.
 constexpr size_t kPad = 64;
@@ -365,8 +369,7 @@ void PairChunk(const PairParams& p, const uint8_t* ra, const uint8_t* rb, uint64
       de.has_max = true;
     }
     if (same)
-      same_dtype_bits(p.type_a, ra + off * ea, rb + off * eb, m, buf->dabs, de.bits_differ,
-                      de.max_ulp);
+      same_dtype_bits(p.type_a, ra + off * ea, rb + off * eb, m, de.bits_differ, de.max_ulp);
     TreeNode leaf;
     leaf.a = sa.sums;
     leaf.b = sb.sums;

@@ -95,15 +95,6 @@ void merge_partial(Partial& acc, const Partial& later, int first_k) {
   acc.bytes += later.bytes;
 }
 
-uint64_t splitmix64_mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBull;
-  x ^= x >> 31;
-  return x;
-}
-
 uint64_t finalize_checksum(uint64_t word_sum, uint64_t byte_count) {
   return splitmix64_mix(word_sum ^ byte_count);
 }

@@ -80,7 +80,14 @@ SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_cou
 DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, bool same_dtype);
 
 // Checksum of DESIGN.md §4.
-uint64_t splitmix64_mix(uint64_t x);
+inline uint64_t splitmix64_mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return x;
+}
 constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
 uint64_t finalize_checksum(uint64_t word_sum, uint64_t byte_count);
 
