@@ -1,5 +1,6 @@
 // The terminal table of DESIGN.md §8: one row per pair in execution order, the first
 // divergence marked, colour only when asked (the CLI asks on a TTY).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -74,8 +75,17 @@ const char* status_color(Status s) {
 
 }  // namespace
 
+// The name column is as wide as the longest name, up to the style's limit.
+template <typename Rows, typename NameOf>
+size_t name_column(const Rows& rows, NameOf name_of, size_t limit) {
+  size_t w = 4;
+  for (const auto& r : rows) w = std::max(w, name_of(r).size());
+  return std::min(w, limit);
+}
+
 std::string format_table(const Report& rep, const TableStyle& st) {
-  const size_t nw = st.name_width;
+  const size_t nw = name_column(rep.tensors, [](const PairReport& r) -> const std::string& { return r.name; },
+                                st.name_width);
   std::string out;
   out += "  " + pad("#", 5, true) + "  " + pad("name", nw) + "  " + pad("dtype", 9) +
          pad("max|d|", 10, true) + pad("max rel", 10, true) + pad("rel L2", 10, true) +
@@ -140,7 +150,8 @@ std::string format_table(const Report& rep, const TableStyle& st) {
 }
 
 std::string format_stats_table(const StatsReport& rep, const TableStyle& st) {
-  const size_t nw = st.name_width;
+  const size_t nw = name_column(rep.tensors, [](const StatsEntry& e) -> const std::string& { return e.info.name; },
+                                st.name_width);
   std::string out = pad("#", 5, true) + "  " + pad("name", nw) + "  " + pad("dtype", 9) +
                     pad("shape", 18) + pad("nonzero", 12, true) + pad("min", 11, true) +
                     pad("max", 11, true) + pad("mean", 11, true) + pad("std", 11, true) +
