@@ -126,6 +126,16 @@ TEST_F(Cli, TruncatedFile) {
   EXPECT_NE(r.err.find("truncated or corrupt"), std::string::npos) << r.err;
 }
 
+TEST_F(Cli, VerboseShowsHdf5sOwnErrorStack) {
+  std::filesystem::copy_file(b, dir + "/trunc.h5");
+  std::filesystem::resize_file(dir + "/trunc.h5", std::filesystem::file_size(b) / 3);
+  const CliRun quiet = run(a + " " + dir + "/trunc.h5");
+  EXPECT_EQ(quiet.err.find("HDF5-DIAG"), std::string::npos) << quiet.err;
+  const CliRun loud = run("--verbose " + a + " " + dir + "/trunc.h5");
+  EXPECT_EQ(loud.code, 2);
+  EXPECT_NE(loud.err.find("HDF5-DIAG"), std::string::npos) << loud.err;
+}
+
 TEST_F(Cli, TruncatedDataIsNamedWithTheTensor) {
   // Metadata intact (HDF5 writes it at the start here) but the last tensor's bytes cut off:
   // the error names the tensor. Superblock EOF checks may also catch it: either is clear.
@@ -135,6 +145,25 @@ TEST_F(Cli, TruncatedDataIsNamedWithTheTensor) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("cut.h5"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, CorruptCompressedChunkNamesTheTensor) {
+  const std::string ca = dir + "/ca.h5", cb = dir + "/cb.h5";
+  const std::string gen = std::string(TENSORDIFF_GEN_BIN) + " --out-a " + ca + " --out-b " + cb +
+                          " --tensors 1 --elems 50000 --preset plain --chunk-elems 10000 --gzip 4";
+  ASSERT_EQ(std::system(gen.c_str()), 0);
+  // Overwrite bytes in the middle of the file: chunk data, past the metadata at the start.
+  const auto size = std::filesystem::file_size(cb);
+  {
+    std::fstream f(cb, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size * 2 / 5));
+    const std::string junk(size / 20, '\xab');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  const CliRun r = run(ca + " " + cb);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("cb.h5: tensor 't000': cannot read"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, CompoundDatasetIsNamedAndNotCompared) {
