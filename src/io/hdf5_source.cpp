@@ -13,6 +13,7 @@
 #include <set>
 
 #include "engine/natural_sort.hpp"
+#include "io/chunk_reader.hpp"
 #include "io/flat_range.hpp"
 #include "io/hdf5_lock.hpp"
 #include "io/hdf5_types.hpp"
@@ -135,24 +136,46 @@ std::string storage_of(hid_t dset) {
   return s;
 }
 
+// How a dataset's bytes are read (DESIGN.md §6). Only kHdf5 holds the HDF5 lock for the copy.
+enum class ReadPath {
+  kPread,   // contiguous: parallel pread at the dataset's file offset, outside the lock
+  kChunks,  // chunked with filters we undo: raw chunks under the lock, unfiltered outside it
+  kFill,    // contiguous storage never allocated: every element is the fill value
+  kHdf5,    // anything else (compact, virtual, external, other filters): H5Dread of a hyperslab
+};
+
 struct Entry {
   TensorInfo info;
   hid_t dset = -1;
   hid_t type = -1;  // the file datatype, used as the memory type
   std::optional<int64_t> order_attr;
   uint64_t walk_index = 0;
+  ReadPath path = ReadPath::kHdf5;
+  uint64_t file_offset = 0;
+  ChunkedLayout chunked;  // shape/chunk/filters for kChunks; fill element for kChunks/kFill
 };
+
+// The fill value of a dataset, one element in the file's type (zeros when undefined).
+std::vector<uint8_t> fill_element(hid_t dcpl, hid_t type) {
+  std::vector<uint8_t> fill(H5Tget_size(type), 0);
+  H5D_fill_value_t status;
+  if (H5Pfill_value_defined(dcpl, &status) >= 0 && status != H5D_FILL_VALUE_UNDEFINED)
+    H5Pget_fill_value(dcpl, type, fill.data());
+  return fill;
+}
 
 class Hdf5Source final : public Source {
  public:
-  Hdf5Source(const std::string& path, const LogFn& log) : path_(path), log_(log) {
+  Hdf5Source(const std::string& path, const LogFn& log, ReadMode mode)
+      : path_(path), log_(log), mode_(mode) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0)
       throw Error(ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno));
     if (S_ISDIR(st.st_mode)) throw Error(ErrorCode::kIo, path + ": is a directory");
-    const int fd = ::open(path.c_str(), O_RDONLY);
-    if (fd < 0) throw Error(ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno));
-    ::close(fd);
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw Error(ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno));
+    // Tensors are read front to back: ask the kernel for aggressive readahead.
+    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
     std::lock_guard<std::mutex> lock(hdf5_mutex());
     set_hdf5_error_printing(static_cast<bool>(log));
     const htri_t is = H5Fis_hdf5(path.c_str());
@@ -184,6 +207,58 @@ class Hdf5Source final : public Source {
   void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) override {
     const Entry& e = entries_[index];
     if (n == 0) return;
+    switch (e.path) {
+      case ReadPath::kPread: return read_pread(e, first, n, dst);
+      case ReadPath::kChunks: return read_chunks(e, first, n, dst);
+      case ReadPath::kFill: return fill(e.chunked.fill, n, dst);
+      case ReadPath::kHdf5: return read_hdf5(e, first, n, dst);
+    }
+  }
+
+ private:
+  static void fill(const std::vector<uint8_t>& elem, uint64_t n, uint8_t* dst) {
+    for (uint64_t i = 0; i < n; ++i) std::memcpy(dst + i * elem.size(), elem.data(), elem.size());
+  }
+
+  std::string what(const Entry& e) const { return path_ + ": tensor '" + e.info.name + "'"; }
+
+  void read_pread(const Entry& e, uint64_t first, uint64_t n, uint8_t* dst) const {
+    const size_t es = dtype_size(e.info.dtype);
+    uint64_t off = e.file_offset + first * es, left = n * es;
+    while (left > 0) {
+      const ssize_t r = ::pread(fd_, dst, left, static_cast<off_t>(off));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0)
+        throw Error(ErrorCode::kCorrupt,
+                    what(e) + ": cannot read bytes at offset " + std::to_string(off) + ": " +
+                        (r == 0 ? std::string("file is truncated") : std::strerror(errno)));
+      dst += r;
+      off += static_cast<uint64_t>(r);
+      left -= static_cast<uint64_t>(r);
+    }
+  }
+
+  void read_chunks(const Entry& e, uint64_t first, uint64_t n, uint8_t* dst) {
+    const FetchChunk fetch = [&](const std::vector<uint64_t>& offset, std::vector<uint8_t>& raw,
+                                 unsigned& mask) {
+      std::lock_guard<std::mutex> lock(hdf5_mutex());
+      std::vector<hsize_t> off(offset.begin(), offset.end());
+      hsize_t nbytes = 0;
+      if (H5Dget_chunk_storage_size(e.dset, off.data(), &nbytes) < 0 || nbytes == 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return false;  // never written
+      }
+      raw.resize(nbytes);
+      uint32_t filter_mask = 0;
+      if (H5Dread_chunk(e.dset, H5P_DEFAULT, off.data(), &filter_mask, raw.data()) < 0)
+        throw Error(ErrorCode::kCorrupt, what(e) + ": cannot read a raw chunk" + hdf5_detail());
+      mask = filter_mask;
+      return true;
+    };
+    read_chunked_range(e.chunked, first, n, dst, fetch, what(e));
+  }
+
+  void read_hdf5(const Entry& e, uint64_t first, uint64_t n, uint8_t* dst) {
     std::lock_guard<std::mutex> lock(hdf5_mutex());
     hid_t fspace = H5Dget_space(e.dset);
     bool ok = fspace >= 0;
@@ -209,7 +284,6 @@ class Hdf5Source final : public Source {
                                            ".." + std::to_string(first + n) + detail);
   }
 
- private:
   // Depth-first walk: children in creation order where the group indexes it (h5py
   // track_order=True), else in natural order of their names.
   void walk_group(const std::string& group_path, const std::string& prefix) {
@@ -302,8 +376,50 @@ class Hdf5Source final : public Source {
     if (ct.dtype) e.info.dtype = *ct.dtype;
     else e.info.unsupported = ct.description;
     e.info.storage = storage_of(e.dset);
+    if (e.info.unsupported.empty()) choose_read_path(e);
     H5Eclear2(H5E_DEFAULT);
     entries_.push_back(std::move(e));
+  }
+
+  void choose_read_path(Entry& e) {
+    e.path = ReadPath::kHdf5;
+    if (mode_ == ReadMode::kHdf5Only) return;
+    hid_t dcpl = H5Dget_create_plist(e.dset);
+    const H5D_layout_t layout = H5Pget_layout(dcpl);
+    if (layout == H5D_CONTIGUOUS && H5Pget_external_count(dcpl) == 0) {
+      const haddr_t off = H5Dget_offset(e.dset);
+      if (off != HADDR_UNDEF) {
+        e.path = ReadPath::kPread;
+        e.file_offset = off;
+      } else {
+        e.path = ReadPath::kFill;
+        e.chunked.fill = fill_element(dcpl, e.type);
+      }
+    } else if (layout == H5D_CHUNKED) {
+      ChunkedLayout& L = e.chunked;
+      const int rank = H5Pget_chunk(dcpl, 0, nullptr);
+      std::vector<hsize_t> cdims(rank > 0 ? rank : 0);
+      H5Pget_chunk(dcpl, rank, cdims.data());
+      L.shape = e.info.shape;
+      L.chunk.assign(cdims.begin(), cdims.end());
+      L.elem_size = dtype_size(e.info.dtype);
+      const int nf = H5Pget_nfilters(dcpl);
+      for (int i = 0; i < nf; ++i) {
+        unsigned flags = 0, cd[16];
+        size_t ncd = 16;
+        FilterStep f;
+        f.id = H5Pget_filter2(dcpl, i, &flags, &ncd, cd, 0, nullptr, nullptr);
+        f.cd.assign(cd, cd + std::min<size_t>(ncd, 16));
+        L.filters.push_back(f);
+      }
+      L.fill = fill_element(dcpl, e.type);
+      if (L.chunk.size() == L.shape.size() && !L.shape.empty() && filters_supported(L.filters))
+        e.path = ReadPath::kChunks;
+      else if (log_)
+        log_(path_ + ": tensor '" + e.info.name + "' (" + e.info.storage +
+             "): filters decoded by HDF5 (slower, serial)");
+    }
+    H5Pclose(dcpl);
   }
 
   // DESIGN.md §4: the `order` attribute first; then the walk (creation order where tracked,
@@ -331,11 +447,15 @@ class Hdf5Source final : public Source {
     entries_.clear();
     if (file_ >= 0) H5Fclose(file_);
     file_ = -1;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
   }
 
   std::string path_;
   LogFn log_;
+  ReadMode mode_;
   hid_t file_ = -1;
+  int fd_ = -1;  // our own descriptor for pread, independent of HDF5's
   std::vector<Entry> entries_;
   std::vector<TensorInfo> infos_;
   std::set<std::string> visited_groups_;
@@ -343,8 +463,8 @@ class Hdf5Source final : public Source {
 
 }  // namespace
 
-std::unique_ptr<Source> open_hdf5(const std::string& path, const LogFn& log) {
-  return std::make_unique<Hdf5Source>(path, log);
+std::unique_ptr<Source> open_hdf5(const std::string& path, const LogFn& log, ReadMode mode) {
+  return std::make_unique<Hdf5Source>(path, log, mode);
 }
 
 }  // namespace tensordiff

@@ -23,7 +23,13 @@ class Source {
 
 using LogFn = std::function<void(const std::string&)>;
 
+// kDirect: contiguous datasets by pread and chunked ones by raw chunks that we unfilter, both
+// in the calling threads (DESIGN.md §6); kHdf5Only: every read through H5Dread (the reference
+// the direct readers are tested against).
+enum class ReadMode { kDirect, kHdf5Only };
+
 // Opens an HDF5 file read-only and lists its datasets. Throws Error (kIo, kNotHdf5, kCorrupt).
-std::unique_ptr<Source> open_hdf5(const std::string& path, const LogFn& log);
+std::unique_ptr<Source> open_hdf5(const std::string& path, const LogFn& log,
+                                  ReadMode mode = ReadMode::kDirect);
 
 }  // namespace tensordiff

@@ -163,7 +163,8 @@ TEST_F(Cli, CorruptCompressedChunkNamesTheTensor) {
   const CliRun r = run(ca + " " + cb);
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.err), 1) << r.err;
-  EXPECT_NE(r.err.find("cb.h5: tensor 't000': cannot read"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cb.h5: tensor 't000': chunk at ("), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("corrupt deflate data"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, CompoundDatasetIsNamedAndNotCompared) {
