@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <cxxopts.hpp>
 #include <string>
 #include <vector>
@@ -33,6 +34,33 @@ std::string tensor_name(const std::string& preset, int i, int n) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "t%03d", i);
   return buf;
+}
+
+// A 2-byte float file type: float16 (h5py's layout) or bfloat16 (the custom-float spelling).
+hid_t half_type(bool bf16) {
+  hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+  if (bf16) H5Tset_fields(t, 15, 7, 8, 0, 7);
+  else H5Tset_fields(t, 15, 10, 5, 0, 10);
+  H5Tset_size(t, 2);
+  H5Tset_precision(t, 16);
+  H5Tset_ebias(t, bf16 ? 127 : 15);
+  return t;
+}
+
+uint16_t to_bf16(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return static_cast<uint16_t>(b >> 16);
+}
+
+// float → float16 bits by truncation (normal range only: the generator's values are in [-2, 2]).
+uint16_t to_f16(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  const uint32_t sign = (b >> 16) & 0x8000;
+  const int exp = static_cast<int>((b >> 23) & 0xff) - 127 + 15;
+  if (exp <= 0) return static_cast<uint16_t>(sign);
+  return static_cast<uint16_t>(sign | (exp << 10) | ((b >> 13) & 0x3ff));
 }
 
 hid_t make_file(const std::string& path, bool track_order) {
@@ -66,6 +94,8 @@ int main(int argc, char** argv) {
       ("gzip", "deflate level for chunked datasets (0: none)", cxxopts::value<int>()->default_value("0"))
       ("shuffle", "shuffle filter for chunked datasets")
       ("no-track-order", "do not record creation order (names then decide the order)")
+      ("mixed", "small tensors of mixed dtypes (float32, bfloat16, float16, int64) of 4-256 KiB; "
+                "--elems is ignored")
       ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("1"))
       ("h,help", "help");
   auto r = o.parse(argc, argv);
@@ -81,8 +111,64 @@ int main(int argc, char** argv) {
   const bool track = !r.count("no-track-order");
   hid_t fa = make_file(r["out-a"].as<std::string>(), track);
   hid_t fb = make_file(r["out-b"].as<std::string>(), track);
-  std::vector<float> va(elems), vb(elems);
   uint64_t seed = r["seed"].as<uint64_t>();
+  if (r.count("mixed")) {
+    // Checkpoint-like: many small tensors, four dtypes, B one ulp off in some elements.
+    for (int i = 0; i < n; ++i) {
+      const int kind = i % 4;
+      const size_t es = kind == 0 ? 4 : kind == 3 ? 8 : 2;
+      const uint64_t bytes = 4096 + splitmix(seed) % (256 * 1024 - 4096);
+      const uint64_t count = bytes / es;
+      std::vector<uint8_t> ba(count * es), bb(count * es);
+      for (uint64_t k = 0; k < count; ++k) {
+        const float x = static_cast<float>(2 * uniform(seed));
+        const bool bump = splitmix(seed) % 16 == 0;
+        if (kind == 0) {
+          const float y = x * (1 + 1e-7f * static_cast<float>(uniform(seed)));
+          std::memcpy(&ba[4 * k], &x, 4);
+          std::memcpy(&bb[4 * k], &y, 4);
+        } else if (kind == 3) {
+          const int64_t v = static_cast<int64_t>(x * 1e6), w = v + (bump ? 1 : 0);
+          std::memcpy(&ba[8 * k], &v, 8);
+          std::memcpy(&bb[8 * k], &w, 8);
+        } else {
+          const uint16_t h = kind == 1 ? to_bf16(x) : to_f16(x);
+          const uint16_t g = static_cast<uint16_t>(h ^ (bump ? 1 : 0));
+          std::memcpy(&ba[2 * k], &h, 2);
+          std::memcpy(&bb[2 * k], &g, 2);
+        }
+      }
+      const hsize_t dim = count;
+      hid_t space = H5Screate_simple(1, &dim, nullptr);
+      hid_t type = kind == 0 ? H5Tcopy(H5T_IEEE_F32LE) : kind == 3 ? H5Tcopy(H5T_STD_I64LE)
+                                                                   : half_type(kind == 1);
+      char name[48];
+      std::snprintf(name, sizeof name, "model/layer%04d.%s", i / 4,
+                    kind == 0 ? "weight" : kind == 1 ? "act_bf16" : kind == 2 ? "act_f16" : "index");
+      for (auto [f, v] : {std::pair{fa, &ba}, std::pair{fb, &bb}}) {
+        hid_t g = H5Gopen2(f, "/", H5P_DEFAULT);
+        if (H5Lexists(g, "model", H5P_DEFAULT) <= 0) {
+          hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+          if (track) H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+          H5Gclose(H5Gcreate2(f, "model", H5P_DEFAULT, gcpl, H5P_DEFAULT));
+          H5Pclose(gcpl);
+        }
+        H5Gclose(g);
+        hid_t d = H5Dcreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (d < 0 || H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v->data()) < 0) {
+          std::fprintf(stderr, "gen_dumps: cannot write %s\n", name);
+          return 2;
+        }
+        H5Dclose(d);
+      }
+      H5Tclose(type);
+      H5Sclose(space);
+    }
+    H5Fclose(fa);
+    H5Fclose(fb);
+    return 0;
+  }
+  std::vector<float> va(elems), vb(elems);
   for (int i = 0; i < n; ++i) {
     for (uint64_t k = 0; k < elems; ++k) {
       const double x = uniform(seed);

@@ -1,48 +1,98 @@
 #!/usr/bin/env bash
-# Times, in one run, median of REPEATS after a warm-up, on two dumps of TENSORS float32
-# datasets of MIB MiB each (every element slightly different):
-#   (a) the floor: reading both files' bytes once with THREADS threads (tensordiff_readfloor)
-#   (b) h5diff -d 1e-5 on the same files
-#   (c) tensordiff with the full metric set and a JSON report
-# and prints c/a, c/b and tensordiff's peak RSS. Files stay in the page cache (warm).
-# Usage: bench/run_bench.sh [MIB=64] [TENSORS=16] [REPEATS=5] [THREADS=nproc]
+# The benchmark entry point (issue 5). Generates its workloads deterministically, then for each
+# times, median of REPEATS after a warm-up, all in this one run and with the page cache warm:
+#   floor     reading both files' bytes once with THREADS threads (tensordiff_readfloor)
+#   h5diff    h5diff -d 1e-5 on the same files
+#   td        tensordiff with the full metric set and a JSON report
+# and prints one line per workload with td/floor, td/h5diff and tensordiff's peak RSS.
+#
+#   W1  two dumps of 16 contiguous float32 datasets, every element slightly different
+#   W2  the same data, chunked (1 MiB chunks) with gzip level 4 + shuffle
+#   W3  many small tensors (4-256 KiB) of float32, bfloat16, float16 and int64
+#   W4  one large float32 tensor
+#
+# Usage: bench/run_bench.sh [--scale small|full] [--w4-full] [--repeats N] [--threads N]
+#                           [--only W1,W3] [--gate FILE]
+# small (CI): W1/W2 16 x 8 MiB, W3 1024 tensors, W4 256 MiB. full: W1/W2 16 x 64 MiB,
+# W3 4096 tensors, W4 1 GiB (4 GiB with --w4-full). --gate FILE fails (exit 1) when a ratio
+# is above the limit the file gives for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mib=${1:-64}; tensors=${2:-16}; repeats=${3:-5}; threads=${4:-$(nproc)}
-dir=${BENCH_DIR:-out/bench}
+scale=full; repeats=5; threads=$(nproc); only=W1,W2,W3,W4; gate=""; w4full=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --scale) scale=$2; shift 2 ;;
+    --repeats) repeats=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --gate) gate=$2; shift 2 ;;
+    --w4-full) w4full=1; shift ;;
+    *) echo "run_bench: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+if [[ $scale == small ]]; then mib=8; small_n=1024; w4_mib=256; else mib=64; small_n=4096; w4_mib=1024; fi
+[[ $w4full == 1 ]] && w4_mib=4096
+dir=${BENCH_DIR:-out/bench}/$scale
 mkdir -p "$dir"
-a=$dir/a_${mib}x${tensors}.h5; b=$dir/b_${mib}x${tensors}.h5
-elems=$((mib * 1024 * 1024 / 4))
-if [[ ! -f $a || ! -f $b ]]; then
-  build/tensordiff_gen --out-a "$a" --out-b "$b" --tensors "$tensors" --elems "$elems" \
-    --preset plain --noise 1e-6 >/dev/null
-fi
-cat "$a" "$b" >/dev/null  # warm the page cache
+gen=build/tensordiff_gen
+
+prepare() {  # workload -> files a/b under $dir/$1
+  local w=$1 d=$dir/$1
+  [[ -f $d/a.h5 && -f $d/b.h5 ]] && return
+  mkdir -p "$d"
+  local elems=$((mib * 262144))
+  case $w in
+    W1) $gen --out-a "$d/a.h5" --out-b "$d/b.h5" --tensors 16 --elems $elems --preset plain --noise 1e-6 ;;
+    W2) $gen --out-a "$d/a.h5" --out-b "$d/b.h5" --tensors 16 --elems $elems --preset plain --noise 1e-6 \
+          --chunk-elems 262144 --gzip 4 --shuffle ;;
+    W3) $gen --out-a "$d/a.h5" --out-b "$d/b.h5" --tensors $small_n --mixed ;;
+    W4) $gen --out-a "$d/a.h5" --out-b "$d/b.h5" --tensors 1 --elems $((w4_mib * 262144)) \
+          --preset plain --noise 1e-6 ;;
+  esac >/dev/null
+}
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-time_cmd() {  # prints wall seconds of "$@", ignoring its exit status 0/1
-  local t0 t1; t0=$(now); "$@" >/dev/null 2>&1 || [[ $? -le 1 ]]; t1=$(now)
+time_cmd() {  # wall seconds of "$@"; exit status 0 or 1 is fine (1: differences found)
+  local t0 t1 rc=0; t0=$(now); "$@" >/dev/null 2>&1 || rc=$?; t1=$(now)
+  if ((rc > 1)); then echo "run_bench: '$*' failed with status $rc" >&2; exit 2; fi
   echo "$t1 - $t0" | bc -l
 }
+ratio() { echo "scale=4; $1 / $2" | bc -l; }
 
-floor_t=(); h5diff_t=(); td_t=()
-time_cmd build/tensordiff_readfloor "$threads" "$a" "$b" >/dev/null  # warm-up
-time_cmd build/tensordiff -q --threads "$threads" "$a" "$b" >/dev/null
-for ((i = 0; i < repeats; i++)); do
-  floor_t+=("$(time_cmd build/tensordiff_readfloor "$threads" "$a" "$b")")
-  h5diff_t+=("$(time_cmd h5diff -d 1e-5 "$a" "$b")")
-  td_t+=("$(time_cmd build/tensordiff -q --threads "$threads" --json "$dir/report.json" "$a" "$b")")
+failed=0
+printf '%s scale, %d threads, median of %d, %s\n' "$scale" "$threads" "$repeats" "$(date -u +%Y-%m-%dT%H:%MZ)"
+for w in ${only//,/ }; do
+  prepare "$w"
+  a=$dir/$w/a.h5; b=$dir/$w/b.h5
+  cat "$a" "$b" >/dev/null  # page cache warm
+  td=(build/tensordiff -q --threads "$threads" --json "$dir/$w/report.json" "$a" "$b")
+  time_cmd build/tensordiff_readfloor "$threads" "$a" "$b" >/dev/null
+  time_cmd "${td[@]}" >/dev/null
+  fl=(); hd=(); tt=()
+  for ((i = 0; i < repeats; i++)); do
+    fl+=("$(time_cmd build/tensordiff_readfloor "$threads" "$a" "$b")")
+    hd+=("$(time_cmd h5diff -d 1e-5 "$a" "$b")")
+    tt+=("$(time_cmd "${td[@]}")")
+  done
+  rss=$( { /usr/bin/time -f "%M" "${td[@]}" >/dev/null || true; } 2>&1 | tail -1)
+  f=$(printf '%s\n' "${fl[@]}" | median); h=$(printf '%s\n' "${hd[@]}" | median)
+  t=$(printf '%s\n' "${tt[@]}" | median)
+  bytes=$(( $(stat -c %s "$a") + $(stat -c %s "$b") ))
+  rf=$(ratio "$t" "$f"); rh=$(ratio "$t" "$h"); rss_mib=$((rss / 1024))
+  printf '%s  %7.3f GB  floor %7.3f s  h5diff %7.3f s  tensordiff %7.3f s (%5.2f GB/s)  td/floor %6.2f  td/h5diff %6.3f  rss %5d MiB\n' \
+    "$w" "$(echo "$bytes / 1000000000" | bc -l)" "$f" "$h" "$t" "$(echo "$bytes / 1000000000 / $t" | bc -l)" \
+    "$rf" "$rh" "$rss_mib"
+  if [[ -n $gate ]]; then
+    while read -r gw metric limit _; do
+      [[ $gw == "$w" ]] || continue
+      case $metric in td/floor) v=$rf ;; td/h5diff) v=$rh ;; rss_mib) v=$rss_mib ;; *) continue ;; esac
+      if (( $(echo "$v > $limit" | bc -l) )); then
+        echo "GATE FAILED: $w $metric = $v > $limit" >&2; failed=1
+      else
+        echo "gate ok: $w $metric = $v <= $limit"
+      fi
+    done < <(grep -v '^#' "$gate")
+  fi
 done
-rss_kb=$( { /usr/bin/time -f "%M" build/tensordiff -q --threads "$threads" "$a" "$b" >/dev/null; } 2>&1 | tail -1)
-fa=$(printf '%s\n' "${floor_t[@]}" | median)
-fb=$(printf '%s\n' "${h5diff_t[@]}" | median)
-fc=$(printf '%s\n' "${td_t[@]}" | median)
-bytes=$(( $(stat -c %s "$a") + $(stat -c %s "$b") ))
-printf 'workload: 2 dumps x %d float32 datasets x %d MiB (%.2f GB in all), %d threads, median of %d\n' \
-  "$tensors" "$mib" "$(echo "$bytes / 1000000000" | bc -l)" "$threads" "$repeats"
-printf '  (a) floor (read both files once)  %8.3f s  %6.2f GB/s   runs: %s\n' "$fa" "$(echo "$bytes / 1000000000 / $fa" | bc -l)" "${floor_t[*]}"
-printf '  (b) h5diff -d 1e-5                %8.3f s  %6.2f GB/s   runs: %s\n' "$fb" "$(echo "$bytes / 1000000000 / $fb" | bc -l)" "${h5diff_t[*]}"
-printf '  (c) tensordiff (all metrics)      %8.3f s  %6.2f GB/s   runs: %s\n' "$fc" "$(echo "$bytes / 1000000000 / $fc" | bc -l)" "${td_t[*]}"
-printf '  c/a = %.2f   c/b = %.3f   peak RSS of tensordiff = %d MiB\n' \
-  "$(echo "$fc / $fa" | bc -l)" "$(echo "$fc / $fb" | bc -l)" "$((rss_kb / 1024))"
+exit $failed

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <tuple>
 #include <type_traits>
 
 #include "cpu/chunk_kernel.hpp"
@@ -30,7 +31,8 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // Histogram bin of a float64's biased exponent (zero is tested separately): subnormals and
 // exponents below -40 underflow, above 40 overflow; inf/NaN go to a discarded bin.
-constexpr int kDiscardBin = ExpHistogram::kBins;
+constexpr int kDiscardBin = ExpHistogram::kBins;  // NaN (and, in the scalar table, ±inf)
+constexpr int kPosInfBin = kDiscardBin + 1, kNegInfBin = kDiscardBin + 2;
 struct ExpBinTable {
   uint8_t bin[2048];
   constexpr ExpBinTable() : bin{} {
@@ -49,12 +51,19 @@ constexpr ExpBinTable kExpBins{};
 
 // Four interleaved copies so that runs of values in one bin do not serialise on one counter.
 struct HistAcc {
-  uint64_t c[4][ExpHistogram::kBins + 1] = {};
+  uint64_t c[4][ExpHistogram::kBins + 3] = {};
+  uint64_t total(int bin) const { return c[0][bin] + c[1][bin] + c[2][bin] + c[3][bin]; }
   void add_block(const double* x, size_t n) {
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
       for (int k = 0; k < 4; ++k) ++c[k][bin_of(x[i + k])];
     for (; i < n; ++i) ++c[0][bin_of(x[i])];
+  }
+  void add_bins(const uint64_t* bins, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      for (int k = 0; k < 4; ++k) ++c[k][bins[i + k]];
+    for (; i < n; ++i) ++c[0][bins[i]];
   }
   static int bin_of(double v) {
     uint64_t bits;
@@ -154,7 +163,29 @@ struct alignas(64) BlockBuf {
   double a[kBlockElems + kPad], b[kBlockElems + kPad];
   double dabs[kBlockElems + kPad];  // |b - a| on finite pairs, NaN elsewhere
   double rel[kBlockElems + kPad];   // |b - a| / |a| on finite pairs, NaN elsewhere
+  uint64_t bin_a[kBlockElems + kPad], bin_b[kBlockElems + kPad], bin_d[kBlockElems + kPad];
 };
+
+// The histogram bin of |v| for every lane (see ExpBinTable): computed with SIMD in the fused
+// pass, so that the scalar sweep only increments counters.
+template <class D, class V>
+HWY_INLINE hn::Vec<hn::RebindToUnsigned<D>> ExpBin(D d, V v) {
+  const hn::RebindToUnsigned<D> du;
+  const hn::RebindToSigned<D> di;
+  const auto bits = hn::And(hn::BitCast(du, v), hn::Set(du, 0x7fffffffffffffffull));
+  const auto e = hn::ShiftRight<52>(bits);
+  auto x = hn::Sub(hn::BitCast(di, e), hn::Set(di, 1023 - ExpHistogram::kFirstExp + ExpHistogram::kMinExp));
+  x = hn::Min(hn::Max(x, hn::Set(di, ExpHistogram::kUnderflow)), hn::Set(di, ExpHistogram::kOverflow));
+  auto r = hn::BitCast(du, x);
+  // NaN, +inf and -inf get bins of their own: the side's counts are read off the histogram.
+  const auto mant = hn::And(bits, hn::Set(du, 0x000fffffffffffffull));
+  const auto negative = hn::Ne(hn::ShiftRight<63>(hn::BitCast(du, v)), hn::Zero(du));
+  const auto special = hn::IfThenElse(
+      hn::Ne(mant, hn::Zero(du)), hn::Set(du, kDiscardBin),
+      hn::IfThenElse(negative, hn::Set(du, kNegInfBin), hn::Set(du, kPosInfBin)));
+  r = hn::IfThenElse(hn::Eq(e, hn::Set(du, 2047)), special, r);
+  return hn::IfThenElseZero(hn::Ne(bits, hn::Zero(du)), r);
+}
 
 void DecodeBlock(DType t, const uint8_t* src, size_t n, double* dst) {
   if (t == DType::kF32) {
@@ -235,22 +266,54 @@ struct PairBlock {
   DiffSums sums;
 };
 
-// The diff of one decoded block pair; writes dabs/rel for the scalar sweeps.
-PairBlock ReducePair(BlockBuf& buf, size_t n, const PairParams& p) {
+struct FusedBlock {
+  SideBlock a, b;
+  PairBlock p;
+};
+
+// One pass over a decoded block pair: both sides' counts, extremes and sums, the diff's sums,
+// maxima and closeness, the three histograms' bins, and dabs/rel for the argmax search; then
+// a second sweep for both sides' M2. Counters live in int64 lanes (a true mask is -1, so
+// subtracting it counts) and are reduced once per block.
+void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r) {
   const hn::ScalableTag<double> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const hn::RebindToUnsigned<decltype(d)> du;
   const size_t N = hn::Lanes(d);
   const auto zero = hn::Zero(d);
+  const auto inf = hn::Set(d, std::numeric_limits<double>::infinity());
+  const auto ninf = hn::Neg(inf);
   const auto nan = hn::Set(d, std::numeric_limits<double>::quiet_NaN());
   const auto rtol = hn::Set(d, p.tol.rtol), atol = hn::Set(d, p.tol.atol);
+  auto count = [&](auto& c, auto mask) { c = hn::Sub(c, hn::BitCast(di, hn::VecFromMask(d, mask))); };
+  // nonzero, NaN and ±inf counts of each side come from the histogram bins (see ExpBin).
+  auto fin_a = hn::Zero(di), fin_b = fin_a;
+  auto c_fp = fin_a, c_mis = fin_a, c_nanm = fin_a, c_infm = fin_a;
+  auto min_a = inf, max_a = ninf, sum_a = zero, sq_a = zero;
+  auto min_b = inf, max_b = ninf, sum_b = zero, sq_b = zero;
   auto sabs = zero, sd2 = zero, sa2 = zero, sb2 = zero, sab = zero, vmax = zero, vrel = zero;
-  PairBlock r;
   for (size_t i = 0; i < n; i += N) {
     const auto valid = hn::FirstN(d, n - i);
     const auto a = hn::Load(d, buf.a + i), b = hn::Load(d, buf.b + i);
-    const auto nan_a = hn::IsNaN(a), nan_b = hn::IsNaN(b);
-    const auto F = hn::And(valid, hn::And(hn::IsFinite(a), hn::IsFinite(b)));
-    const auto diff = hn::Sub(b, a);
-    const auto ad = hn::Abs(diff);
+    const auto isnan_a = hn::IsNaN(a), isnan_b = hn::IsNaN(b);
+    const auto fa = hn::And(valid, hn::IsFinite(a)), fb = hn::And(valid, hn::IsFinite(b));
+    // Per side.
+    count(fin_a, fa);
+    count(fin_b, fb);
+    const auto af = hn::IfThenElseZero(fa, a), bf = hn::IfThenElseZero(fb, b);
+    min_a = hn::Min(min_a, hn::IfThenElse(fa, a, inf));
+    max_a = hn::Max(max_a, hn::IfThenElse(fa, a, ninf));
+    min_b = hn::Min(min_b, hn::IfThenElse(fb, b, inf));
+    max_b = hn::Max(max_b, hn::IfThenElse(fb, b, ninf));
+    sum_a = hn::Add(sum_a, af);
+    sum_b = hn::Add(sum_b, bf);
+    sq_a = hn::MulAdd(af, af, sq_a);
+    sq_b = hn::MulAdd(bf, bf, sq_b);
+    hn::Store(ExpBin(d, a), du, buf.bin_a + i);
+    hn::Store(ExpBin(d, b), du, buf.bin_b + i);
+    // The pair.
+    const auto F = hn::And(fa, fb);
+    const auto ad = hn::Abs(hn::Sub(b, a));
     const auto adF = hn::IfThenElseZero(F, ad);
     const auto aF = hn::IfThenElseZero(F, a), bF = hn::IfThenElseZero(F, b);
     sabs = hn::Add(sabs, adF);
@@ -260,33 +323,68 @@ PairBlock ReducePair(BlockBuf& buf, size_t n, const PairParams& p) {
     sab = hn::MulAdd(aF, bF, sab);
     // |a| = 0: the relative error is 0 when d = 0, +inf otherwise.
     const auto rel = hn::IfThenElse(hn::Eq(ad, zero), zero, hn::Div(ad, hn::Abs(a)));
-    const auto relF = hn::IfThenElseZero(F, rel);
     vmax = hn::Max(vmax, adF);
-    vrel = hn::Max(vrel, relF);
-    hn::Store(hn::IfThenElse(F, ad, nan), d, buf.dabs + i);
+    vrel = hn::Max(vrel, hn::IfThenElseZero(F, rel));
+    const auto dabs = hn::IfThenElse(F, ad, nan);
+    hn::Store(dabs, d, buf.dabs + i);
     hn::Store(hn::IfThenElse(F, rel, nan), d, buf.rel + i);
-    // close(a, b) on finite pairs; NaN and inf rules of DESIGN.md §4 elsewhere.
-    // atol + rtol·|a| rounded twice, as numpy.isclose computes it (no FMA): same bits on every target.
+    hn::Store(ExpBin(d, dabs), du, buf.bin_d + i);
+    // close(a, b) on finite pairs; atol + rtol·|a| rounded twice, as numpy.isclose computes it
+    // (no FMA): the same bits on every target. NaN and inf rules of DESIGN.md §4 elsewhere.
     const auto close = hn::And(F, hn::Le(ad, hn::Add(atol, hn::Mul(rtol, hn::Abs(a)))));
-    const auto both_nan = hn::And(nan_a, nan_b);
-    const auto one_nan = hn::Xor(nan_a, nan_b);
+    const auto both_nan = hn::And(isnan_a, isnan_b);
+    const auto one_nan = hn::Xor(isnan_a, isnan_b);
     const auto nan_bad = p.equal_nan ? one_nan : hn::Or(one_nan, both_nan);
-    const auto no_nan = hn::Not(hn::Or(nan_a, nan_b));
+    const auto no_nan = hn::Not(hn::Or(isnan_a, isnan_b));
     const auto inf_pair = hn::AndNot(F, hn::And(valid, no_nan));
     const auto inf_bad = hn::AndNot(hn::Eq(a, b), inf_pair);
     const auto nan_equal = p.equal_nan ? both_nan : hn::FirstN(d, 0);
     const auto equal = hn::Or(close, hn::Or(hn::AndNot(inf_bad, inf_pair), nan_equal));
-    r.finite_pairs += hn::CountTrue(d, F);
-    r.mismatches += hn::CountTrue(d, hn::AndNot(equal, valid));
-    r.nan_mismatch += hn::CountTrue(d, hn::And(valid, nan_bad));
-    r.inf_mismatch += hn::CountTrue(d, inf_bad);
+    count(c_fp, F);
+    count(c_mis, hn::AndNot(equal, valid));
+    count(c_nanm, hn::And(valid, nan_bad));
+    count(c_infm, inf_bad);
   }
-  r.max_abs = hn::GetLane(hn::MaxOfLanes(d, vmax));
-  r.max_rel = hn::GetLane(hn::MaxOfLanes(d, vrel));
-  r.sums = {hn::GetLane(hn::SumOfLanes(d, sabs)), hn::GetLane(hn::SumOfLanes(d, sd2)),
-            hn::GetLane(hn::SumOfLanes(d, sa2)), hn::GetLane(hn::SumOfLanes(d, sb2)),
-            hn::GetLane(hn::SumOfLanes(d, sab))};
-  return r;
+  auto total = [&](auto v) { return static_cast<uint64_t>(hn::GetLane(hn::SumOfLanes(di, v))); };
+  auto sum = [&](auto v) { return hn::GetLane(hn::SumOfLanes(d, v)); };
+  auto side = [&](SideBlock& s, auto fi, auto mn, auto mx, auto sm, auto sq) {
+    s.finite = total(fi);
+    s.min = hn::GetLane(hn::MinOfLanes(d, mn));
+    s.max = hn::GetLane(hn::MaxOfLanes(d, mx));
+    s.sums.n = static_cast<double>(s.finite);
+    s.sums.sumsq = sum(sq);
+    s.sums.mean = s.finite ? sum(sm) / s.sums.n : 0.0;  // first estimate, corrected below
+  };
+  side(r.a, fin_a, min_a, max_a, sum_a, sq_a);
+  side(r.b, fin_b, min_b, max_b, sum_b, sq_b);
+  r.p.finite_pairs = total(c_fp);
+  r.p.mismatches = total(c_mis);
+  r.p.nan_mismatch = total(c_nanm);
+  r.p.inf_mismatch = total(c_infm);
+  r.p.max_abs = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  r.p.max_rel = hn::GetLane(hn::MaxOfLanes(d, vrel));
+  r.p.sums = {sum(sabs), sum(sd2), sum(sa2), sum(sb2), sum(sab)};
+  // Corrected two-pass for both sides: deviations from the first mean estimate give the
+  // correction of the mean and M2 without cancellation.
+  if (r.a.finite == 0 && r.b.finite == 0) return;
+  const auto m0a = hn::Set(d, r.a.sums.mean), m0b = hn::Set(d, r.b.sums.mean);
+  auto ca = zero, cb = zero, m2a = zero, m2b = zero;
+  for (size_t i = 0; i < n; i += N) {
+    const auto valid = hn::FirstN(d, n - i);
+    const auto a = hn::Load(d, buf.a + i), b = hn::Load(d, buf.b + i);
+    const auto da = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(a)), hn::Sub(a, m0a));
+    const auto db = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(b)), hn::Sub(b, m0b));
+    ca = hn::Add(ca, da);
+    cb = hn::Add(cb, db);
+    m2a = hn::MulAdd(da, da, m2a);
+    m2b = hn::MulAdd(db, db, m2b);
+  }
+  for (auto [s, c, m2] : {std::tuple{&r.a, ca, m2a}, std::tuple{&r.b, cb, m2b}}) {
+    if (s->finite == 0) continue;
+    const double sc = sum(c);
+    s->sums.mean += sc / s->sums.n;
+    s->sums.m2 = std::max(0.0, sum(m2) - sc * sc / s->sums.n);
+  }
 }
 
 void AddSide(SideExact& e, const SideBlock& s) {
@@ -340,16 +438,19 @@ void PairChunk(const PairParams& p, const uint8_t* ra, const uint8_t* rb, uint64
     const size_t m = static_cast<size_t>(std::min<uint64_t>(kBlockElems, n - off));
     DecodeBlock(p.type_a, ra + off * ea, m, buf->a);
     DecodeBlock(p.type_b, rb + off * eb, m, buf->b);
-    const SideBlock sa = ReduceSide(buf->a, m), sb = ReduceSide(buf->b, m);
-    const PairBlock pb = ReducePair(*buf, m, p);
+    FusedBlock fb;
+    ReduceBlockPair(*buf, m, p, fb);
+    const SideBlock& sa = fb.a;
+    const SideBlock& sb = fb.b;
+    const PairBlock& pb = fb.p;
     AddSide(out.a, sa);
     AddSide(out.b, sb);
-    hist_a->add_block(buf->a, m);
-    hist_b->add_block(buf->b, m);
-    hist_d->add_block(buf->dabs, m);
-    if (out.a.first_nonzero.size() < static_cast<size_t>(p.first_k) && sa.nonzero > 0)
+    hist_a->add_bins(buf->bin_a, m);
+    hist_b->add_bins(buf->bin_b, m);
+    hist_d->add_bins(buf->bin_d, m);
+    if (out.a.first_nonzero.size() < static_cast<size_t>(p.first_k))
       scan_first_nonzero(buf->a, m, first + off, p.first_k, out.a.first_nonzero);
-    if (out.b.first_nonzero.size() < static_cast<size_t>(p.first_k) && sb.nonzero > 0)
+    if (out.b.first_nonzero.size() < static_cast<size_t>(p.first_k))
       scan_first_nonzero(buf->b, m, first + off, p.first_k, out.b.first_nonzero);
     de.finite_pairs += pb.finite_pairs;
     de.mismatches += pb.mismatches;
@@ -381,6 +482,12 @@ void PairChunk(const PairParams& p, const uint8_t* ra, const uint8_t* rb, uint64
   hist_a->fold_into(out.a.mag_hist);
   hist_b->fold_into(out.b.mag_hist);
   hist_d->fold_into(de.err_hist);
+  for (auto [e, h] : {std::pair{&out.a, hist_a.get()}, std::pair{&out.b, hist_b.get()}}) {
+    e->nan = h->total(kDiscardBin);
+    e->pos_inf = h->total(kPosInfBin);
+    e->neg_inf = h->total(kNegInfBin);
+    e->nonzero = n - e->mag_hist.counts[ExpHistogram::kZero];
+  }
   out.a.checksum_sum = checksum_words(ra, first * ea, n * ea);
   out.b.checksum_sum = checksum_words(rb, first * eb, n * eb);
   out.bytes = n * (ea + eb);
