@@ -24,7 +24,10 @@ struct ToleranceRule {
 // Knobs of the streaming engine shared by `compare` and `stats`.
 struct EngineOptions {
   unsigned threads = 0;                    // 0: all cores
-  uint64_t chunk_bytes = 64ull << 20;      // rounded down to a power of two elements
+  // Rounded down to a power of two elements. 2 MiB measured fastest on the 2-core dev machine
+  // (bench/results/2026-11-25-readers-and-kernel.md): 2.2x faster than 64 MiB, whose buffers
+  // fall out of cache between the read and the kernel.
+  uint64_t chunk_bytes = 2ull << 20;
   uint64_t memory_bytes = 1024ull << 20;   // budget for the reader buffers
   Backend backend = Backend::kAuto;
   int first_k = 5;                         // first_nonzero entries per side

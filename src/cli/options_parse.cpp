@@ -46,7 +46,7 @@ cxxopts::Options make_options() {
       ("max-rel-l2", "also fail a pair whose relative L2 error is above X", cxxopts::value<double>(), "X");
   o.add_options("Engine")
       ("threads", "worker threads (default: all cores)", cxxopts::value<unsigned>()->default_value("0"), "N")
-      ("chunk-mib", "chunk size per side in MiB", cxxopts::value<double>()->default_value("64"), "N")
+      ("chunk-mib", "chunk size per side in MiB (default 2: read buffers stay in L2/L3 between the copy and the kernel)", cxxopts::value<double>()->default_value("2"), "N")
       ("memory-mib", "budget for read buffers in MiB", cxxopts::value<double>()->default_value("1024"), "N")
       ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"), "NAME")
       ("first-k", "first nonzero values kept per tensor", cxxopts::value<int>()->default_value("5"), "K");

@@ -36,13 +36,27 @@ bool inflate(std::vector<uint8_t>& data, std::vector<uint8_t>& out, size_t expec
 
 // HDF5's shuffle stores byte j of every element together; leftover bytes (a size that is not
 // a multiple of the element size) stay at the end as they are.
+// Element-major with a compile-time width: contiguous stores from `kEs` sequential streams,
+// which the compiler vectorises (byte-major loops store with a stride and run ~4x slower).
+template <size_t kEs>
+void unshuffle_fixed(const uint8_t* src, size_t n, uint8_t* out) {
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < kEs; ++j) out[i * kEs + j] = src[j * n + i];
+}
+
 void unshuffle(std::vector<uint8_t>& data, std::vector<uint8_t>& out, size_t es) {
   if (es <= 1 || data.size() < es) return;
   const size_t n = data.size() / es;
   out.resize(data.size());
-  for (size_t j = 0; j < es; ++j) {
-    const uint8_t* src = data.data() + j * n;
-    for (size_t i = 0; i < n; ++i) out[i * es + j] = src[i];
+  switch (es) {
+    case 2: unshuffle_fixed<2>(data.data(), n, out.data()); break;
+    case 4: unshuffle_fixed<4>(data.data(), n, out.data()); break;
+    case 8: unshuffle_fixed<8>(data.data(), n, out.data()); break;
+    default:
+      for (size_t j = 0; j < es; ++j) {
+        const uint8_t* src = data.data() + j * n;
+        for (size_t i = 0; i < n; ++i) out[i * es + j] = src[i];
+      }
   }
   std::memcpy(out.data() + n * es, data.data() + n * es, data.size() - n * es);
   data.swap(out);

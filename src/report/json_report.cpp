@@ -151,7 +151,7 @@ std::string to_json(const Report& r) {
     tensors.push_back(std::move(e));
   }
   j["tensors"] = std::move(tensors);
-  return j.dump(1) + "\n";
+  return j.dump() + "\n";  // compact: reports of thousands of tensors are for programs
 }
 
 std::string to_json(const StatsReport& r) {
@@ -177,7 +177,7 @@ std::string to_json(const StatsReport& r) {
     tensors.push_back(std::move(e));
   }
   j["tensors"] = std::move(tensors);
-  return j.dump(1) + "\n";
+  return j.dump() + "\n";  // compact: reports of thousands of tensors are for programs
 }
 
 }  // namespace tensordiff
