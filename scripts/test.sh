@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite: install, build, run every test (GoogleTest through ctest, the numpy
-# checksum reference, the CLI tests).
+# checksum reference, the CLI tests), then the scaled-down benchmarks W1-W4 gated on
+# bench/thresholds.txt (TENSORDIFF_SKIP_BENCH=1 skips them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-cd build
-ctest --output-on-failure -j"$(nproc)" --timeout 600
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+(cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600) | tee "$log"
+if [[ ${TENSORDIFF_SKIP_BENCH:-0} != 1 ]]; then
+  echo
+  echo "benchmark gate (bench/thresholds.txt):"
+  bench/run_bench.sh --scale small --repeats 5 --gate bench/thresholds.txt
+fi
+# ctest's own count, repeated as the closing line.
+summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
+total=$(sed -E 's/.* out of ([0-9]+)/\1/' <<<"$summary")
+failed=$(sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/' <<<"$summary")
+echo "tests: $((total - failed)) passed, $failed failed"
