@@ -58,4 +58,11 @@ struct DiffStats {
   ExpHistogram err_hist;
 };
 
+// Comparing two summaries (no data): what can be said from the per-side fields alone.
+struct SummaryDiff {
+  bool checksum_equal = false;
+  std::optional<double> d_min, d_max, d_mean, d_std;  // b − a
+  bool first_nonzero_equal = false;  // same flat indices, values close under the tolerance
+};
+
 }  // namespace tensordiff

@@ -26,6 +26,7 @@ struct PairReport {
   Tolerance tolerance;
   std::optional<SideStats> a, b;
   std::optional<DiffStats> diff;
+  std::optional<SummaryDiff> summary_diff;  // set instead of diff when comparing summaries
 };
 
 struct Summary {

@@ -6,6 +6,8 @@
 #include "engine/backend.hpp"
 #include "engine/matcher.hpp"
 #include "engine/runner.hpp"
+#include "engine/summary_compare.hpp"
+#include "io/summary_source.hpp"
 #include "engine/tolerance.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -71,7 +73,38 @@ bool is_divergence(const PairReport& r, bool unsupported) {
 
 }  // namespace
 
+void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
+                     const std::vector<bool>& done, bool stop_at_first) {
+  // With --stop-at-first, pairs of A that were never read are counted as skipped.
+  std::vector<PairReport> kept;
+  Summary& s = rep.summary;
+  bool cut = false;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    PairReport& r = rep.tensors[i];
+    const bool needs_read = pairs[i].status == Status::kMatch;
+    if (r.status != Status::kOnlyInB && (cut || (needs_read && !done[i]))) {
+      ++s.skipped;
+      continue;
+    }
+    if (pairs[i].unsupported) ++s.unsupported;
+    switch (r.status) {
+      case Status::kMatch: ++s.compared; ++s.matched; break;
+      case Status::kMismatch: ++s.compared; ++s.mismatched; break;
+      case Status::kOnlyInA: ++s.only_in_a; break;
+      case Status::kOnlyInB: ++s.only_in_b; break;
+      case Status::kIncompatible: ++s.incompatible; break;
+    }
+    if (!s.first_divergence && is_divergence(r, pairs[i].unsupported)) {
+      s.first_divergence = r.name;
+      if (stop_at_first) cut = true;
+    }
+    kept.push_back(std::move(r));
+  }
+  rep.tensors = std::move(kept);
+}
+
 Report compare(const std::string& path_a, const std::string& path_b, const CompareOptions& o) {
+  if (is_summary_file(path_a) || is_summary_file(path_b)) return compare_summaries(path_a, path_b, o);
   const auto t0 = std::chrono::steady_clock::now();
   auto backend = make_backend(o.engine.backend, o.engine.log);
   auto src_a = open_hdf5(path_a, o.engine.log);
@@ -140,32 +173,8 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
     return !(o.stop_at_first && r.status != Status::kMatch);
   });
 
-  // Assemble: with --stop-at-first, pairs of A that were never read are counted as skipped.
-  std::vector<PairReport> kept;
+  assemble_report(rep, pairs, done, o.stop_at_first);
   Summary& s = rep.summary;
-  bool cut = false;
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    PairReport& r = rep.tensors[i];
-    const bool needs_read = pairs[i].status == Status::kMatch;
-    if (r.status != Status::kOnlyInB && (cut || (needs_read && !done[i]))) {
-      ++s.skipped;
-      continue;
-    }
-    if (pairs[i].unsupported) ++s.unsupported;
-    switch (r.status) {
-      case Status::kMatch: ++s.compared; ++s.matched; break;
-      case Status::kMismatch: ++s.compared; ++s.mismatched; break;
-      case Status::kOnlyInA: ++s.only_in_a; break;
-      case Status::kOnlyInB: ++s.only_in_b; break;
-      case Status::kIncompatible: ++s.incompatible; break;
-    }
-    if (!s.first_divergence && is_divergence(r, pairs[i].unsupported)) {
-      s.first_divergence = r.name;
-      if (o.stop_at_first) cut = true;
-    }
-    kept.push_back(std::move(r));
-  }
-  rep.tensors = std::move(kept);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   s.gb_per_s = s.seconds > 0 ? s.bytes / 1e9 / s.seconds : 0;
   return rep;

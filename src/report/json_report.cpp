@@ -148,6 +148,13 @@ std::string to_json(const Report& r) {
     e["a"] = t.a ? jside(*t.a, t.info_a->shape) : ordered_json(nullptr);
     e["b"] = t.b ? jside(*t.b, t.info_b->shape) : ordered_json(nullptr);
     e["diff"] = t.diff ? jdiff(*t.diff, t.info_a->shape) : ordered_json(nullptr);
+    if (t.summary_diff)
+      e["summary_diff"] = {{"checksum_equal", t.summary_diff->checksum_equal},
+                           {"d_min", jopt(t.summary_diff->d_min)},
+                           {"d_max", jopt(t.summary_diff->d_max)},
+                           {"d_mean", jopt(t.summary_diff->d_mean)},
+                           {"d_std", jopt(t.summary_diff->d_std)},
+                           {"first_nonzero_equal", t.summary_diff->first_nonzero_equal}};
     tensors.push_back(std::move(e));
   }
   j["tensors"] = std::move(tensors);

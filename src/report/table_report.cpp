@@ -110,7 +110,11 @@ std::string format_table(const Report& rep, const TableStyle& st) {
       line += pad("", 10 * 3 + 12 + 2 + 22 + 10);
     }
     std::string status = status_cell(r);
-    if (!r.reason.empty() && r.status != Status::kMismatch) status += ": " + r.reason;
+    // Summaries carry no per-element diff: the reason is all there is to show.
+    if (!r.reason.empty() && (r.status != Status::kMismatch || r.summary_diff))
+      status += ": " + r.reason;
+    else if (r.summary_diff && r.summary_diff->checksum_equal)
+      status += " (identical checksum)";
     if (st.color) status = std::string(status_color(r.status)) + status + kReset;
     line += "  " + status;
     if (first && st.color) line = std::string(kBold) + line + kReset;

@@ -1,0 +1,113 @@
+#include "engine/summary_compare.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "engine/tolerance.hpp"
+#include "io/summary_source.hpp"
+#include "tensordiff/tensordiff.hpp"
+
+namespace tensordiff {
+
+namespace {
+
+SummaryDump summary_of(const std::string& path, const CompareOptions& o) {
+  if (is_summary_file(path)) return load_summary(path);
+  const StatsReport st = stats(path, o.engine);
+  SummaryDump d;
+  for (const auto& e : st.tensors) {
+    d.tensors.push_back(e.info);
+    d.stats.push_back(e.stats.value_or(SideStats{}));
+  }
+  return d;
+}
+
+bool close(double a, double b, const Tolerance& t) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  if (std::isinf(a) || std::isinf(b)) return a == b;
+  return std::fabs(b - a) <= t.atol + t.rtol * std::fabs(a);
+}
+
+std::string g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+// A summary pair matches when the bytes are identical (same checksum and dtype) or when
+// every summary statistic agrees under the pair's tolerance.
+void judge(PairReport& r, const SideStats& a, const SideStats& b, bool same_dtype) {
+  SummaryDiff d;
+  d.checksum_equal = a.checksum == b.checksum;
+  auto delta = [](const std::optional<double>& x, const std::optional<double>& y) {
+    return x && y ? std::optional<double>(*y - *x) : std::nullopt;
+  };
+  d.d_min = delta(a.min, b.min);
+  d.d_max = delta(a.max, b.max);
+  d.d_mean = delta(a.mean, b.mean);
+  d.d_std = delta(a.std, b.std);
+  const Tolerance& t = r.tolerance;
+  d.first_nonzero_equal = a.first_nonzero.size() == b.first_nonzero.size();
+  for (size_t i = 0; d.first_nonzero_equal && i < a.first_nonzero.size(); ++i)
+    d.first_nonzero_equal = a.first_nonzero[i].flat_index == b.first_nonzero[i].flat_index &&
+                            close(a.first_nonzero[i].value, b.first_nonzero[i].value, t);
+  std::string why;
+  auto add = [&](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
+  if (!(d.checksum_equal && same_dtype)) {
+    if (a.nan != b.nan) add("NaN count " + std::to_string(a.nan) + " vs " + std::to_string(b.nan));
+    if (a.pos_inf + a.neg_inf != b.pos_inf + b.neg_inf)
+      add("inf count " + std::to_string(a.pos_inf + a.neg_inf) + " vs " +
+          std::to_string(b.pos_inf + b.neg_inf));
+    const std::pair<const char*, std::pair<std::optional<double>, std::optional<double>>> fields[] =
+        {{"min", {a.min, b.min}}, {"max", {a.max, b.max}}, {"mean", {a.mean, b.mean}},
+         {"std", {a.std, b.std}}};
+    for (const auto& [name, v] : fields)
+      if (v.first.has_value() != v.second.has_value() ||
+          (v.first && !close(*v.first, *v.second, t)))
+        add(std::string(name) + " " + (v.first ? g(*v.first) : "-") + " vs " +
+            (v.second ? g(*v.second) : "-"));
+    if (!d.first_nonzero_equal) add("first nonzero values differ");
+  }
+  r.summary_diff = d;
+  r.status = why.empty() ? Status::kMatch : Status::kMismatch;
+  r.reason = why;
+}
+
+}  // namespace
+
+Report compare_summaries(const std::string& path_a, const std::string& path_b,
+                         const CompareOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const SummaryDump da = summary_of(path_a, o), db = summary_of(path_b, o);
+  const auto pairs = match_tensors(da.tensors, db.tensors, o);
+  Report rep;
+  rep.input_a = path_a;
+  rep.input_b = path_b;
+  rep.options = o;
+  rep.options.engine.log = nullptr;
+  rep.backend = "summary";
+  rep.tensors.resize(pairs.size());
+  std::vector<bool> done(pairs.size(), true);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const MatchedPair& m = pairs[i];
+    PairReport& r = rep.tensors[i];
+    r.name = m.name;
+    r.name_b = m.name_b;
+    r.status = m.status;
+    r.reason = m.reason;
+    if (m.a) r.info_a = da.tensors[*m.a];
+    if (m.b) r.info_b = db.tensors[*m.b];
+    r.order = m.a ? da.tensors[*m.a].order : db.tensors[*m.b].order;
+    if (m.status != Status::kMatch) continue;
+    r.tolerance = resolve_tolerance(m.name, r.info_a->dtype, r.info_b->dtype, o);
+    r.a = da.stats[*m.a];
+    r.b = db.stats[*m.b];
+    judge(r, *r.a, *r.b, r.info_a->dtype == r.info_b->dtype);
+  }
+  assemble_report(rep, pairs, done, o.stop_at_first);
+  rep.summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+}  // namespace tensordiff
