@@ -1,0 +1,57 @@
+"""Turning anything tensor-like into a numpy array without importing a framework.
+
+A tensor is anything with `.numpy()` (PyTorch, TensorFlow), `.asnumpy()` (MindSpore) or
+`__array__` (JAX, CuPy, numpy). bfloat16 has no numpy dtype: its raw bits come back as uint16
+with the dtype name "bfloat16", so that nothing is silently upcast.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def framework_of(value) -> str:
+    mod = type(value).__module__.split(".")[0]
+    return {"torch": "pytorch", "mindspore": "mindspore", "jax": "jax", "jaxlib": "jax",
+            "numpy": "numpy", "tensorflow": "tensorflow"}.get(mod, mod)
+
+
+def _torch_to_numpy(t):
+    t = t.detach()
+    if t.is_cuda or getattr(t, "device", None) is not None and str(t.device) != "cpu":
+        t = t.cpu()
+    name = str(t.dtype).replace("torch.", "")
+    if name == "bfloat16":
+        import torch  # only reached when the value already is a torch tensor
+
+        return t.contiguous().view(torch.int16).numpy().view(np.uint16), "bfloat16"
+    if name.startswith("float8"):
+        import torch
+
+        return t.contiguous().view(torch.uint8).numpy(), name
+    return t.numpy(), name
+
+
+def is_tensor(value) -> bool:
+    return (isinstance(value, np.ndarray) or hasattr(value, "asnumpy")
+            or (hasattr(value, "numpy") and callable(value.numpy)) or hasattr(value, "__array__"))
+
+
+def to_numpy(value):
+    """Returns (array, dtype_name). array holds raw bits for bfloat16/float8."""
+    if isinstance(value, np.ndarray):
+        return value, value.dtype.name
+    if framework_of(value) == "pytorch":
+        return _torch_to_numpy(value)
+    if hasattr(value, "asnumpy"):
+        arr = value.asnumpy()
+    elif hasattr(value, "numpy") and callable(value.numpy):
+        arr = value.numpy()
+    else:
+        arr = np.asarray(value)
+    if arr.dtype.name == "bfloat16":  # ml_dtypes (JAX): keep the bits
+        return arr.view(np.uint16), "bfloat16"
+    return arr, arr.dtype.name
+
+
+def bf16_to_float32(bits: np.ndarray) -> np.ndarray:
+    return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)

@@ -1,0 +1,209 @@
+"""The capture package end to end: record two runs, compare them with the engine, read the
+first divergence (issue 4's scenarios)."""
+import json
+import os
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import tensordiff
+
+
+class Block(torch.nn.Module):
+    def __init__(self, dim, approximate="none"):
+        super().__init__()
+        self.fc = torch.nn.Linear(dim, dim)
+        self.act = torch.nn.GELU(approximate=approximate)
+
+    def forward(self, x):
+        return x + self.act(self.fc(x))
+
+
+class Model(torch.nn.Module):
+    def __init__(self, dim=64, depth=4, slip_at=None):
+        super().__init__()
+        self.embed = torch.nn.Linear(16, dim)
+        self.blocks = torch.nn.ModuleList(
+            Block(dim, "tanh" if i == slip_at else "none") for i in range(depth))
+        self.head = torch.nn.Linear(dim, 8)
+
+    def forward(self, x):
+        h = self.embed(x)
+        for b in self.blocks:
+            h = b(h)
+        return self.head(h)
+
+
+def run(path, slip_at=None, dtype=torch.float32, mode="full"):
+    torch.manual_seed(0)
+    x = torch.randn(32, 16)
+    model = Model(slip_at=slip_at)
+    if dtype == torch.float16:
+        # CPU torch has no float16 matmul: compute in float32, record every output as
+        # float16, as a run whose activations are dumped in half precision would.
+        def record_half(mod, args, out, name):
+            tensordiff.save(name, out.half())  # returns None: the output itself is unchanged
+
+        with tensordiff.Recorder(path, mode=mode):
+            hooks = [m.register_forward_hook(
+                lambda mod, args, out, name=(n or "output"): record_half(mod, args, out, name))
+                for n, m in model.named_modules()]
+            with torch.no_grad():
+                model(x)
+            for h in hooks:
+                h.remove()
+        return
+    model = model.to(dtype)
+    with tensordiff.Recorder(path, mode=mode), tensordiff.hook_module(model):
+        with torch.no_grad():
+            model(x.to(dtype))
+
+
+def test_hook_module_finds_the_slipped_block(tmp_path):
+    a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
+    run(a)
+    run(b, slip_at=2)
+    report = tensordiff.compare(a, b)
+    assert report["exit_code"] == 1
+    # GELU's tanh approximation in block 2: its activation is the first divergence, by
+    # execution order (blocks.2.fc ran before it and matches).
+    assert report["summary"]["first_divergence"] == "blocks.2.act"
+    status = {t["name"]: t["status"] for t in report["tensors"]}
+    assert status["blocks.2.fc"] == "match"
+    assert status["blocks.1.act"] == "match"
+    assert status["head"] == "mismatch"
+    with h5py.File(a) as f:
+        assert f["blocks.2.act"].attrs["framework"] == "pytorch"
+        assert f["blocks.2.act"].attrs["order"] < f["head"].attrs["order"]
+        assert ":" in f["embed"].attrs["source"]
+
+
+def test_hooks_are_removed_on_exit(tmp_path):
+    model = Model()
+    with tensordiff.Recorder(str(tmp_path / "r.h5")), tensordiff.hook_module(model):
+        pass
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_repeated_module_calls_get_suffixes(tmp_path):
+    lin = torch.nn.Linear(4, 4)
+    path = str(tmp_path / "r.h5")
+    with tensordiff.Recorder(path), tensordiff.hook_module(lin, root_name="lin"):
+        lin(torch.ones(1, 4))
+        lin(torch.ones(1, 4))
+    with h5py.File(path) as f:
+        assert list(f.keys()) == ["lin", "lin#2"]
+
+
+def step_function(x, slip):
+    h = x * 2.0
+    h = h + 1.0
+    h = np.tanh(h) if not slip else np.tanh(h) + 1e-3  # the 3rd value of h differs
+    h = h * 0.5
+    return h
+
+
+watched = tensordiff.watch("h")(step_function)
+
+
+def test_watch_names_the_third_change(tmp_path):
+    a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
+    x = np.linspace(-1, 1, 1000)
+    for path, slip in ((a, False), (b, True)):
+        with tensordiff.Recorder(path):
+            watched(x, slip)
+    with h5py.File(a) as f:
+        names = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    base = f"{__name__}.step_function"
+    assert sorted(names) == sorted(f"{base}/h#{k}" for k in range(1, 5))
+    report = tensordiff.compare(a, b)
+    assert report["summary"]["first_divergence"] == f"{base}/h#3"
+
+
+def test_watch_without_recorder_and_tracer_restored():
+    import sys
+    before = sys.gettrace()
+    assert watched(np.ones(3), False).shape == (3,)
+    assert sys.gettrace() is before
+
+
+@pytest.mark.parametrize("dtype,name", [(torch.bfloat16, "bfloat16"), (torch.float16, "float16")])
+def test_low_precision_runs_compare_against_float32(tmp_path, dtype, name):
+    a, b = str(tmp_path / "f32.h5"), str(tmp_path / "low.h5")
+    run(a)
+    run(b, dtype=dtype)
+    with h5py.File(b) as f:
+        assert f["embed"].attrs["dtype"] == name
+        assert f["embed"].id.get_type().get_size() == 2  # kept as 2 bytes, never upcast
+    report = tensordiff.compare(a, b)
+    t = {x["name"]: x for x in report["tensors"]}
+    assert t["embed"]["dtype_a"] == "float32" and t["embed"]["dtype_b"] == name
+    # Same model in lower precision: close in direction everywhere, not bit-identical.
+    for x in report["tensors"]:
+        assert x["diff"]["cosine"] > 0.999, x["name"]
+    assert report["summary"]["compared"] == len(report["tensors"])
+
+
+def test_summary_mode_matches_the_engine_on_the_full_dump(tmp_path):
+    full, summ = str(tmp_path / "full.h5"), str(tmp_path / "summary.jsonl")
+    run(full)
+    run(summ, mode="summary")
+    stats_json = str(tmp_path / "stats.json")
+    subprocess.run([tensordiff.find_binary(), "stats", "-q", full, "--json", stats_json], check=True)
+    engine = {t["name"]: t for t in json.load(open(stats_json))["tensors"]}
+    lines = [json.loads(l) for l in open(summ)]
+    assert lines[0]["kind"] == "summary"
+    recorded = {t["name"]: t for t in lines[1:]}
+    assert recorded.keys() == engine.keys()
+    for name, t in recorded.items():
+        e = engine[name]
+        assert t["checksum"] == e["checksum"], name
+        assert t["first_nonzero"] == e["first_nonzero"], name
+        assert t["nonzero"] == e["nonzero"] and t["shape"] == e["shape"]
+        assert t["mag_hist"] == e["mag_hist"], name
+    # Summaries compare like dumps: identical runs match, a slipped run diverges at block 2.
+    other = str(tmp_path / "slip.jsonl")
+    torch.manual_seed(0)
+    run(other, slip_at=2, mode="summary")
+    assert tensordiff.compare(summ, summ)["summary"]["mismatched"] == 0
+    report = tensordiff.compare(summ, other)
+    assert report["summary"]["first_divergence"] == "blocks.2.act"
+    # A full dump against a summary: the engine summarises the dump itself.
+    assert tensordiff.compare(full, summ)["summary"]["mismatched"] == 0
+
+
+def test_recorder_filter_and_max_bytes(tmp_path):
+    path = str(tmp_path / "r.h5")
+    with tensordiff.Recorder(path, filter="keep*", max_bytes=100) as rec:
+        assert rec.save("keep.a", np.zeros(10, np.float32))
+        assert not rec.save("drop.b", np.zeros(10, np.float32))
+        with pytest.warns(UserWarning):
+            assert not rec.save("keep.big", np.zeros(100, np.float32))
+    with h5py.File(path) as f:
+        assert list(f.keys()) == ["keep.a"]
+
+
+def test_plain_objects_with_array_interface(tmp_path):
+    class Wrapped:  # like a JAX array: only __array__
+        def __init__(self, a):
+            self.a = a
+
+        def __array__(self, dtype=None):
+            return self.a
+
+    path = str(tmp_path / "r.h5")
+    with tensordiff.Recorder(path):
+        tensordiff.save("w", Wrapped(np.arange(6, dtype=np.int64).reshape(2, 3)))
+    with h5py.File(path) as f:
+        assert f["w"][()].tolist() == [[0, 1, 2], [3, 4, 5]]
+        assert f["w"].attrs["framework"] == __name__.split(".")[0]  # the object's own module
+
+
+def test_compare_without_binary_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TENSORDIFF_BIN", str(tmp_path / "nope"))
+    with pytest.raises(Exception):
+        tensordiff.compare("a.h5", "b.h5")
