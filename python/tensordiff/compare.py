@@ -16,6 +16,8 @@ def find_binary() -> str:
     """$TENSORDIFF_BIN, then `tensordiff` on PATH, then the repository's build/ folder."""
     env = os.environ.get("TENSORDIFF_BIN")
     if env:
+        if not os.access(env, os.X_OK):
+            raise TensordiffError(f"TENSORDIFF_BIN={env} is not an executable tensordiff binary")
         return env
     found = shutil.which("tensordiff")
     if found:

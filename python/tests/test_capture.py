@@ -205,5 +205,34 @@ def test_plain_objects_with_array_interface(tmp_path):
 
 def test_compare_without_binary_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("TENSORDIFF_BIN", str(tmp_path / "nope"))
-    with pytest.raises(Exception):
+    with pytest.raises(tensordiff.TensordiffError, match="TENSORDIFF_BIN"):
         tensordiff.compare("a.h5", "b.h5")
+
+
+def test_compare_reports_engine_errors(tmp_path):
+    with pytest.raises(tensordiff.TensordiffError, match="missing.h5"):
+        tensordiff.compare(str(tmp_path / "missing.h5"), str(tmp_path / "missing.h5"))
+
+
+def test_inputs_and_gradients(tmp_path):
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(3, 2)
+    path = str(tmp_path / "g.h5")
+    with tensordiff.Recorder(path), tensordiff.hook_module(lin, inputs=True, grads=True,
+                                                         root_name="lin"):
+        lin(torch.ones(4, 3)).sum().backward()
+    with h5py.File(path) as f:
+        assert sorted(f.keys(), key=lambda k: f[k].attrs["order"]) == ["lin.input.0", "lin", "lin.grad.0"]
+        assert np.allclose(f["lin.grad.0"][()], 1.0)  # d(sum)/d(output)
+
+
+def test_a_crash_keeps_what_was_recorded(tmp_path):
+    path = str(tmp_path / "crash.h5")
+    code = ("import numpy as np, os, tensordiff\n"
+            f"rec = tensordiff.Recorder({path!r}).__enter__()\n"
+            "rec.save('before', np.arange(10.0))\n"
+            "os._exit(3)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), ".."))
+    assert subprocess.run(["/usr/bin/python3", "-c", code], env=env).returncode == 3
+    with h5py.File(path, "r") as f:
+        assert f["before"][()].tolist() == list(np.arange(10.0))
