@@ -271,11 +271,120 @@ struct FusedBlock {
   PairBlock p;
 };
 
+// Corrected two-pass for both sides: deviations from the first mean estimate (already in
+// r.*.sums.mean) give the correction of the mean and M2 without cancellation.
+void CorrectMeans(const BlockBuf& buf, size_t n, FusedBlock& r) {
+  const hn::ScalableTag<double> d;
+  const size_t N = hn::Lanes(d);
+  if (r.a.finite == 0 && r.b.finite == 0) return;
+  const auto zero = hn::Zero(d);
+  const auto m0a = hn::Set(d, r.a.sums.mean), m0b = hn::Set(d, r.b.sums.mean);
+  auto ca = zero, cb = zero, m2a = zero, m2b = zero;
+  for (size_t i = 0; i < n; i += N) {
+    const auto valid = hn::FirstN(d, n - i);
+    const auto a = hn::Load(d, buf.a + i), b = hn::Load(d, buf.b + i);
+    const auto da = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(a)), hn::Sub(a, m0a));
+    const auto db = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(b)), hn::Sub(b, m0b));
+    ca = hn::Add(ca, da);
+    cb = hn::Add(cb, db);
+    m2a = hn::MulAdd(da, da, m2a);
+    m2b = hn::MulAdd(db, db, m2b);
+  }
+  for (auto [s, c, m2] : {std::tuple{&r.a, ca, m2a}, std::tuple{&r.b, cb, m2b}}) {
+    if (s->finite == 0) continue;
+    const double sc = hn::GetLane(hn::SumOfLanes(d, c));
+    s->sums.mean += sc / s->sums.n;
+    s->sums.m2 = std::max(0.0, hn::GetLane(hn::SumOfLanes(d, m2)) - sc * sc / s->sums.n);
+  }
+}
+
+// Bins of finite values only (no NaN/inf handling): the fast path's version of ExpBin.
+template <class D, class V>
+HWY_INLINE hn::Vec<hn::RebindToUnsigned<D>> FiniteExpBin(D d, V v, hn::Vec<hn::RebindToUnsigned<D>>& max_e) {
+  const hn::RebindToUnsigned<D> du;
+  const hn::RebindToSigned<D> di;
+  const auto bits = hn::And(hn::BitCast(du, v), hn::Set(du, 0x7fffffffffffffffull));
+  const auto e = hn::ShiftRight<52>(bits);
+  max_e = hn::Max(max_e, e);
+  auto x = hn::Sub(hn::BitCast(di, e), hn::Set(di, 1023 - ExpHistogram::kFirstExp + ExpHistogram::kMinExp));
+  x = hn::Min(hn::Max(x, hn::Set(di, ExpHistogram::kUnderflow)), hn::Set(di, ExpHistogram::kOverflow));
+  return hn::IfThenElseZero(hn::Ne(bits, hn::Zero(du)), hn::BitCast(du, x));
+}
+
+// The common case, a block of whole vectors with no NaN or inf on either side: no masks, no
+// special-value bookkeeping, few enough live vectors to stay in registers. Returns false
+// (having computed nothing that counts) when a NaN or inf shows up; the general pass then
+// redoes the block. The path depends only on the block's data, so results stay identical
+// across chunk sizes and threads.
+bool ReduceFiniteBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r) {
+  const hn::ScalableTag<double> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const hn::RebindToUnsigned<decltype(d)> du;
+  const size_t N = hn::Lanes(d);
+  if (n % N != 0) return false;
+  const auto zero = hn::Zero(d);
+  const auto rtol = hn::Set(d, p.tol.rtol), atol = hn::Set(d, p.tol.atol);
+  auto max_e = hn::Zero(du);
+  auto c_mis = hn::Zero(di);
+  auto min_a = hn::Load(d, buf.a), max_a = min_a, min_b = hn::Load(d, buf.b), max_b = min_b;
+  auto sum_a = zero, sq_a = zero, sum_b = zero, sq_b = zero;
+  auto sabs = zero, sd2 = zero, sab = zero, vmax = zero, vrel = zero;
+  for (size_t i = 0; i < n; i += N) {
+    const auto a = hn::Load(d, buf.a + i), b = hn::Load(d, buf.b + i);
+    min_a = hn::Min(min_a, a);
+    max_a = hn::Max(max_a, a);
+    min_b = hn::Min(min_b, b);
+    max_b = hn::Max(max_b, b);
+    sum_a = hn::Add(sum_a, a);
+    sum_b = hn::Add(sum_b, b);
+    sq_a = hn::MulAdd(a, a, sq_a);  // over F = all: also the diff's sum of a²
+    sq_b = hn::MulAdd(b, b, sq_b);
+    hn::Store(FiniteExpBin(d, a, max_e), du, buf.bin_a + i);
+    hn::Store(FiniteExpBin(d, b, max_e), du, buf.bin_b + i);
+    const auto ad = hn::Abs(hn::Sub(b, a));
+    sabs = hn::Add(sabs, ad);
+    sd2 = hn::MulAdd(ad, ad, sd2);
+    sab = hn::MulAdd(a, b, sab);
+    const auto rel = hn::IfThenElse(hn::Eq(ad, zero), zero, hn::Div(ad, hn::Abs(a)));
+    vmax = hn::Max(vmax, ad);
+    vrel = hn::Max(vrel, rel);
+    hn::Store(ad, d, buf.dabs + i);
+    hn::Store(rel, d, buf.rel + i);
+    hn::Store(FiniteExpBin(d, ad, max_e), du, buf.bin_d + i);
+    // Same rounding as the general pass: atol + rtol·|a| without FMA.
+    const auto close = hn::Le(ad, hn::Add(atol, hn::Mul(rtol, hn::Abs(a))));
+    c_mis = hn::Sub(c_mis, hn::BitCast(di, hn::VecFromMask(d, hn::Not(close))));
+  }
+  // An exponent field of all ones is inf or NaN (in a, b, or b − a overflowing to inf).
+  if (hn::GetLane(hn::MaxOfLanes(du, max_e)) == 2047) return false;
+  auto sum = [&](auto v) { return hn::GetLane(hn::SumOfLanes(d, v)); };
+  const double nd = static_cast<double>(n);
+  for (auto [s, mn, mx, sm, sq] : {std::tuple{&r.a, min_a, max_a, sum_a, sq_a},
+                                   std::tuple{&r.b, min_b, max_b, sum_b, sq_b}}) {
+    s->finite = n;
+    s->min = hn::GetLane(hn::MinOfLanes(d, mn));
+    s->max = hn::GetLane(hn::MaxOfLanes(d, mx));
+    s->sums.n = nd;
+    s->sums.sumsq = sum(sq);
+    s->sums.mean = sum(sm) / nd;
+  }
+  r.p.finite_pairs = n;
+  r.p.mismatches = static_cast<uint64_t>(hn::GetLane(hn::SumOfLanes(di, c_mis)));
+  r.p.nan_mismatch = r.p.inf_mismatch = 0;
+  r.p.max_abs = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  r.p.max_rel = hn::GetLane(hn::MaxOfLanes(d, vrel));
+  r.p.sums = {sum(sabs), sum(sd2), r.a.sums.sumsq, r.b.sums.sumsq, sum(sab)};
+  CorrectMeans(buf, n, r);
+  return true;
+}
+
 // One pass over a decoded block pair: both sides' counts, extremes and sums, the diff's sums,
 // maxima and closeness, the three histograms' bins, and dabs/rel for the argmax search; then
 // a second sweep for both sides' M2. Counters live in int64 lanes (a true mask is -1, so
 // subtracting it counts) and are reduced once per block.
 void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r) {
+  if (ReduceFiniteBlockPair(buf, n, p, r)) return;
+  r = FusedBlock{};
   const hn::ScalableTag<double> d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::RebindToUnsigned<decltype(d)> du;
@@ -364,27 +473,7 @@ void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r
   r.p.max_abs = hn::GetLane(hn::MaxOfLanes(d, vmax));
   r.p.max_rel = hn::GetLane(hn::MaxOfLanes(d, vrel));
   r.p.sums = {sum(sabs), sum(sd2), sum(sa2), sum(sb2), sum(sab)};
-  // Corrected two-pass for both sides: deviations from the first mean estimate give the
-  // correction of the mean and M2 without cancellation.
-  if (r.a.finite == 0 && r.b.finite == 0) return;
-  const auto m0a = hn::Set(d, r.a.sums.mean), m0b = hn::Set(d, r.b.sums.mean);
-  auto ca = zero, cb = zero, m2a = zero, m2b = zero;
-  for (size_t i = 0; i < n; i += N) {
-    const auto valid = hn::FirstN(d, n - i);
-    const auto a = hn::Load(d, buf.a + i), b = hn::Load(d, buf.b + i);
-    const auto da = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(a)), hn::Sub(a, m0a));
-    const auto db = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(b)), hn::Sub(b, m0b));
-    ca = hn::Add(ca, da);
-    cb = hn::Add(cb, db);
-    m2a = hn::MulAdd(da, da, m2a);
-    m2b = hn::MulAdd(db, db, m2b);
-  }
-  for (auto [s, c, m2] : {std::tuple{&r.a, ca, m2a}, std::tuple{&r.b, cb, m2b}}) {
-    if (s->finite == 0) continue;
-    const double sc = sum(c);
-    s->sums.mean += sc / s->sums.n;
-    s->sums.m2 = std::max(0.0, sum(m2) - sc * sc / s->sums.n);
-  }
+  CorrectMeans(buf, n, r);
 }
 
 void AddSide(SideExact& e, const SideBlock& s) {

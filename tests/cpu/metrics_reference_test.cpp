@@ -7,6 +7,9 @@
 #include <limits>
 #include <random>
 
+#include <hwy/targets.h>
+
+#include "cpu/chunk_kernel.hpp"
 #include "cpu/reference.hpp"
 #include "engine/tolerance.hpp"
 
@@ -202,6 +205,30 @@ TEST(MetricsReference, StdHasNoCancellation) {
   // The block means themselves are doubles quantised at ulp(1e8) = 1.5e-8 against a spread of
   // 5.8e-4, which bounds the attainable accuracy near 1e-7; E[x²] − E[x]² would be all noise.
   EXPECT_NEAR(*got.a.std, *want.std, 1e-6 * *want.std);
+}
+
+}  // namespace
+}  // namespace tdtest
+
+namespace tdtest {
+namespace {
+
+// The kernel is compiled for every target Highway knows (SSE2 to AVX-512) and dispatched at
+// run time: each target this CPU can run must agree with the reference, not only the best.
+TEST(MetricsReference, EveryCompiledTargetAgrees) {
+  const auto targets = hwy::SupportedAndGeneratedTargets();
+  EXPECT_GE(targets.size(), 2u);
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    EXPECT_EQ(std::string(cpu_target_name()), hwy::TargetName(target));
+    for (DType t : {DType::kF32, DType::kF64, DType::kBF16, DType::kI32}) {
+      std::vector<uint8_t> a, b;
+      make_pair(t, 3001, a, b);
+      check(t, a, t, b, 3001, true, std::string(dtype_name(t)) + " " + hwy::TargetName(target));
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);  // back to the real CPU
 }
 
 }  // namespace
