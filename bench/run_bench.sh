@@ -36,8 +36,10 @@ dir=${BENCH_DIR:-out/bench}/$scale
 mkdir -p "$dir"
 gen=build/tensordiff_gen
 
-prepare() {  # workload -> files a/b under $dir/$1
-  local w=$1 d=$dir/$1
+wdir() { [[ $1 == W4 ]] && echo "$dir/W4_${w4_mib}MiB" || echo "$dir/$1"; }
+
+prepare() {  # workload -> files a/b under $(wdir $1)
+  local w=$1 d; d=$(wdir "$1")
   [[ -f $d/a.h5 && -f $d/b.h5 ]] && return
   mkdir -p "$d"
   local elems=$((mib * 262144))
@@ -64,9 +66,9 @@ failed=0
 printf '%s scale, %d threads, median of %d, %s\n' "$scale" "$threads" "$repeats" "$(date -u +%Y-%m-%dT%H:%MZ)"
 for w in ${only//,/ }; do
   prepare "$w"
-  a=$dir/$w/a.h5; b=$dir/$w/b.h5
+  a=$(wdir "$w")/a.h5; b=$(wdir "$w")/b.h5
   cat "$a" "$b" >/dev/null  # page cache warm
-  td=(build/tensordiff -q --threads "$threads" --json "$dir/$w/report.json" "$a" "$b")
+  td=(build/tensordiff -q --threads "$threads" --json "$(wdir "$w")/report.json" "$a" "$b")
   time_cmd build/tensordiff_readfloor "$threads" "$a" "$b" >/dev/null
   time_cmd "${td[@]}" >/dev/null
   fl=(); hd=(); tt=()
