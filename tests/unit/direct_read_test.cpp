@@ -168,3 +168,40 @@ TEST(Filters, Fletcher32MatchesKnownValues) {
 
 }  // namespace
 }  // namespace tdtest
+
+namespace tdtest {
+namespace {
+
+// A filter we do not decode ourselves (here HDF5's scale-offset) falls back to H5Dread, and
+// --verbose says so.
+TEST(DirectRead, OtherFiltersFallBackToHdf5WithANote) {
+  const std::string path = temp_dir() + "/so.h5";
+  {
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dim = 5000, chunk = 1000;
+    hid_t space = H5Screate_simple(1, &dim, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, &chunk);
+    H5Pset_scaleoffset(dcpl, H5Z_SO_INT, H5Z_SO_INT_MINBITS_DEFAULT);
+    hid_t d = H5Dcreate2(f, "so", H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    std::vector<int32_t> v(5000);
+    for (int i = 0; i < 5000; ++i) v[i] = 1000 + i % 77;
+    H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  std::vector<std::string> log;
+  auto src = open_hdf5(path, [&](const std::string& s) { log.push_back(s); });
+  bool noted = false;
+  for (const auto& l : log) noted |= l.find("'so' (chunked+scaleoffset): filters decoded by HDF5") != std::string::npos;
+  EXPECT_TRUE(noted);
+  std::vector<int32_t> got(5000);
+  src->read(0, 0, 5000, reinterpret_cast<uint8_t*>(got.data()));
+  EXPECT_EQ(got[4999], 1000 + 4999 % 77);
+  expect_same_reads(path);
+}
+
+}  // namespace
+}  // namespace tdtest
