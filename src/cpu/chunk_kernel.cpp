@@ -228,10 +228,23 @@ void DecodeBlock(DType t, const uint8_t* src, size_t n, double* dst) {
   }
 }
 
+// Largest finite |x| of a block (0 when none): picks the scale of its squared sums.
+double MaxFiniteAbs(const double* x, size_t n) {
+  const hn::ScalableTag<double> d;
+  const size_t N = hn::Lanes(d);
+  auto m = hn::Zero(d);
+  for (size_t i = 0; i < n; i += N) {
+    const auto v = hn::Load(d, x + i);
+    m = hn::Max(m, hn::IfThenElseZero(hn::And(hn::FirstN(d, n - i), hn::IsFinite(v)), hn::Abs(v)));
+  }
+  return hn::GetLane(hn::MaxOfLanes(d, m));
+}
+
 struct SideBlock {
   uint64_t nonzero = 0, nan = 0, pos_inf = 0, neg_inf = 0, finite = 0;
   double min, max;
   SideSums sums;
+  int scale = 0;  // squared sums are of values times 2^-scale (see TreeNode)
 };
 
 // Per-side reduction of one decoded block: counts, min/max and sums over finite values, and
@@ -244,6 +257,8 @@ SideBlock ReduceSide(const double* x, size_t n) {
   const auto ninf = hn::Neg(inf);
   auto vmin = inf, vmax = ninf, vsum = zero, vsq = zero;
   SideBlock r;
+  r.scale = square_scale(MaxFiniteAbs(x, n));
+  const auto s = hn::Set(d, std::ldexp(1.0, -r.scale));
   for (size_t i = 0; i < n; i += N) {
     const auto valid = hn::FirstN(d, n - i);
     const auto v = hn::Load(d, x + i);
@@ -258,7 +273,8 @@ SideBlock ReduceSide(const double* x, size_t n) {
     vmin = hn::Min(vmin, hn::IfThenElse(fin, v, inf));
     vmax = hn::Max(vmax, hn::IfThenElse(fin, v, ninf));
     vsum = hn::Add(vsum, vf);
-    vsq = hn::MulAdd(vf, vf, vsq);
+    const auto vfs = hn::Mul(vf, s);
+    vsq = hn::MulAdd(vfs, vfs, vsq);
   }
   r.min = hn::GetLane(hn::MinOfLanes(d, vmin));
   r.max = hn::GetLane(hn::MaxOfLanes(d, vmax));
@@ -274,12 +290,12 @@ SideBlock ReduceSide(const double* x, size_t n) {
       const auto valid = hn::FirstN(d, n - i);
       const auto v = hn::Load(d, x + i);
       const auto fin = hn::And(valid, hn::IsFinite(v));
-      const auto c = hn::IfThenElseZero(fin, hn::Sub(v, vm0));
+      const auto c = hn::Mul(hn::IfThenElseZero(fin, hn::Sub(v, vm0)), s);
       vc = hn::Add(vc, c);
       vm2 = hn::MulAdd(c, c, vm2);
     }
     const double sc = hn::GetLane(hn::SumOfLanes(d, vc));
-    r.sums.mean = m0 + sc / r.sums.n;
+    r.sums.mean = m0 + std::ldexp(sc, r.scale) / r.sums.n;
     r.sums.m2 = std::max(0.0, hn::GetLane(hn::SumOfLanes(d, vm2)) - sc * sc / r.sums.n);
   }
   return r;
@@ -294,6 +310,7 @@ struct PairBlock {
 struct FusedBlock {
   SideBlock a, b;
   PairBlock p;
+  int scale = 0;  // squared sums are of values times 2^-scale (see TreeNode)
 };
 
 // Corrected two-pass for both sides: deviations from the first mean estimate (already in
@@ -305,10 +322,12 @@ void CorrectMeans(const BlockBuf& buf, size_t n, FusedBlock& r) {
   if (r.a.finite == 0 && r.b.finite == 0) return;
   const auto zero = hn::Zero(d);
   const auto m0a = hn::Set(d, r.a.sums.mean), m0b = hn::Set(d, r.b.sums.mean);
+  const auto s = hn::Set(d, std::ldexp(1.0, -r.scale));
   auto ca = zero, cb = zero, m2a = zero, m2b = zero;
   for (size_t i = 0; i < n; i += N) {
     const auto a = hn::Load(d, buf.a + i), b = hn::Load(d, buf.b + i);
-    auto da = hn::Sub(a, m0a), db = hn::Sub(b, m0b);
+    // Deviations in units of 2^scale: exact power-of-two scaling keeps their squares finite.
+    auto da = hn::Mul(hn::Sub(a, m0a), s), db = hn::Mul(hn::Sub(b, m0b), s);
     if constexpr (!kAllFinite) {
       const auto valid = hn::FirstN(d, n - i);
       da = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(a)), da);
@@ -319,11 +338,11 @@ void CorrectMeans(const BlockBuf& buf, size_t n, FusedBlock& r) {
     m2a = hn::MulAdd(da, da, m2a);
     m2b = hn::MulAdd(db, db, m2b);
   }
-  for (auto [s, c, m2] : {std::tuple{&r.a, ca, m2a}, std::tuple{&r.b, cb, m2b}}) {
-    if (s->finite == 0) continue;
+  for (auto [side, c, m2] : {std::tuple{&r.a, ca, m2a}, std::tuple{&r.b, cb, m2b}}) {
+    if (side->finite == 0) continue;
     const double sc = hn::GetLane(hn::SumOfLanes(d, c));
-    s->sums.mean += sc / s->sums.n;
-    s->sums.m2 = std::max(0.0, hn::GetLane(hn::SumOfLanes(d, m2)) - sc * sc / s->sums.n);
+    side->sums.mean += std::ldexp(sc, r.scale) / side->sums.n;
+    side->sums.m2 = std::max(0.0, hn::GetLane(hn::SumOfLanes(d, m2)) - sc * sc / side->sums.n);
   }
 }
 
@@ -384,8 +403,11 @@ bool ReduceFiniteBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBl
     const auto close = hn::Le(ad, hn::Add(atol, hn::Mul(rtol, hn::Abs(a))));
     c_mis = hn::Sub(c_mis, hn::BitCast(di, hn::VecFromMask(d, hn::Not(close))));
   }
-  // An exponent field of all ones is inf or NaN (in a, b, or b − a overflowing to inf).
-  if (hn::GetLane(hn::MaxOfLanes(du, max_e)) == 2047) return false;
+  // An exponent field of all ones is inf or NaN (in a, b, or b − a overflowing to inf); values
+  // beyond 2^±kSafeExp need scaled squares: the general pass handles both.
+  const uint64_t top = hn::GetLane(hn::MaxOfLanes(du, max_e));
+  if (top == 2047 || top > uint64_t(1023 + kSafeExp) || (top != 0 && top < uint64_t(1023 - kSafeExp)))
+    return false;
   auto sum = [&](auto v) { return hn::GetLane(hn::SumOfLanes(d, v)); };
   const double nd = static_cast<double>(n);
   for (auto [s, mn, mx, sm, sq] : {std::tuple{&r.a, min_a, max_a, sum_a, sq_a},
@@ -414,6 +436,7 @@ bool ReduceFiniteBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBl
 void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r) {
   if (ReduceFiniteBlockPair(buf, n, p, r)) return;
   r = FusedBlock{};
+  r.scale = square_scale(std::max(MaxFiniteAbs(buf.a, n), MaxFiniteAbs(buf.b, n)));
   const hn::ScalableTag<double> d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::RebindToUnsigned<decltype(d)> du;
@@ -423,6 +446,7 @@ void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r
   const auto ninf = hn::Neg(inf);
   const auto nan = hn::Set(d, std::numeric_limits<double>::quiet_NaN());
   const auto rtol = hn::Set(d, p.tol.rtol), atol = hn::Set(d, p.tol.atol);
+  const auto s = hn::Set(d, std::ldexp(1.0, -r.scale));  // squares of values times 2^-scale
   auto count = [&](auto& c, auto mask) { c = hn::Sub(c, hn::BitCast(di, hn::VecFromMask(d, mask))); };
   // nonzero, NaN and ±inf counts of each side come from the histogram bins (see ExpBin).
   auto fin_a = hn::Zero(di), fin_b = fin_a;
@@ -439,23 +463,25 @@ void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r
     count(fin_a, fa);
     count(fin_b, fb);
     const auto af = hn::IfThenElseZero(fa, a), bf = hn::IfThenElseZero(fb, b);
+    const auto afs = hn::Mul(af, s), bfs = hn::Mul(bf, s);
     min_a = hn::Min(min_a, hn::IfThenElse(fa, a, inf));
     max_a = hn::Max(max_a, hn::IfThenElse(fa, a, ninf));
     min_b = hn::Min(min_b, hn::IfThenElse(fb, b, inf));
     max_b = hn::Max(max_b, hn::IfThenElse(fb, b, ninf));
     sum_a = hn::Add(sum_a, af);
     sum_b = hn::Add(sum_b, bf);
-    sq_a = hn::MulAdd(af, af, sq_a);
-    sq_b = hn::MulAdd(bf, bf, sq_b);
+    sq_a = hn::MulAdd(afs, afs, sq_a);
+    sq_b = hn::MulAdd(bfs, bfs, sq_b);
     hn::Store(ExpBin(d, a), du, buf.bin_a + i);
     hn::Store(ExpBin(d, b), du, buf.bin_b + i);
     // The pair.
     const auto F = hn::And(fa, fb);
     const auto ad = hn::Abs(hn::Sub(b, a));
     const auto adF = hn::IfThenElseZero(F, ad);
-    const auto aF = hn::IfThenElseZero(F, a), bF = hn::IfThenElseZero(F, b);
+    const auto aF = hn::Mul(hn::IfThenElseZero(F, a), s), bF = hn::Mul(hn::IfThenElseZero(F, b), s);
+    const auto adFs = hn::Mul(adF, s);
     sabs = hn::Add(sabs, adF);
-    sd2 = hn::MulAdd(adF, adF, sd2);
+    sd2 = hn::MulAdd(adFs, adFs, sd2);
     sa2 = hn::MulAdd(aF, aF, sa2);
     sb2 = hn::MulAdd(bF, bF, sb2);
     sab = hn::MulAdd(aF, bF, sab);
@@ -535,6 +561,7 @@ void SideChunk(DType type, int first_k, const uint8_t* raw, uint64_t first, uint
       scan_first_nonzero(buf->a, m, first + off, first_k, out.a.first_nonzero);
     TreeNode leaf;
     leaf.a = s.sums;
+    leaf.scale = s.scale;
     out.tree.push(kLeaf, leaf);
   }
   hist->fold_into(out.a.mag_hist);
@@ -594,6 +621,7 @@ void PairChunk(const PairParams& p, const uint8_t* ra, const uint8_t* rb, uint64
     leaf.a = sa.sums;
     leaf.b = sb.sums;
     leaf.d = pb.sums;
+    leaf.scale = fb.scale;
     out.tree.push(kLeaf, leaf);
   }
   // --exact: for one dtype on both sides, "equal" means identical bits.

@@ -164,9 +164,10 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
     PairReport& r = rep.tensors[job_pair[j]];
     const TreeNode sums = p.tree.total();
     const uint64_t n = jobs[j].count;
-    r.a = finalize_side(p.a, sums.a, n * dtype_size(jobs[j].params.type_a));
-    r.b = finalize_side(p.b, sums.b, n * dtype_size(jobs[j].params.type_b));
-    r.diff = finalize_diff(p.d, sums.d, n, jobs[j].params.type_a == jobs[j].params.type_b);
+    r.a = finalize_side(p.a, sums.a, sums.scale, n * dtype_size(jobs[j].params.type_a));
+    r.b = finalize_side(p.b, sums.b, sums.scale, n * dtype_size(jobs[j].params.type_b));
+    r.diff = finalize_diff(p.d, sums.d, sums.scale, n,
+                           jobs[j].params.type_a == jobs[j].params.type_b);
     apply_verdict(r, o);
     rep.summary.bytes += p.bytes;
     done[job_pair[j]] = true;
@@ -210,7 +211,8 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
   }
   run_jobs(jobs, plan, *backend, [&](size_t j, Partial& p) {
     const uint64_t bytes = jobs[j].count * dtype_size(jobs[j].params.type_a);
-    rep.tensors[job_entry[j]].stats = finalize_side(p.a, p.tree.total().a, bytes);
+    const TreeNode sums = p.tree.total();
+    rep.tensors[job_entry[j]].stats = finalize_side(p.a, sums.a, sums.scale, bytes);
     rep.bytes += p.bytes;
     return true;
   });

@@ -7,13 +7,25 @@ namespace tensordiff {
 
 namespace {
 
-SideSums combine_side(const SideSums& x, const SideSums& y) {
+// Both sides' squared sums are already at `scale`.
+SideSums combine_side(const SideSums& x, const SideSums& y, int scale) {
   if (x.n == 0) return {y.n, y.mean, y.m2, x.sumsq + y.sumsq};
   if (y.n == 0) return {x.n, x.mean, x.m2, x.sumsq + y.sumsq};
   const double n = x.n + y.n;
   const double delta = y.mean - x.mean;
-  return {n, x.mean + delta * (y.n / n), x.m2 + y.m2 + delta * delta * (x.n * y.n / n),
+  const double ds = std::ldexp(delta, -scale);  // delta² in the stored units
+  return {n, x.mean + delta * (y.n / n), x.m2 + y.m2 + ds * ds * (x.n * y.n / n),
           x.sumsq + y.sumsq};
+}
+
+// Multiplies every squared sum by 2^(2·(from − to)) (exact for powers of two).
+TreeNode rescaled(TreeNode t, int to) {
+  if (t.scale == to) return t;
+  const int e = 2 * (t.scale - to);
+  for (double* x : {&t.a.m2, &t.a.sumsq, &t.b.m2, &t.b.sumsq, &t.d.d2, &t.d.a2, &t.d.b2, &t.d.ab})
+    *x = std::ldexp(*x, e);
+  t.scale = to;
+  return t;
 }
 
 void merge_side(SideExact& acc, const SideExact& s, int first_k) {
@@ -40,11 +52,18 @@ void take_max(ExtremeAt& acc, const ExtremeAt& later) {
 
 }  // namespace
 
-TreeNode combine(const TreeNode& l, const TreeNode& r) {
+TreeNode combine(const TreeNode& left, const TreeNode& right) {
+  const int scale = std::max(left.scale, right.scale);
+  const TreeNode l = rescaled(left, scale), r = rescaled(right, scale);
   TreeNode t;
-  t.a = combine_side(l.a, r.a);
-  t.b = combine_side(l.b, r.b);
+  t.scale = scale;
+  t.a = combine_side(l.a, r.a, scale);
+  t.b = combine_side(l.b, r.b, scale);
   t.d = {l.d.abs + r.d.abs, l.d.d2 + r.d.d2, l.d.a2 + r.d.a2, l.d.b2 + r.d.b2, l.d.ab + r.d.ab};
+  // Sums of many large squares can still grow past float64's range: renormalise early.
+  const double big = std::max({t.a.m2, t.a.sumsq, t.b.m2, t.b.sumsq, t.d.d2, t.d.a2, t.d.b2,
+                               std::fabs(t.d.ab)});
+  if (big > 0x1p900) return rescaled(t, scale + 64);
   return t;
 }
 
@@ -99,7 +118,7 @@ uint64_t finalize_checksum(uint64_t word_sum, uint64_t byte_count) {
   return splitmix64_mix(word_sum ^ byte_count);
 }
 
-SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_count) {
+SideStats finalize_side(const SideExact& e, const SideSums& s, int scale, uint64_t byte_count) {
   SideStats r;
   r.count = e.count;
   r.nonzero = e.nonzero;
@@ -111,8 +130,8 @@ SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_cou
     r.min = e.min;
     r.max = e.max;
     r.mean = s.mean;
-    r.std = std::sqrt(std::max(0.0, s.m2 / s.n));
-    r.l2 = std::sqrt(s.sumsq);
+    r.std = std::ldexp(std::sqrt(std::max(0.0, s.m2 / s.n)), scale);
+    r.l2 = std::ldexp(std::sqrt(s.sumsq), scale);
   }
   r.first_nonzero = e.first_nonzero;
   r.mag_hist = e.mag_hist;
@@ -120,7 +139,8 @@ SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_cou
   return r;
 }
 
-DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, bool same_dtype) {
+DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, int scale, uint64_t count,
+                        bool same_dtype) {
   DiffStats r;
   r.count = count;
   r.finite_pairs = e.finite_pairs;
@@ -129,8 +149,9 @@ DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, b
     r.max_rel = e.max_rel;
     const double n = static_cast<double>(e.finite_pairs);
     r.mean_abs = s.abs / n;
-    r.rmse = std::sqrt(s.d2 / n);
+    r.rmse = std::ldexp(std::sqrt(s.d2 / n), scale);
   }
+  // Norms in the stored units: the scale cancels in rel_l2 and cosine.
   const double nd = std::sqrt(s.d2), na = std::sqrt(s.a2), nb = std::sqrt(s.b2);
   r.rel_l2 = na == 0 ? (nd == 0 ? 0.0 : std::numeric_limits<double>::infinity()) : nd / na;
   if (na == 0 && nb == 0) r.cosine = 1;

@@ -7,6 +7,8 @@
 // reproduces the same tree, bit for bit, whatever the chunk size or thread count.
 #pragma once
 #include <cstdint>
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -29,10 +31,25 @@ struct DiffSums {
   double abs = 0, d2 = 0, a2 = 0, b2 = 0, ab = 0;
 };
 
+// The squared sums (m2, sumsq, d2, a2, b2, ab) are stored divided by 2^(2·scale): a block of
+// float64 values beyond 2^±kSafeExp squares them scaled by a power of two (exact), so they
+// neither overflow nor underflow; `combine` brings two nodes to the larger scale and
+// renormalises sums that grow large. Linear sums (mean, abs) are never scaled.
 struct TreeNode {
   SideSums a, b;
   DiffSums d;
+  int scale = 0;
 };
+
+constexpr int kSafeExp = 500;
+
+// The scale exponent for a block whose largest finite |value| is max_abs: 0 in the safe range.
+inline int square_scale(double max_abs) {
+  if (!(max_abs > 0) || max_abs == std::numeric_limits<double>::infinity()) return 0;
+  const int e = std::ilogb(max_abs);
+  // Clamped so that 2^-scale itself stays a normal float64 (subnormals reach 2^-1074).
+  return (e > kSafeExp || e < -kSafeExp) ? std::max(-1022, std::min(e, 1022)) : 0;
+}
 
 TreeNode combine(const TreeNode& left, const TreeNode& right);
 
@@ -76,8 +93,9 @@ struct Partial {
 // Folds `later` (the next chunk in flat order) into `acc`.
 void merge_partial(Partial& acc, const Partial& later, int first_k);
 
-SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_count);
-DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, bool same_dtype);
+SideStats finalize_side(const SideExact& e, const SideSums& s, int scale, uint64_t byte_count);
+DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, int scale, uint64_t count,
+                        bool same_dtype);
 
 // Checksum of DESIGN.md §4.
 inline uint64_t splitmix64_mix(uint64_t x) {

@@ -157,6 +157,10 @@ TEST(MetricsReference, EdgeCases) {
       {"argmax ties", {1, 2, 3, 4, 5, 6}, {2, 3, 4, 5, 6, 7}},
       {"rel ties at inf", {0, 1, 0, 1}, {1, 1, 2, 1}},
       {"large", {1e150, -1e150, 1e-150}, {1.0000001e150, -1e150, 2e-150}},
+      // Squares of these overflow / underflow float64: the engine scales them (TreeNode).
+      {"huge", {1e300, -1e300, 1e-300, 3e307}, {1.0000001e300, -1e300, 2e-300, -3e307}},
+      {"tiny", {1e-300, -2e-300, 5e-310, 0.0}, {1.5e-300, -2e-300, 4e-310, 1e-320}},
+      {"subnormal f64", {sub, -sub, 4 * sub, 1e-310}, {2 * sub, -sub, 0.0, 1e-310}},
       {"everything non-finite", {nan, inf}, {nan, -inf}},
   };
   for (const auto& c : cases) {
@@ -171,12 +175,39 @@ TEST(MetricsReference, EdgeCases) {
   std::memcpy(ba.data(), sa.data(), ba.size());
   std::memcpy(bb.data(), sb.data(), bb.size());
   check(DType::kF32, ba, DType::kF32, bb, sa.size(), true, "f32 subnormals");
-  (void)sub;
   // Ties for the argmax across chunk boundaries: smallest index wins whatever the chunking.
   std::vector<double> a(5000, 1.0), b(5000, 1.0);
   for (size_t i : {300u, 1300u, 4999u}) b[i] = 3.0;
   for (uint64_t chunk : {256ull, 512ull, 4096ull})
     check(DType::kF64, f64_bytes(a), DType::kF64, f64_bytes(b), a.size(), true, "cross-chunk ties", chunk);
+}
+
+// Blocks of very different magnitudes in one tensor, and enough huge values that even the
+// sum of the block sums would overflow without renormalisation.
+TEST(MetricsReference, ExtremeMagnitudesAcrossBlocks) {
+  std::uniform_real_distribution<double> u(-1, 1);
+  const size_t n = 40000;
+  std::vector<double> a(n), b(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double scale = (i / 256) % 3 == 0 ? 1e305 : (i / 256) % 3 == 1 ? 1e-305 : 1.0;
+    a[i] = u(rng()) * scale;
+    b[i] = a[i] * (1 + 1e-9 * u(rng()));
+  }
+  for (uint64_t chunk : {256ull, 4096ull, 1ull << 16})
+    check(DType::kF64, f64_bytes(a), DType::kF64, f64_bytes(b), n, true, "mixed magnitudes", chunk);
+  std::vector<double> big(20000, 1e300);
+  check(DType::kF64, f64_bytes(big), DType::kF64, f64_bytes(big), big.size(), true, "sum of 1e600s");
+  // The single-side path of `tensordiff stats` scales its squares the same way.
+  const auto bytes = f64_bytes(a);
+  Partial acc, part;
+  for (uint64_t f = 0; f < n; f += 4096) {
+    cpu_side_chunk(DType::kF64, 5, bytes.data() + 8 * f, f, std::min<uint64_t>(4096, n - f), part);
+    if (f == 0) acc = part;
+    else merge_partial(acc, part, 5);
+  }
+  const TreeNode t = acc.tree.total();
+  expect_side_eq(finalize_side(acc.a, t.a, t.scale, 8 * n), reference_side(DType::kF64, bytes, n, 5),
+                 kRel, "stats path, mixed magnitudes");
 }
 
 TEST(MetricsReference, ZeroElements) {

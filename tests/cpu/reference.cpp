@@ -225,9 +225,9 @@ RefResult engine_pair(DType ta, const std::vector<uint8_t>& ra, DType tb,
   }
   const TreeNode t = acc.tree.total();
   RefResult r;
-  r.a = finalize_side(acc.a, t.a, n * ea);
-  r.b = finalize_side(acc.b, t.b, n * eb);
-  r.d = finalize_diff(acc.d, t.d, n, ta == tb);
+  r.a = finalize_side(acc.a, t.a, t.scale, n * ea);
+  r.b = finalize_side(acc.b, t.b, t.scale, n * eb);
+  r.d = finalize_diff(acc.d, t.d, t.scale, n, ta == tb);
   return r;
 }
 
