@@ -111,8 +111,7 @@ std::string filter_name(H5Z_filter_t id) {
   }
 }
 
-std::string storage_of(hid_t dset) {
-  hid_t dcpl = H5Dget_create_plist(dset);
+std::string storage_of(hid_t dcpl) {
   std::string s;
   switch (H5Pget_layout(dcpl)) {
     case H5D_CONTIGUOUS: s = "contiguous"; break;
@@ -132,7 +131,6 @@ std::string storage_of(hid_t dset) {
     }
     default: s = "unknown"; break;
   }
-  H5Pclose(dcpl);
   return s;
 }
 
@@ -375,16 +373,24 @@ class Hdf5Source final : public Source {
     e.info.big_endian = ct.big_endian;
     if (ct.dtype) e.info.dtype = *ct.dtype;
     else e.info.unsupported = ct.description;
-    e.info.storage = storage_of(e.dset);
-    if (e.info.unsupported.empty()) choose_read_path(e);
+    hid_t dcpl = H5Dget_create_plist(e.dset);
+    e.info.storage = storage_of(dcpl);
+    if (e.info.unsupported.empty()) choose_read_path(e, dcpl);
+    H5Pclose(dcpl);
+    // pread and fill reads need no HDF5 handle: close it now, as an open dataset costs ~24 KiB
+    // of HDF5 memory and checkpoints hold thousands of tensors.
+    if (e.path == ReadPath::kPread || e.path == ReadPath::kFill) {
+      H5Tclose(e.type);
+      H5Dclose(e.dset);
+      e.type = e.dset = -1;
+    }
     H5Eclear2(H5E_DEFAULT);
     entries_.push_back(std::move(e));
   }
 
-  void choose_read_path(Entry& e) {
+  void choose_read_path(Entry& e, hid_t dcpl) {
     e.path = ReadPath::kHdf5;
     if (mode_ == ReadMode::kHdf5Only) return;
-    hid_t dcpl = H5Dget_create_plist(e.dset);
     const H5D_layout_t layout = H5Pget_layout(dcpl);
     if (layout == H5D_CONTIGUOUS && H5Pget_external_count(dcpl) == 0) {
       const haddr_t off = H5Dget_offset(e.dset);
@@ -419,7 +425,6 @@ class Hdf5Source final : public Source {
         log_(path_ + ": tensor '" + e.info.name + "' (" + e.info.storage +
              "): filters decoded by HDF5 (slower, serial)");
     }
-    H5Pclose(dcpl);
   }
 
   // DESIGN.md §4: the `order` attribute first; then the walk (creation order where tracked,
