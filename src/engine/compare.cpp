@@ -73,6 +73,19 @@ bool is_divergence(const PairReport& r, bool unsupported) {
 
 }  // namespace
 
+void init_pair_report(PairReport& r, const MatchedPair& m, const std::vector<TensorInfo>& ta,
+                      const std::vector<TensorInfo>& tb, const CompareOptions& o) {
+  r.name = m.name;
+  r.name_b = m.name_b;
+  r.status = m.status;
+  r.reason = m.reason;
+  if (m.a) r.info_a = ta[*m.a];
+  if (m.b) r.info_b = tb[*m.b];
+  r.order = m.a ? ta[*m.a].order : tb[*m.b].order;
+  if (m.a && m.b && !m.unsupported)
+    r.tolerance = resolve_tolerance(m.name, ta[*m.a].dtype, tb[*m.b].dtype, o);
+}
+
 void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
                      const std::vector<bool>& done, bool stop_at_first) {
   // With --stop-at-first, pairs of A that were never read are counted as skipped.
@@ -138,15 +151,7 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   for (size_t i = 0; i < pairs.size(); ++i) {
     const MatchedPair& m = pairs[i];
     PairReport& r = rep.tensors[i];
-    r.name = m.name;
-    r.name_b = m.name_b;
-    r.status = m.status;
-    r.reason = m.reason;
-    if (m.a) r.info_a = ta[*m.a];
-    if (m.b) r.info_b = tb[*m.b];
-    r.order = m.a ? ta[*m.a].order : tb[*m.b].order;
-    if (m.a && m.b && !m.unsupported)
-      r.tolerance = resolve_tolerance(m.name, ta[*m.a].dtype, tb[*m.b].dtype, o);
+    init_pair_report(r, m, ta, tb, o);
     if (m.status != Status::kMatch || i >= read_limit) continue;
     Job job;
     job.a = src_a.get();

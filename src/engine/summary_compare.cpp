@@ -92,15 +92,8 @@ Report compare_summaries(const std::string& path_a, const std::string& path_b,
   for (size_t i = 0; i < pairs.size(); ++i) {
     const MatchedPair& m = pairs[i];
     PairReport& r = rep.tensors[i];
-    r.name = m.name;
-    r.name_b = m.name_b;
-    r.status = m.status;
-    r.reason = m.reason;
-    if (m.a) r.info_a = da.tensors[*m.a];
-    if (m.b) r.info_b = db.tensors[*m.b];
-    r.order = m.a ? da.tensors[*m.a].order : db.tensors[*m.b].order;
+    init_pair_report(r, m, da.tensors, db.tensors, o);
     if (m.status != Status::kMatch) continue;
-    r.tolerance = resolve_tolerance(m.name, r.info_a->dtype, r.info_b->dtype, o);
     r.a = da.stats[*m.a];
     r.b = db.stats[*m.b];
     judge(r, *r.a, *r.b, r.info_a->dtype == r.info_b->dtype);
