@@ -31,6 +31,9 @@ struct EngineOptions {
   uint64_t memory_bytes = 1024ull << 20;   // budget for the reader buffers
   Backend backend = Backend::kAuto;
   int first_k = 5;                         // first_nonzero entries per side
+  // false: every read through H5Dread under HDF5's lock (the slow reference path that the
+  // parallel pread / raw-chunk readers are tested against; no CLI flag).
+  bool direct_reads = true;
   // Receives lines meant for --verbose (the library never prints).
   std::function<void(const std::string&)> log;
 };

@@ -120,8 +120,9 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   if (is_summary_file(path_a) || is_summary_file(path_b)) return compare_summaries(path_a, path_b, o);
   const auto t0 = std::chrono::steady_clock::now();
   auto backend = make_backend(o.engine.backend, o.engine.log);
-  auto src_a = open_hdf5(path_a, o.engine.log);
-  auto src_b = open_hdf5(path_b, o.engine.log);
+  const ReadMode mode = o.engine.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only;
+  auto src_a = open_hdf5(path_a, o.engine.log, mode);
+  auto src_b = open_hdf5(path_b, o.engine.log, mode);
   const auto& ta = src_a->tensors();
   const auto& tb = src_b->tensors();
   const auto pairs = match_tensors(ta, tb, o);
@@ -190,7 +191,7 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
                   const std::vector<std::string>& names) {
   const auto t0 = std::chrono::steady_clock::now();
   auto backend = make_backend(o.backend, o.log);
-  auto src = open_hdf5(path, o.log);
+  auto src = open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only);
   StatsReport rep;
   rep.input = path;
   rep.backend = backend->name();

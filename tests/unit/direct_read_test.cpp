@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "fixtures/h5_writer.hpp"
 #include "io/filters.hpp"
 #include "io/source.hpp"
+#include "tensordiff/tensordiff.hpp"
 #include "tensordiff/error.hpp"
 
 namespace tdtest {
@@ -87,6 +89,39 @@ TEST(DirectRead, EveryLayoutAndFilterMatchesH5Dread) {
   }
   auto direct = open_hdf5(path, nullptr, ReadMode::kDirect);
   expect_same_reads(path);
+}
+
+// The faster readers leave the reports of the CPU engine unchanged: the same JSON, bit for bit.
+TEST(DirectRead, ReportsAreIdenticalToTheHdf5Path) {
+  const std::string dir = temp_dir();
+  for (const char* side : {"a", "b"}) {
+    H5Writer w(dir + "/" + side + ".h5");
+    uint64_t seed = side[0] == 'a' ? 1 : 2;
+    DatasetSpec s;
+    s.shape = {300, 70};
+    w.write("contiguous", s, random_bytes(4 * 21000, seed, true));
+    s.chunk = {64, 16};
+    s.gzip = 2;
+    s.shuffle = true;
+    s.fletcher32 = true;
+    w.write("chunked", s, random_bytes(4 * 21000, seed + 10, true));
+    s = DatasetSpec{};
+    s.dtype = DType::kBF16;
+    s.big_endian = true;
+    s.shape = {5000};
+    w.write("bf16_be", s, random_bytes(10000, seed + 20, true));
+  }
+  auto canonical = [](const Report& r) {
+    auto j = nlohmann::json::parse(to_json(r));
+    j["summary"].erase("seconds");
+    j["summary"].erase("gb_per_s");
+    return j.dump();
+  };
+  CompareOptions o;
+  o.engine.chunk_bytes = 4096;
+  const std::string direct = canonical(compare(dir + "/a.h5", dir + "/b.h5", o));
+  o.engine.direct_reads = false;
+  EXPECT_EQ(canonical(compare(dir + "/a.h5", dir + "/b.h5", o)), direct);
 }
 
 // A sparse chunked dataset: chunks never written read as the fill value.
