@@ -18,4 +18,5 @@ fi
 summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
 total=$(sed -E 's/.* out of ([0-9]+)/\1/' <<<"$summary")
 failed=$(sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/' <<<"$summary")
-echo "tests: $((total - failed)) passed, $failed failed"
+skipped=$(grep -cE '^\s*[0-9]+ - .*\(Skipped\)$' "$log" || true)
+echo "tests: $((total - failed - skipped)) passed, $failed failed, $skipped skipped"

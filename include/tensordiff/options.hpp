@@ -30,6 +30,7 @@ struct EngineOptions {
   uint64_t chunk_bytes = 2ull << 20;
   uint64_t memory_bytes = 1024ull << 20;   // budget for the reader buffers
   Backend backend = Backend::kAuto;
+  int device = 0;                          // CUDA device index (--device)
   int first_k = 5;                         // first_nonzero entries per side
   // false: every read through H5Dread under HDF5's lock (the slow reference path that the
   // parallel pread / raw-chunk readers are tested against; no CLI flag).

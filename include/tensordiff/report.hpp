@@ -43,7 +43,8 @@ struct Summary {
 struct Report {
   std::string input_a, input_b;
   CompareOptions options;
-  std::string backend;         // the backend that ran ("cpu")
+  std::string backend;         // the backend that ran ("cpu (AVX3)", "cuda:0 (NVIDIA H200)")
+  std::string backend_note;    // one line when --backend auto could not use a present GPU
   unsigned threads = 0;
   uint64_t chunk_elements = 0; // per side; a power of two
   Summary summary;
@@ -58,6 +59,7 @@ struct StatsEntry {
 struct StatsReport {
   std::string input;
   std::string backend;
+  std::string backend_note;
   unsigned threads = 0;
   uint64_t bytes = 0;
   double seconds = 0;

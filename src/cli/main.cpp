@@ -27,6 +27,7 @@ int run_compare(const cli::CliArgs& args) {
   std::unique_ptr<AtomicFile> json;
   if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path);
   const Report rep = compare(args.files[0], args.files[1], args.compare);
+  if (!rep.backend_note.empty()) warn(rep.backend_note);
   if (json) json->commit(to_json(rep));
   if (!args.quiet) std::cout << format_table(rep, {use_color(args.color), args.name_width});
   // Pairs that could not be compared get a line on stderr even with -q.
@@ -52,6 +53,7 @@ int run_stats(const cli::CliArgs& args) {
   std::unique_ptr<AtomicFile> json;
   if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path);
   const StatsReport rep = stats(args.files[0], args.compare.engine, args.compare.tensors);
+  if (!rep.backend_note.empty()) warn(rep.backend_note);
   if (json) json->commit(to_json(rep));
   if (!args.quiet) std::cout << format_stats_table(rep, {use_color(args.color), args.name_width});
   for (const auto& t : rep.tensors)

@@ -49,6 +49,7 @@ cxxopts::Options make_options() {
       ("chunk-mib", "chunk size per side in MiB (default 2: read buffers stay in L2/L3 between the copy and the kernel)", cxxopts::value<double>()->default_value("2"), "N")
       ("memory-mib", "budget for read buffers in MiB", cxxopts::value<double>()->default_value("1024"), "N")
       ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"), "NAME")
+      ("device", "CUDA device index", cxxopts::value<int>()->default_value("0"), "N")
       ("first-k", "first nonzero values kept per tensor", cxxopts::value<int>()->default_value("5"), "K");
   o.add_options()("positional", "", cxxopts::value<std::vector<std::string>>());
   o.parse_positional({"positional"});
@@ -156,6 +157,7 @@ CliArgs parse_args(int argc, char** argv) {
   else if (be == "cpu") e.backend = Backend::kCpu;
   else if (be == "cuda") e.backend = Backend::kCuda;
   else throw Error(ErrorCode::kUsage, "--backend must be auto, cpu or cuda, not '" + be + "'");
+  e.device = r["device"].as<int>();
   e.first_k = r["first-k"].as<int>();
   if (e.first_k < 0 || e.first_k > 1000000) throw Error(ErrorCode::kUsage, "--first-k must be 0..1000000");
   return a;

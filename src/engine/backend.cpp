@@ -1,6 +1,9 @@
 #include "engine/backend.hpp"
 
 #include "tensordiff/error.hpp"
+#ifdef TENSORDIFF_HAVE_CUDA
+#include "kernels/cuda_backend.hpp"
+#endif
 
 namespace tensordiff {
 
@@ -21,11 +24,37 @@ class CpuBackend final : public ComputeBackend {
 
 }  // namespace
 
-std::unique_ptr<ComputeBackend> make_backend(Backend requested, const LogFn& log) {
+std::unique_ptr<ComputeBackend> make_backend(Backend requested, int device, const LogFn& log,
+                                             std::string* note) {
+#ifdef TENSORDIFF_HAVE_CUDA
+  if (requested == Backend::kCuda) {
+    try {
+      return make_cuda_backend(device, log);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kNoBackend, std::string("--backend cuda: ") + e.what());
+    }
+  }
+  if (requested == Backend::kAuto) {
+    try {
+      return make_cuda_backend(device, log);
+    } catch (const Error& e) {
+      const std::string why = e.what();
+      // No device or no driver is the normal state of a CPU machine, not worth a warning.
+      const bool absent = why.find("none found") != std::string::npos ||
+                          why.find("no CUDA-capable device") != std::string::npos ||
+                          why.find("driver") != std::string::npos;
+      if (log) log("backend: CPU (" + why + ")");
+      if (note && !absent) *note = "GPU not used, running on the CPU: " + why;
+    }
+  }
+#else
+  (void)device;
+  (void)note;
   if (requested == Backend::kCuda)
     throw Error(ErrorCode::kNoBackend,
-                "--backend cuda: this build of tensordiff has no CUDA backend yet; use "
-                "--backend cpu or auto");
+                "--backend cuda: this build of tensordiff has no CUDA backend (nvcc was not "
+                "found when it was built); use --backend cpu or auto");
+#endif
   auto b = std::make_unique<CpuBackend>();
   if (log) log("backend: " + b->name());
   return b;

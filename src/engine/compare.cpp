@@ -119,7 +119,8 @@ void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
 Report compare(const std::string& path_a, const std::string& path_b, const CompareOptions& o) {
   if (is_summary_file(path_a) || is_summary_file(path_b)) return compare_summaries(path_a, path_b, o);
   const auto t0 = std::chrono::steady_clock::now();
-  auto backend = make_backend(o.engine.backend, o.engine.log);
+  std::string note;
+  auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.log, &note);
   const ReadMode mode = o.engine.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only;
   auto src_a = open_hdf5(path_a, o.engine.log, mode);
   auto src_b = open_hdf5(path_b, o.engine.log, mode);
@@ -133,6 +134,7 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   rep.options = o;
   rep.options.engine.log = nullptr;
   rep.backend = backend->name();
+  rep.backend_note = note;
   const RunPlan plan = plan_run(o.engine);
   rep.threads = plan.threads;
   rep.chunk_elements = chunk_elements(plan.chunk_bytes, 4);
@@ -190,11 +192,13 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
 StatsReport stats(const std::string& path, const EngineOptions& o,
                   const std::vector<std::string>& names) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto backend = make_backend(o.backend, o.log);
+  std::string note;
+  auto backend = make_backend(o.backend, o.device, o.log, &note);
   auto src = open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only);
   StatsReport rep;
   rep.input = path;
   rep.backend = backend->name();
+  rep.backend_note = note;
   const RunPlan plan = plan_run(o);
   rep.threads = plan.threads;
   std::vector<Job> jobs;

@@ -57,8 +57,28 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
   }
   const size_t window = 4 * plan.threads;
   std::vector<Partial> slots(window);
-  // One pair of read buffers per worker, reused for every chunk it reads.
-  std::vector<std::vector<uint8_t>> buf_a(plan.threads), buf_b(plan.threads);
+  // One pair of read buffers per worker, reused for every chunk it reads; the backend
+  // allocates them (pinned memory for the GPU).
+  struct Buffer {
+    ComputeBackend* owner = nullptr;
+    uint8_t* p = nullptr;
+    size_t size = 0;
+    uint8_t* data() { return p; }
+    void resize(ComputeBackend& b, size_t n) {
+      if (n <= size) return;
+      release();
+      owner = &b;
+      p = b.alloc_host(n);
+      size = n;
+    }
+    void release() {
+      if (p) owner->free_host(p);
+      p = nullptr;
+      size = 0;
+    }
+    ~Buffer() { release(); }
+  };
+  std::vector<Buffer> buf_a(plan.threads), buf_b(plan.threads);
   Partial acc;
   const int first_k = jobs.empty() ? 5 : jobs.front().params.first_k;
 
@@ -66,8 +86,8 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
     const Item& it = items[i];
     const Job& job = jobs[it.job];
     try {
-      if (buf_a[w].size() < buf_bytes) buf_a[w].resize(buf_bytes);
-      if (job.b && buf_b[w].size() < buf_bytes) buf_b[w].resize(buf_bytes);
+      buf_a[w].resize(backend, buf_bytes);
+      if (job.b) buf_b[w].resize(backend, buf_bytes);
     } catch (const std::bad_alloc&) {
       throw Error(ErrorCode::kOutOfMemory, "out of memory allocating " +
                                                std::to_string(buf_bytes >> 20) +
