@@ -7,6 +7,7 @@
 #include <cfloat>
 #include <cstdint>
 
+#include "engine/partial.hpp"
 #include "kernels/device_decode.cuh"
 #include "kernels/pair_kernel.cuh"
 
@@ -14,17 +15,9 @@ namespace tensordiff::cuda {
 
 namespace {
 
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
-constexpr int kSafeExp = 500;  // as TreeNode's kSafeExp in src/engine/partial.hpp
-
-__device__ __forceinline__ uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBull;
-  x ^= x >> 31;
-  return x;
-}
+using tensordiff::kGolden;
+using tensordiff::kSafeExp;
+__device__ __forceinline__ uint64_t mix(uint64_t x) { return tensordiff::splitmix64_mix(x); }
 
 // Histogram slot of a value: DESIGN's 84 bins, then NaN (84), +inf (85), -inf (86).
 __device__ __forceinline__ int bin_of(double v) {

@@ -98,7 +98,13 @@ DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, int scale, uint64
                         bool same_dtype);
 
 // Checksum of DESIGN.md §4.
-inline uint64_t splitmix64_mix(uint64_t x) {
+// Shared with the CUDA kernel, so that both backends use one definition of the checksum.
+#ifdef __CUDACC__
+#define TENSORDIFF_HOST_DEVICE __host__ __device__
+#else
+#define TENSORDIFF_HOST_DEVICE
+#endif
+TENSORDIFF_HOST_DEVICE inline uint64_t splitmix64_mix(uint64_t x) {
   x ^= x >> 30;
   x *= 0xBF58476D1CE4E5B9ull;
   x ^= x >> 27;
