@@ -1,6 +1,7 @@
 #include "io/chunk_reader.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "io/flat_range.hpp"
@@ -18,7 +19,7 @@ std::string coords(const std::vector<uint64_t>& c) {
 
 // The last chunk this thread decoded: consecutive boxes and ranges often share a chunk.
 struct DecodedChunk {
-  const ChunkedLayout* layout = nullptr;
+  uint64_t layout = 0;  // ChunkedLayout::id; 0: nothing cached
   std::vector<uint64_t> offset;
   std::vector<uint8_t> data, scratch;
 };
@@ -26,8 +27,8 @@ struct DecodedChunk {
 const std::vector<uint8_t>& decode(const ChunkedLayout& L, const std::vector<uint64_t>& offset,
                                    const FetchChunk& fetch, const std::string& what) {
   thread_local DecodedChunk cache;
-  if (cache.layout == &L && cache.offset == offset) return cache.data;
-  cache.layout = nullptr;
+  if (L.id != 0 && cache.layout == L.id && cache.offset == offset) return cache.data;
+  cache.layout = 0;
   size_t elems = 1;
   for (auto c : L.chunk) elems *= c;
   const size_t raw_size = elems * L.elem_size;
@@ -41,12 +42,17 @@ const std::vector<uint8_t>& decode(const ChunkedLayout& L, const std::vector<uin
     if (!unfilter_chunk(L.filters, mask, L.elem_size, raw_size, cache.data, cache.scratch, why))
       throw Error(ErrorCode::kCorrupt, what + ": chunk at " + coords(offset) + ": " + why);
   }
-  cache.layout = &L;
+  cache.layout = L.id;
   cache.offset = offset;
   return cache.data;
 }
 
 }  // namespace
+
+uint64_t new_layout_id() {
+  static std::atomic<uint64_t> next{1};
+  return next++;
+}
 
 void read_chunked_range(const ChunkedLayout& L, uint64_t first, uint64_t n, uint8_t* dst,
                         const FetchChunk& fetch, const std::string& what) {

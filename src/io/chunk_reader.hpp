@@ -11,11 +11,17 @@
 namespace tensordiff {
 
 struct ChunkedLayout {
+  // Unique for the process's lifetime (new_layout_id): identifies the dataset in the per-thread
+  // cache of the last decoded chunk. An address would not do: a later source may be allocated
+  // where an earlier one was, and its chunks would be served stale bytes.
+  uint64_t id = 0;
   std::vector<uint64_t> shape, chunk;  // dataset and chunk dimensions (same rank)
   size_t elem_size = 1;
   std::vector<FilterStep> filters;
   std::vector<uint8_t> fill;           // one element, the dataset's fill value as stored
 };
+
+uint64_t new_layout_id();
 
 // Fetches the stored (filtered) bytes of the chunk starting at element `offset`; returns false
 // when the chunk was never written (it then reads as the fill value). Throws on I/O errors.

@@ -403,6 +403,7 @@ class Hdf5Source final : public Source {
       }
     } else if (layout == H5D_CHUNKED) {
       ChunkedLayout& L = e.chunked;
+      L.id = new_layout_id();
       const int rank = H5Pget_chunk(dcpl, 0, nullptr);
       std::vector<hsize_t> cdims(rank > 0 ? rank : 0);
       H5Pget_chunk(dcpl, rank, cdims.data());

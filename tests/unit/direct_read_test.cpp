@@ -240,3 +240,33 @@ TEST(DirectRead, OtherFiltersFallBackToHdf5WithANote) {
 
 }  // namespace
 }  // namespace tdtest
+
+namespace tdtest {
+namespace {
+
+// Regression: the per-thread cache of the last decoded chunk was keyed by the layout's
+// address, so a source opened after another one was closed could be served the old file's
+// chunk (seen as a flaky Determinism.RepeatedRunsAreIdentical).
+TEST(DirectRead, ChunkCacheNeverServesAClosedSourcesData) {
+  const std::string dir = temp_dir();
+  std::vector<uint8_t> data[2];
+  for (int f = 0; f < 2; ++f) {
+    data[f] = random_bytes(4 * 5000, 100 + f, true);
+    H5Writer w(dir + "/f" + std::to_string(f) + ".h5");
+    DatasetSpec s;
+    s.shape = {5000};
+    s.chunk = {5000};
+    s.gzip = 1;
+    w.write("x", s, data[f]);
+  }
+  for (int round = 0; round < 20; ++round) {
+    const int f = round % 2;
+    auto src = open_hdf5(dir + "/f" + std::to_string(f) + ".h5", nullptr);
+    std::vector<uint8_t> got(4 * 5000);
+    src->read(0, 0, 5000, got.data());
+    ASSERT_EQ(got, data[f]) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace tdtest
