@@ -7,7 +7,8 @@
 namespace tensordiff::cuda {
 
 struct SideOut {
-  double n, mean, m2, sumsq;   // SideSums
+  double n, mean, m2, sumsq;   // SideSums, in the units of 2^scale (core/sums.hpp)
+  int32_t scale;
   double min, max;             // over finite values (+inf/-inf when none)
   uint32_t finite, nonzero, nan, pos_inf, neg_inf;
   uint64_t checksum_sum;       // Σ mix(w_j + φ(j+1)) over this block's words
@@ -15,8 +16,8 @@ struct SideOut {
 
 struct BlockOut {
   SideOut a, b;
-  double abs, d2, a2, b2, ab;  // DiffSums
-  int32_t scale;               // squared sums of values times 2^-scale (see TreeNode)
+  double abs, d2, a2, b2, ab;  // DiffSums, in the units of 2^scale_d
+  int32_t scale_d;
   uint32_t finite_pairs, mismatches, nan_mismatch, inf_mismatch, bits_differ;
   uint64_t max_ulp;
   double max_abs, max_rel;     // over finite pairs (0 when none)

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/partial.hpp"
-#include "io/decode.hpp"
+#include "core/partial.hpp"
+#include "core/decode.hpp"
 #include "kernels/block_out.hpp"
 #include "kernels/cuda_backend.hpp"
 #include "kernels/pair_kernel.cuh"
@@ -96,8 +96,8 @@ void add_side(SideExact& e, const cuda::SideOut& s) {
   e.pos_inf += s.pos_inf;
   e.neg_inf += s.neg_inf;
   e.finite += s.finite;
-  e.min = std::min(e.min, s.min);
-  e.max = std::max(e.max, s.max);
+  e.min = min_signed(e.min, s.min);
+  e.max = max_signed(e.max, s.max);
   e.checksum_sum += s.checksum_sum;
 }
 
@@ -233,10 +233,9 @@ class CudaBackend final : public ComputeBackend {
         de.has_max = true;
       }
       TreeNode leaf;
-      leaf.a = {o.a.n, o.a.mean, o.a.m2, o.a.sumsq};
-      leaf.b = {o.b.n, o.b.mean, o.b.m2, o.b.sumsq};
-      leaf.d = {o.abs, o.d2, o.a2, o.b2, o.ab};
-      leaf.scale = o.scale;
+      leaf.a = {o.a.n, o.a.mean, o.a.m2, o.a.sumsq, o.a.scale};
+      leaf.b = {o.b.n, o.b.mean, o.b.m2, o.b.sumsq, o.b.scale};
+      leaf.d = {o.abs, o.d2, o.a2, o.b2, o.ab, o.scale_d};
       out.tree.push(0, leaf);
     }
     if (same && p.exact) de.mismatches = de.bits_differ;

@@ -7,7 +7,7 @@
 #include <cfloat>
 #include <cstdint>
 
-#include "engine/partial.hpp"
+#include "core/partial.hpp"
 #include "kernels/device_decode.cuh"
 #include "kernels/pair_kernel.cuh"
 
@@ -16,7 +16,8 @@ namespace tensordiff::cuda {
 namespace {
 
 using tensordiff::kGolden;
-using tensordiff::kSafeExp;
+using tensordiff::square_scale;
+using tensordiff::unit_factor;
 __device__ __forceinline__ uint64_t mix(uint64_t x) { return tensordiff::splitmix64_mix(x); }
 
 // Histogram slot of a value: DESIGN's 84 bins, then NaN (84), +inf (85), -inf (86).
@@ -29,15 +30,14 @@ __device__ __forceinline__ int bin_of(double v) {
   return x < 1 ? 1 : x > 83 ? 83 : x;
 }
 
-__device__ __forceinline__ int square_scale(double max_abs) {
-  if (!(max_abs > 0) || isinf(max_abs)) return 0;
-  const int e = ilogb(max_abs);
-  if (e <= kSafeExp && e >= -kSafeExp) return 0;
-  return e < -1022 ? -1022 : e > 1022 ? 1022 : e;
-}
-
+// The largest finite magnitudes of side a, side b and the finite pairs: each group's scale.
+struct Max3 {
+  double a, b, f;
+};
 struct MaxOp {
-  __device__ double operator()(double x, double y) const { return fmax(x, y); }
+  __device__ Max3 operator()(const Max3& x, const Max3& y) const {
+    return {fmax(x.a, y.a), fmax(x.b, y.b), fmax(x.f, y.f)};
+  }
 };
 
 struct Counts {
@@ -125,15 +125,15 @@ __global__ void __launch_bounds__(kThreads)
 pair_blocks(PairArgs p, const uint8_t* __restrict__ a_bytes, const uint8_t* __restrict__ b_bytes,
             BlockOut* __restrict__ out, unsigned long long* __restrict__ hist) {
   __shared__ union {
-    typename cub::BlockReduce<double, kThreads>::TempStorage max;
+    typename cub::BlockReduce<Max3, kThreads>::TempStorage max;
     typename cub::BlockReduce<Counts, kThreads>::TempStorage counts;
     typename cub::BlockReduce<Sums, kThreads>::TempStorage sums;
     typename cub::BlockReduce<Extremes, kThreads>::TempStorage ext;
     typename cub::BlockReduce<Dev, kThreads>::TempStorage dev;
   } temp;
   __shared__ unsigned int h[3 * kHistSlots];
-  __shared__ double s_shared[3];  // scale factor, mean estimates
-  __shared__ int s_scale;
+  __shared__ double s_shared[5];  // unit factors of a, b, F; mean estimates of a, b
+  __shared__ int s_scale[3];
 
   const uint32_t t = threadIdx.x;
   const uint64_t block_first = static_cast<uint64_t>(blockIdx.x) * kThreads;
@@ -148,15 +148,18 @@ pair_blocks(PairArgs p, const uint8_t* __restrict__ a_bytes, const uint8_t* __re
   const bool fa = valid && isfinite(a), fb = valid && isfinite(b), F = fa && fb;
   const bool nan_a = valid && isnan(a), nan_b = valid && isnan(b);
 
-  // Scale of the squared sums from the block's largest finite magnitude.
-  const double mx = fmax(fa ? fabs(a) : 0.0, fb ? fabs(b) : 0.0);
-  const double block_max = cub::BlockReduce<double, kThreads>(temp.max).Reduce(mx, MaxOp());
+  // Each group's scale from its largest finite magnitude (core/sums.hpp).
+  const double ma = fa ? fabs(a) : 0.0, mb = fb ? fabs(b) : 0.0;
+  const Max3 mx = {ma, mb, F ? fmax(ma, mb) : 0.0};
+  const Max3 block_max = cub::BlockReduce<Max3, kThreads>(temp.max).Reduce(mx, MaxOp());
   if (t == 0) {
-    s_scale = square_scale(block_max);
-    s_shared[0] = ldexp(1.0, -s_scale);
+    s_scale[0] = square_scale(block_max.a);
+    s_scale[1] = square_scale(block_max.b);
+    s_scale[2] = square_scale(block_max.f);
+    for (int g = 0; g < 3; ++g) s_shared[g] = unit_factor(s_scale[g]);
   }
   __syncthreads();
-  const double s = s_shared[0];
+  const double sa = s_shared[0], sb = s_shared[1], sf = s_shared[2];
 
   // Counts, closeness, NaN/inf rules (DESIGN.md §4).
   const double d = b - a, ad = fabs(d);
@@ -176,22 +179,22 @@ pair_blocks(PairArgs p, const uint8_t* __restrict__ a_bytes, const uint8_t* __re
   c = cub::BlockReduce<Counts, kThreads>(temp.counts).Reduce(c, SumCounts());
   __syncthreads();
 
-  // Sums (squares of scaled values), extremes, ULP, checksum words.
-  const double as = (fa ? a : 0.0) * s, bs = (fb ? b : 0.0) * s;
-  const double aF = F ? a * s : 0.0, bF = F ? b * s : 0.0, adF = F ? ad : 0.0;
+  // Sums in each group's units, extremes, ULP, checksum words.
+  const double as = (fa ? a : 0.0) * sa, bs = (fb ? b : 0.0) * sb;
+  const double aF = F ? a * sf : 0.0, bF = F ? b * sf : 0.0, adF = fabs(bF - aF);
   const uint64_t a_bytes_in_block = (p.n - block_first < kThreads ? p.n - block_first : kThreads) * p.ea;
   const uint64_t b_bytes_in_block = (p.n - block_first < kThreads ? p.n - block_first : kThreads) * p.eb;
   const uint64_t word0_a = (p.first * p.ea + block_first * p.ea) / 8 + 1;
   const uint64_t word0_b = (p.first * p.eb + block_first * p.eb) / 8 + 1;
-  Sums sm = {fa ? a : 0.0, fb ? b : 0.0, as * as, bs * bs, adF, (adF * s) * (adF * s), aF * aF,
+  Sums sm = {as, bs, as * as, bs * bs, adF, adF * adF, aF * aF,
              bF * bF, aF * bF, fa ? a : INFINITY, fa ? a : -INFINITY, fb ? b : INFINITY,
              fb ? b : -INFINITY, F && same ? ulp_distance(p.ta, ra, rb, p.ea) : 0,
              checksum_word(a_bytes + block_first * p.ea, a_bytes_in_block, t, word0_a + t),
              checksum_word(b_bytes + block_first * p.eb, b_bytes_in_block, t, word0_b + t)};
   sm = cub::BlockReduce<Sums, kThreads>(temp.sums).Reduce(sm, CombineSums());
   if (t == 0) {
-    s_shared[1] = c.fin_a ? sm.sum_a / c.fin_a : 0.0;
-    s_shared[2] = c.fin_b ? sm.sum_b / c.fin_b : 0.0;
+    s_shared[3] = c.fin_a ? sm.sum_a / c.fin_a : 0.0;
+    s_shared[4] = c.fin_b ? sm.sum_b / c.fin_b : 0.0;
   }
   __syncthreads();
   const double rel = ad == 0 ? 0.0 : ad / fabs(a);
@@ -200,7 +203,7 @@ pair_blocks(PairArgs p, const uint8_t* __restrict__ a_bytes, const uint8_t* __re
   __syncthreads();
 
   // Corrected two-pass: deviations from the mean estimates, scaled like the squares.
-  const double da = fa ? (a - s_shared[1]) * s : 0.0, db = fb ? (b - s_shared[2]) * s : 0.0;
+  const double da = fa ? a * sa - s_shared[3] : 0.0, db = fb ? b * sb - s_shared[4] : 0.0;
   Dev dv = {da, db, da * da, db * db};
   dv = cub::BlockReduce<Dev, kThreads>(temp.dev).Reduce(dv, SumDev());
 
@@ -221,7 +224,7 @@ pair_blocks(PairArgs p, const uint8_t* __restrict__ a_bytes, const uint8_t* __re
                     double dm2, uint64_t cks) {
       so.n = fin;
       const double m0 = fin ? sum / fin : 0.0;
-      so.mean = fin ? m0 + ldexp(dc, s_scale) / fin : 0.0;
+      so.mean = fin ? m0 + dc / fin : 0.0;
       so.m2 = fin ? fmax(0.0, dm2 - dc * dc / fin) : 0.0;
       so.sumsq = sq;
       so.min = mn;
@@ -242,7 +245,9 @@ pair_blocks(PairArgs p, const uint8_t* __restrict__ a_bytes, const uint8_t* __re
     o.a2 = sm.a2;
     o.b2 = sm.b2;
     o.ab = sm.ab;
-    o.scale = s_scale;
+    o.a.scale = s_scale[0];
+    o.b.scale = s_scale[1];
+    o.scale_d = s_scale[2];
     o.finite_pairs = c.fp;
     o.mismatches = c.mis;
     o.nan_mismatch = c.nanm;

@@ -10,6 +10,9 @@ namespace tensordiff {
 
 enum class Backend { kAuto, kCpu, kCuda };
 
+// Receives lines meant for --verbose (the library never prints).
+using LogFn = std::function<void(const std::string&)>;
+
 struct Tolerance {
   double rtol = 0, atol = 0;
 };
@@ -31,12 +34,14 @@ struct EngineOptions {
   uint64_t memory_bytes = 1024ull << 20;   // budget for the reader buffers
   Backend backend = Backend::kAuto;
   int device = 0;                          // CUDA device index (--device)
+  // The CPU backend's SIMD target ("avx2", "sse4", ...; case-insensitive). Empty: the
+  // environment's TENSORDIFF_SIMD, else the best target this CPU runs.
+  std::string simd;
   int first_k = 5;                         // first_nonzero entries per side
   // false: every read through H5Dread under HDF5's lock (the slow reference path that the
   // parallel pread / raw-chunk readers are tested against; no CLI flag).
   bool direct_reads = true;
-  // Receives lines meant for --verbose (the library never prints).
-  std::function<void(const std::string&)> log;
+  LogFn log;
 };
 
 struct CompareOptions {

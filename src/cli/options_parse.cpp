@@ -50,6 +50,8 @@ cxxopts::Options make_options() {
       ("memory-mib", "budget for read buffers in MiB", cxxopts::value<double>()->default_value("1024"), "N")
       ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"), "NAME")
       ("device", "CUDA device index", cxxopts::value<int>()->default_value("0"), "N")
+      ("simd", "CPU SIMD target: best, avx3, avx2, sse4, ssse3 or emu128 (default: $TENSORDIFF_SIMD, else best)",
+       cxxopts::value<std::string>(), "TARGET")
       ("first-k", "first nonzero values kept per tensor", cxxopts::value<int>()->default_value("5"), "K");
   o.add_options()("positional", "", cxxopts::value<std::vector<std::string>>());
   o.parse_positional({"positional"});
@@ -158,6 +160,7 @@ CliArgs parse_args(int argc, char** argv) {
   else if (be == "cuda") e.backend = Backend::kCuda;
   else throw Error(ErrorCode::kUsage, "--backend must be auto, cpu or cuda, not '" + be + "'");
   e.device = r["device"].as<int>();
+  if (r.count("simd")) e.simd = r["simd"].as<std::string>();
   e.first_k = r["first-k"].as<int>();
   if (e.first_k < 0 || e.first_k > 1000000) throw Error(ErrorCode::kUsage, "--first-k must be 0..1000000");
   return a;

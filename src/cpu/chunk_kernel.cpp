@@ -8,15 +8,17 @@
 #include "hwy/highway.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <tuple>
 #include <type_traits>
 
 #include "cpu/chunk_kernel.hpp"
-#include "io/decode.hpp"
+#include "core/decode.hpp"
 
 
 
@@ -104,17 +106,17 @@ struct PairHistAcc {
 // Checksum words of DESIGN.md §4 for bytes [offset, offset + len) of the tensor; offset is a
 // multiple of 8, a trailing partial word is zero-padded.
 inline uint64_t checksum_words(const uint8_t* p, uint64_t offset, uint64_t len) {
-  uint64_t sum = 0, j = offset / 8 + 1;
+  uint64_t sum = 0, j = offset / 8;
   const uint64_t full = len / 8;
   for (uint64_t w = 0; w < full; ++w, ++j) {
     uint64_t x;
     std::memcpy(&x, p + 8 * w, 8);
-    sum += splitmix64_mix(x + kGolden * j);
+    sum += checksum_term(x, j);
   }
   if (len % 8) {
     uint64_t x = 0;
     std::memcpy(&x, p + 8 * full, len % 8);
-    sum += splitmix64_mix(x + kGolden * j);
+    sum += checksum_term(x, j);
   }
   return sum;
 }
@@ -240,11 +242,52 @@ double MaxFiniteAbs(const double* x, size_t n) {
   return hn::GetLane(hn::MaxOfLanes(d, m));
 }
 
+// The scales of a block pair's three groups (core/sums.hpp): each side's from its finite
+// values, F's from the larger magnitude of each finite pair.
+template <class FB>
+void PairScales(const BlockBuf& buf, size_t n, FB& r) {
+  const hn::ScalableTag<double> d;
+  const size_t N = hn::Lanes(d);
+  auto ma = hn::Zero(d), mb = ma, mf = ma;
+  for (size_t i = 0; i < n; i += N) {
+    const auto valid = hn::FirstN(d, n - i);
+    const auto a = hn::Load(d, buf.a + i), b = hn::Load(d, buf.b + i);
+    const auto fa = hn::And(valid, hn::IsFinite(a)), fb = hn::And(valid, hn::IsFinite(b));
+    const auto aa = hn::IfThenElseZero(fa, hn::Abs(a)), ab = hn::IfThenElseZero(fb, hn::Abs(b));
+    ma = hn::Max(ma, aa);
+    mb = hn::Max(mb, ab);
+    mf = hn::Max(mf, hn::IfThenElseZero(hn::And(fa, fb), hn::Max(aa, ab)));
+  }
+  r.a.sums.scale = square_scale(hn::GetLane(hn::MaxOfLanes(d, ma)));
+  r.b.sums.scale = square_scale(hn::GetLane(hn::MaxOfLanes(d, mb)));
+  r.p.sums.scale = square_scale(hn::GetLane(hn::MaxOfLanes(d, mf)));
+}
+
+// The sign of a zero extreme (see min_signed): hn::Min/Max keep whichever zero their operand
+// order gives, which differs between targets, so a block whose minimum (maximum) is a zero
+// looks once more at its L1-resident values: -0.0 if it holds one (+0.0 for the maximum).
+// Blocks whose extremes are not zero, nearly all of them, skip this.
+void FixZeroSigns(const double* x, size_t n, double& mn, double& mx) {
+  if (mn != 0 && mx != 0) return;
+  const hn::ScalableTag<double> d;
+  const hn::RebindToUnsigned<decltype(d)> du;
+  const size_t N = hn::Lanes(d);
+  const auto sign = hn::Set(du, 0x8000000000000000ull);
+  auto negz = hn::Zero(du), posz = hn::Zero(du);
+  for (size_t i = 0; i < n; i += N) {
+    const auto bits = hn::BitCast(du, hn::Load(d, x + i));
+    const auto valid = hn::FirstN(du, n - i);
+    negz = hn::Or(negz, hn::VecFromMask(du, hn::And(valid, hn::Eq(bits, sign))));
+    posz = hn::Or(posz, hn::VecFromMask(du, hn::And(valid, hn::Eq(bits, hn::Zero(du)))));
+  }
+  if (mn == 0) mn = hn::GetLane(hn::MaxOfLanes(du, negz)) ? -0.0 : 0.0;
+  if (mx == 0) mx = hn::GetLane(hn::MaxOfLanes(du, posz)) ? 0.0 : -0.0;
+}
+
 struct SideBlock {
   uint64_t nonzero = 0, nan = 0, pos_inf = 0, neg_inf = 0, finite = 0;
   double min, max;
-  SideSums sums;
-  int scale = 0;  // squared sums are of values times 2^-scale (see TreeNode)
+  SideSums sums;  // in the units of sums.scale (core/sums.hpp)
 };
 
 // Per-side reduction of one decoded block: counts, min/max and sums over finite values, and
@@ -257,8 +300,8 @@ SideBlock ReduceSide(const double* x, size_t n) {
   const auto ninf = hn::Neg(inf);
   auto vmin = inf, vmax = ninf, vsum = zero, vsq = zero;
   SideBlock r;
-  r.scale = square_scale(MaxFiniteAbs(x, n));
-  const auto s = hn::Set(d, std::ldexp(1.0, -r.scale));
+  r.sums.scale = square_scale(MaxFiniteAbs(x, n));
+  const auto s = hn::Set(d, unit_factor(r.sums.scale));
   for (size_t i = 0; i < n; i += N) {
     const auto valid = hn::FirstN(d, n - i);
     const auto v = hn::Load(d, x + i);
@@ -269,15 +312,15 @@ SideBlock ReduceSide(const double* x, size_t n) {
     r.pos_inf += hn::CountTrue(d, hn::And(valid, hn::Eq(v, inf)));
     r.neg_inf += hn::CountTrue(d, hn::And(valid, hn::Eq(v, ninf)));
     r.finite += hn::CountTrue(d, fin);
-    const auto vf = hn::IfThenElseZero(fin, v);
     vmin = hn::Min(vmin, hn::IfThenElse(fin, v, inf));
     vmax = hn::Max(vmax, hn::IfThenElse(fin, v, ninf));
-    vsum = hn::Add(vsum, vf);
-    const auto vfs = hn::Mul(vf, s);
+    const auto vfs = hn::Mul(hn::IfThenElseZero(fin, v), s);
+    vsum = hn::Add(vsum, vfs);
     vsq = hn::MulAdd(vfs, vfs, vsq);
   }
   r.min = hn::GetLane(hn::MinOfLanes(d, vmin));
   r.max = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  FixZeroSigns(x, n, r.min, r.max);
   r.sums.n = static_cast<double>(r.finite);
   r.sums.sumsq = hn::GetLane(hn::SumOfLanes(d, vsq));
   if (r.finite > 0) {
@@ -290,12 +333,12 @@ SideBlock ReduceSide(const double* x, size_t n) {
       const auto valid = hn::FirstN(d, n - i);
       const auto v = hn::Load(d, x + i);
       const auto fin = hn::And(valid, hn::IsFinite(v));
-      const auto c = hn::Mul(hn::IfThenElseZero(fin, hn::Sub(v, vm0)), s);
+      const auto c = hn::IfThenElseZero(fin, hn::Sub(hn::Mul(v, s), vm0));
       vc = hn::Add(vc, c);
       vm2 = hn::MulAdd(c, c, vm2);
     }
     const double sc = hn::GetLane(hn::SumOfLanes(d, vc));
-    r.sums.mean = m0 + std::ldexp(sc, r.scale) / r.sums.n;
+    r.sums.mean = m0 + sc / r.sums.n;
     r.sums.m2 = std::max(0.0, hn::GetLane(hn::SumOfLanes(d, vm2)) - sc * sc / r.sums.n);
   }
   return r;
@@ -310,11 +353,11 @@ struct PairBlock {
 struct FusedBlock {
   SideBlock a, b;
   PairBlock p;
-  int scale = 0;  // squared sums are of values times 2^-scale (see TreeNode)
 };
 
 // Corrected two-pass for both sides: deviations from the first mean estimate (already in
-// r.*.sums.mean) give the correction of the mean and M2 without cancellation.
+// r.*.sums.mean, in each side's units) give the correction of the mean and M2 without
+// cancellation. The all-finite path only runs at scale 0: no unit factors there.
 template <bool kAllFinite>
 void CorrectMeans(const BlockBuf& buf, size_t n, FusedBlock& r) {
   const hn::ScalableTag<double> d;
@@ -322,16 +365,15 @@ void CorrectMeans(const BlockBuf& buf, size_t n, FusedBlock& r) {
   if (r.a.finite == 0 && r.b.finite == 0) return;
   const auto zero = hn::Zero(d);
   const auto m0a = hn::Set(d, r.a.sums.mean), m0b = hn::Set(d, r.b.sums.mean);
-  const auto s = hn::Set(d, std::ldexp(1.0, -r.scale));
+  const auto sa = hn::Set(d, unit_factor(r.a.sums.scale)), sb = hn::Set(d, unit_factor(r.b.sums.scale));
   auto ca = zero, cb = zero, m2a = zero, m2b = zero;
   for (size_t i = 0; i < n; i += N) {
     const auto a = hn::Load(d, buf.a + i), b = hn::Load(d, buf.b + i);
-    // Deviations in units of 2^scale: exact power-of-two scaling keeps their squares finite.
-    auto da = hn::Mul(hn::Sub(a, m0a), s), db = hn::Mul(hn::Sub(b, m0b), s);
+    auto da = hn::Sub(a, m0a), db = hn::Sub(b, m0b);
     if constexpr (!kAllFinite) {
       const auto valid = hn::FirstN(d, n - i);
-      da = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(a)), da);
-      db = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(b)), db);
+      da = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(a)), hn::Sub(hn::Mul(a, sa), m0a));
+      db = hn::IfThenElseZero(hn::And(valid, hn::IsFinite(b)), hn::Sub(hn::Mul(b, sb), m0b));
     }
     ca = hn::Add(ca, da);
     cb = hn::Add(cb, db);
@@ -341,19 +383,21 @@ void CorrectMeans(const BlockBuf& buf, size_t n, FusedBlock& r) {
   for (auto [side, c, m2] : {std::tuple{&r.a, ca, m2a}, std::tuple{&r.b, cb, m2b}}) {
     if (side->finite == 0) continue;
     const double sc = hn::GetLane(hn::SumOfLanes(d, c));
-    side->sums.mean += std::ldexp(sc, r.scale) / side->sums.n;
+    side->sums.mean += sc / side->sums.n;
     side->sums.m2 = std::max(0.0, hn::GetLane(hn::SumOfLanes(d, m2)) - sc * sc / side->sums.n);
   }
 }
 
-// Bins of finite values only (no NaN/inf handling): the fast path's version of ExpBin.
+// max_bits tracks the largest magnitude as raw bits (sign cleared, so signed compare works and
+// is cheaper than unsigned on AVX2): its exponent field decides whether the block needs scaled
+// squares, and max_bits != 0 with exponent 0 means subnormals, whose squares underflow.
 template <class D, class V>
-HWY_INLINE hn::Vec<hn::RebindToUnsigned<D>> FiniteExpBin(D d, V v, hn::Vec<hn::RebindToUnsigned<D>>& max_e) {
+HWY_INLINE hn::Vec<hn::RebindToUnsigned<D>> FiniteExpBin(D d, V v, hn::Vec<hn::RebindToSigned<D>>& max_bits) {
   const hn::RebindToUnsigned<D> du;
   const hn::RebindToSigned<D> di;
   const auto bits = hn::And(hn::BitCast(du, v), hn::Set(du, 0x7fffffffffffffffull));
+  max_bits = hn::Max(max_bits, hn::BitCast(di, bits));
   const auto e = hn::ShiftRight<52>(bits);
-  max_e = hn::Max(max_e, e);
   auto x = hn::Sub(hn::BitCast(di, e), hn::Set(di, 1023 - ExpHistogram::kFirstExp + ExpHistogram::kMinExp));
   x = hn::Min(hn::Max(x, hn::Set(di, ExpHistogram::kUnderflow)), hn::Set(di, ExpHistogram::kOverflow));
   return hn::IfThenElseZero(hn::Ne(bits, hn::Zero(du)), hn::BitCast(du, x));
@@ -372,7 +416,7 @@ bool ReduceFiniteBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBl
   if (n % N != 0) return false;
   const auto zero = hn::Zero(d);
   const auto rtol = hn::Set(d, p.tol.rtol), atol = hn::Set(d, p.tol.atol);
-  auto max_e = hn::Zero(du);
+  auto max_bits = hn::Zero(di);
   auto c_mis = hn::Zero(di);
   auto min_a = hn::Load(d, buf.a), max_a = min_a, min_b = hn::Load(d, buf.b), max_b = min_b;
   auto sum_a = zero, sq_a = zero, sum_b = zero, sq_b = zero;
@@ -387,8 +431,8 @@ bool ReduceFiniteBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBl
     sum_b = hn::Add(sum_b, b);
     sq_a = hn::MulAdd(a, a, sq_a);  // over F = all: also the diff's sum of a²
     sq_b = hn::MulAdd(b, b, sq_b);
-    hn::Store(FiniteExpBin(d, a, max_e), du, buf.bin_a + i);
-    hn::Store(FiniteExpBin(d, b, max_e), du, buf.bin_b + i);
+    hn::Store(FiniteExpBin(d, a, max_bits), du, buf.bin_a + i);
+    hn::Store(FiniteExpBin(d, b, max_bits), du, buf.bin_b + i);
     const auto ad = hn::Abs(hn::Sub(b, a));
     sabs = hn::Add(sabs, ad);
     sd2 = hn::MulAdd(ad, ad, sd2);
@@ -398,23 +442,26 @@ bool ReduceFiniteBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBl
     vrel = hn::Max(vrel, rel);
     hn::Store(ad, d, buf.dabs + i);
     hn::Store(rel, d, buf.rel + i);
-    hn::Store(FiniteExpBin(d, ad, max_e), du, buf.bin_d + i);
+    hn::Store(FiniteExpBin(d, ad, max_bits), du, buf.bin_d + i);
     // Same rounding as the general pass: atol + rtol·|a| without FMA.
     const auto close = hn::Le(ad, hn::Add(atol, hn::Mul(rtol, hn::Abs(a))));
     c_mis = hn::Sub(c_mis, hn::BitCast(di, hn::VecFromMask(d, hn::Not(close))));
   }
-  // An exponent field of all ones is inf or NaN (in a, b, or b − a overflowing to inf); values
-  // beyond 2^±kSafeExp need scaled squares: the general pass handles both.
-  const uint64_t top = hn::GetLane(hn::MaxOfLanes(du, max_e));
-  if (top == 2047 || top > uint64_t(1023 + kSafeExp) || (top != 0 && top < uint64_t(1023 - kSafeExp)))
+  // An exponent field of all ones is inf or NaN (in a, b, or b − a overflowing to inf); a
+  // largest magnitude beyond 2^±kSafeExp, subnormals included, needs scaled squares: the
+  // general pass handles both. Only an all-zero block has max_bits == 0.
+  const uint64_t top_bits = static_cast<uint64_t>(hn::GetLane(hn::MaxOfLanes(di, max_bits)));
+  const uint64_t top = top_bits >> 52;
+  if (top == 2047 || top > uint64_t(1023 + kSafeExp) || (top_bits != 0 && top < uint64_t(1023 - kSafeExp)))
     return false;
   auto sum = [&](auto v) { return hn::GetLane(hn::SumOfLanes(d, v)); };
   const double nd = static_cast<double>(n);
-  for (auto [s, mn, mx, sm, sq] : {std::tuple{&r.a, min_a, max_a, sum_a, sq_a},
-                                   std::tuple{&r.b, min_b, max_b, sum_b, sq_b}}) {
+  for (auto [s, x, mn, mx, sm, sq] : {std::tuple{&r.a, buf.a, min_a, max_a, sum_a, sq_a},
+                                      std::tuple{&r.b, buf.b, min_b, max_b, sum_b, sq_b}}) {
     s->finite = n;
     s->min = hn::GetLane(hn::MinOfLanes(d, mn));
     s->max = hn::GetLane(hn::MaxOfLanes(d, mx));
+    FixZeroSigns(x, n, s->min, s->max);
     s->sums.n = nd;
     s->sums.sumsq = sum(sq);
     s->sums.mean = sum(sm) / nd;
@@ -424,7 +471,7 @@ bool ReduceFiniteBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBl
   r.p.nan_mismatch = r.p.inf_mismatch = 0;
   r.p.max_abs = hn::GetLane(hn::MaxOfLanes(d, vmax));
   r.p.max_rel = hn::GetLane(hn::MaxOfLanes(d, vrel));
-  r.p.sums = {sum(sabs), sum(sd2), r.a.sums.sumsq, r.b.sums.sumsq, sum(sab)};
+  r.p.sums = {sum(sabs), sum(sd2), r.a.sums.sumsq, r.b.sums.sumsq, sum(sab), 0};
   CorrectMeans<true>(buf, n, r);
   return true;
 }
@@ -436,7 +483,7 @@ bool ReduceFiniteBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBl
 void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r) {
   if (ReduceFiniteBlockPair(buf, n, p, r)) return;
   r = FusedBlock{};
-  r.scale = square_scale(std::max(MaxFiniteAbs(buf.a, n), MaxFiniteAbs(buf.b, n)));
+  PairScales(buf, n, r);
   const hn::ScalableTag<double> d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::RebindToUnsigned<decltype(d)> du;
@@ -446,7 +493,9 @@ void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r
   const auto ninf = hn::Neg(inf);
   const auto nan = hn::Set(d, std::numeric_limits<double>::quiet_NaN());
   const auto rtol = hn::Set(d, p.tol.rtol), atol = hn::Set(d, p.tol.atol);
-  const auto s = hn::Set(d, std::ldexp(1.0, -r.scale));  // squares of values times 2^-scale
+  // Values times these factors are in each group's units (core/sums.hpp).
+  const auto sa = hn::Set(d, unit_factor(r.a.sums.scale)), sb = hn::Set(d, unit_factor(r.b.sums.scale));
+  const auto sf = hn::Set(d, unit_factor(r.p.sums.scale));
   auto count = [&](auto& c, auto mask) { c = hn::Sub(c, hn::BitCast(di, hn::VecFromMask(d, mask))); };
   // nonzero, NaN and ±inf counts of each side come from the histogram bins (see ExpBin).
   auto fin_a = hn::Zero(di), fin_b = fin_a;
@@ -462,14 +511,13 @@ void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r
     // Per side.
     count(fin_a, fa);
     count(fin_b, fb);
-    const auto af = hn::IfThenElseZero(fa, a), bf = hn::IfThenElseZero(fb, b);
-    const auto afs = hn::Mul(af, s), bfs = hn::Mul(bf, s);
+    const auto afs = hn::Mul(hn::IfThenElseZero(fa, a), sa), bfs = hn::Mul(hn::IfThenElseZero(fb, b), sb);
     min_a = hn::Min(min_a, hn::IfThenElse(fa, a, inf));
     max_a = hn::Max(max_a, hn::IfThenElse(fa, a, ninf));
     min_b = hn::Min(min_b, hn::IfThenElse(fb, b, inf));
     max_b = hn::Max(max_b, hn::IfThenElse(fb, b, ninf));
-    sum_a = hn::Add(sum_a, af);
-    sum_b = hn::Add(sum_b, bf);
+    sum_a = hn::Add(sum_a, afs);
+    sum_b = hn::Add(sum_b, bfs);
     sq_a = hn::MulAdd(afs, afs, sq_a);
     sq_b = hn::MulAdd(bfs, bfs, sq_b);
     hn::Store(ExpBin(d, a), du, buf.bin_a + i);
@@ -478,9 +526,10 @@ void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r
     const auto F = hn::And(fa, fb);
     const auto ad = hn::Abs(hn::Sub(b, a));
     const auto adF = hn::IfThenElseZero(F, ad);
-    const auto aF = hn::Mul(hn::IfThenElseZero(F, a), s), bF = hn::Mul(hn::IfThenElseZero(F, b), s);
-    const auto adFs = hn::Mul(adF, s);
-    sabs = hn::Add(sabs, adF);
+    // |d| in F's units from the scaled values: b − a itself can overflow (−1e308 vs 1e308).
+    const auto aF = hn::Mul(hn::IfThenElseZero(F, a), sf), bF = hn::Mul(hn::IfThenElseZero(F, b), sf);
+    const auto adFs = hn::Abs(hn::Sub(bF, aF));
+    sabs = hn::Add(sabs, adFs);
     sd2 = hn::MulAdd(adFs, adFs, sd2);
     sa2 = hn::MulAdd(aF, aF, sa2);
     sb2 = hn::MulAdd(bF, bF, sb2);
@@ -511,23 +560,24 @@ void ReduceBlockPair(BlockBuf& buf, size_t n, const PairParams& p, FusedBlock& r
   }
   auto total = [&](auto v) { return static_cast<uint64_t>(hn::GetLane(hn::SumOfLanes(di, v))); };
   auto sum = [&](auto v) { return hn::GetLane(hn::SumOfLanes(d, v)); };
-  auto side = [&](SideBlock& s, auto fi, auto mn, auto mx, auto sm, auto sq) {
+  auto side = [&](SideBlock& s, const double* x, auto fi, auto mn, auto mx, auto sm, auto sq) {
     s.finite = total(fi);
     s.min = hn::GetLane(hn::MinOfLanes(d, mn));
     s.max = hn::GetLane(hn::MaxOfLanes(d, mx));
+    FixZeroSigns(x, n, s.min, s.max);
     s.sums.n = static_cast<double>(s.finite);
     s.sums.sumsq = sum(sq);
     s.sums.mean = s.finite ? sum(sm) / s.sums.n : 0.0;  // first estimate, corrected below
   };
-  side(r.a, fin_a, min_a, max_a, sum_a, sq_a);
-  side(r.b, fin_b, min_b, max_b, sum_b, sq_b);
+  side(r.a, buf.a, fin_a, min_a, max_a, sum_a, sq_a);
+  side(r.b, buf.b, fin_b, min_b, max_b, sum_b, sq_b);
   r.p.finite_pairs = total(c_fp);
   r.p.mismatches = total(c_mis);
   r.p.nan_mismatch = total(c_nanm);
   r.p.inf_mismatch = total(c_infm);
   r.p.max_abs = hn::GetLane(hn::MaxOfLanes(d, vmax));
   r.p.max_rel = hn::GetLane(hn::MaxOfLanes(d, vrel));
-  r.p.sums = {sum(sabs), sum(sd2), sum(sa2), sum(sb2), sum(sab)};
+  r.p.sums = {sum(sabs), sum(sd2), sum(sa2), sum(sb2), sum(sab), r.p.sums.scale};
   CorrectMeans<false>(buf, n, r);
 }
 
@@ -537,8 +587,8 @@ void AddSide(SideExact& e, const SideBlock& s) {
   e.pos_inf += s.pos_inf;
   e.neg_inf += s.neg_inf;
   e.finite += s.finite;
-  e.min = std::min(e.min, s.min);
-  e.max = std::max(e.max, s.max);
+  e.min = min_signed(e.min, s.min);
+  e.max = max_signed(e.max, s.max);
 }
 
 // Level of the leaf blocks: each block is a level-0 subtree of the canonical sum tree.
@@ -561,7 +611,6 @@ void SideChunk(DType type, int first_k, const uint8_t* raw, uint64_t first, uint
       scan_first_nonzero(buf->a, m, first + off, first_k, out.a.first_nonzero);
     TreeNode leaf;
     leaf.a = s.sums;
-    leaf.scale = s.scale;
     out.tree.push(kLeaf, leaf);
   }
   hist->fold_into(out.a.mag_hist);
@@ -621,7 +670,6 @@ void PairChunk(const PairParams& p, const uint8_t* ra, const uint8_t* rb, uint64
     leaf.a = sa.sums;
     leaf.b = sb.sums;
     leaf.d = pb.sums;
-    leaf.scale = fb.scale;
     out.tree.push(kLeaf, leaf);
   }
   // --exact: for one dtype on both sides, "equal" means identical bits.
@@ -662,5 +710,43 @@ void cpu_side_chunk(DType type, int first_k, const uint8_t* raw, uint64_t first,
   HWY_DYNAMIC_DISPATCH(SideChunk)(type, first_k, raw, first, n, out);
 }
 const char* cpu_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+
+namespace {
+// The supported targets before any selection: DisableTargets() changes what
+// SupportedTargets() reports, so a later selection must not read the narrowed list.
+std::vector<int64_t> detected_targets() {
+  static const std::vector<int64_t> all = hwy::SupportedAndGeneratedTargets();
+  return all;
+}
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+}  // namespace
+
+std::vector<std::string> cpu_targets() {
+  std::vector<std::string> names;
+  for (int64_t t : detected_targets()) names.emplace_back(hwy::TargetName(t));
+  return names;
+}
+
+bool cpu_select_target(const std::string& name) {
+  // Re-selecting the current target changes nothing, so concurrent compare() calls with the
+  // same setting never reset the dispatcher under each other's workers.
+  static std::mutex mu;
+  static int64_t disabled = 0;
+  const std::string want = lower(name);
+  int64_t disable = -1;
+  if (want.empty() || want == "best") disable = 0;
+  for (int64_t t : detected_targets())
+    if (disable < 0 && lower(hwy::TargetName(t)) == want) disable = t - 1;
+  if (disable < 0) return false;
+  // Highway's target bits are ordered best first (lower bit = better): disabling every lower
+  // bit leaves the requested target the best one the dispatcher can choose.
+  std::lock_guard<std::mutex> lock(mu);
+  if (disable != disabled) hwy::DisableTargets(disable);
+  disabled = disable;
+  return true;
+}
 }  // namespace tensordiff
 #endif

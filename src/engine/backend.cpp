@@ -1,5 +1,8 @@
 #include "engine/backend.hpp"
 
+#include <cstdlib>
+
+#include "cpu/chunk_kernel.hpp"
 #include "tensordiff/error.hpp"
 #ifdef TENSORDIFF_HAVE_CUDA
 #include "kernels/cuda_backend.hpp"
@@ -22,10 +25,24 @@ class CpuBackend final : public ComputeBackend {
   }
 };
 
+// --simd, else $TENSORDIFF_SIMD, else the best target: set before any worker runs the kernel.
+void select_simd(const std::string& requested) {
+  std::string want = requested;
+  const char* env = std::getenv("TENSORDIFF_SIMD");
+  const bool from_env = want.empty() && env && *env;
+  if (from_env) want = env;
+  if (cpu_select_target(want)) return;
+  std::string names;
+  for (const auto& t : cpu_targets()) names += (names.empty() ? "" : ", ") + t;
+  throw Error(ErrorCode::kUsage, std::string(from_env ? "TENSORDIFF_SIMD" : "--simd") + " '" +
+                                     want + "': this CPU and build run " + names + " (or best)");
+}
+
 }  // namespace
 
-std::unique_ptr<ComputeBackend> make_backend(Backend requested, int device, const LogFn& log,
-                                             std::string* note) {
+std::unique_ptr<ComputeBackend> make_backend(Backend requested, int device, const std::string& simd,
+                                             const LogFn& log, std::string* note) {
+  select_simd(simd);
 #ifdef TENSORDIFF_HAVE_CUDA
   if (requested == Backend::kCuda) {
     try {

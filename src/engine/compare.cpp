@@ -120,7 +120,7 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   if (is_summary_file(path_a) || is_summary_file(path_b)) return compare_summaries(path_a, path_b, o);
   const auto t0 = std::chrono::steady_clock::now();
   std::string note;
-  auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.log, &note);
+  auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
   const ReadMode mode = o.engine.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only;
   auto src_a = open_hdf5(path_a, o.engine.log, mode);
   auto src_b = open_hdf5(path_b, o.engine.log, mode);
@@ -172,9 +172,9 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
     PairReport& r = rep.tensors[job_pair[j]];
     const TreeNode sums = p.tree.total();
     const uint64_t n = jobs[j].count;
-    r.a = finalize_side(p.a, sums.a, sums.scale, n * dtype_size(jobs[j].params.type_a));
-    r.b = finalize_side(p.b, sums.b, sums.scale, n * dtype_size(jobs[j].params.type_b));
-    r.diff = finalize_diff(p.d, sums.d, sums.scale, n,
+    r.a = finalize_side(p.a, sums.a, n * dtype_size(jobs[j].params.type_a));
+    r.b = finalize_side(p.b, sums.b, n * dtype_size(jobs[j].params.type_b));
+    r.diff = finalize_diff(p.d, sums.d, n,
                            jobs[j].params.type_a == jobs[j].params.type_b);
     apply_verdict(r, o);
     rep.summary.bytes += p.bytes;
@@ -193,7 +193,7 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
                   const std::vector<std::string>& names) {
   const auto t0 = std::chrono::steady_clock::now();
   std::string note;
-  auto backend = make_backend(o.backend, o.device, o.log, &note);
+  auto backend = make_backend(o.backend, o.device, o.simd, o.log, &note);
   auto src = open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only);
   StatsReport rep;
   rep.input = path;
@@ -222,7 +222,7 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
   run_jobs(jobs, plan, *backend, [&](size_t j, Partial& p) {
     const uint64_t bytes = jobs[j].count * dtype_size(jobs[j].params.type_a);
     const TreeNode sums = p.tree.total();
-    rep.tensors[job_entry[j]].stats = finalize_side(p.a, sums.a, sums.scale, bytes);
+    rep.tensors[job_entry[j]].stats = finalize_side(p.a, sums.a, bytes);
     rep.bytes += p.bytes;
     return true;
   });

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "engine/backend.hpp"
-#include "engine/partial.hpp"
+#include "core/partial.hpp"
 #include "io/source.hpp"
 
 namespace tensordiff {

@@ -12,7 +12,7 @@
 #include <optional>
 #include <set>
 
-#include "engine/natural_sort.hpp"
+#include "io/natural_sort.hpp"
 #include "io/chunk_reader.hpp"
 #include "io/flat_range.hpp"
 #include "io/hdf5_lock.hpp"

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tensordiff/options.hpp"
 #include "tensordiff/tensor_info.hpp"
 
 namespace tensordiff {
@@ -21,7 +22,6 @@ class Source {
   virtual void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) = 0;
 };
 
-using LogFn = std::function<void(const std::string&)>;
 
 // kDirect: contiguous datasets by pread and chunked ones by raw chunks that we unfilter, both
 // in the calling threads (DESIGN.md §6); kHdf5Only: every read through H5Dread (the reference

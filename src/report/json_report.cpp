@@ -106,7 +106,8 @@ ordered_json joptions(const CompareOptions& o, const Report& r) {
           {"stop_at_first", o.stop_at_first}, {"backend", backend_name(o.engine.backend)},
           {"threads", r.threads},           {"chunk_mib", o.engine.chunk_bytes / double(1 << 20)},
           {"memory_mib", o.engine.memory_bytes / double(1 << 20)},
-          {"first_k", o.engine.first_k}};
+          {"first_k", o.engine.first_k},
+          {"simd", o.engine.simd.empty() ? ordered_json(nullptr) : ordered_json(o.engine.simd)}};
 }
 
 }  // namespace

@@ -26,10 +26,11 @@ std::string slurp(const std::string& p) {
   return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
-CliRun run(const std::string& args) {
+// `env`: assignments put before the command ("TENSORDIFF_SIMD=avx2").
+CliRun run(const std::string& args, const std::string& env = "") {
   const std::string err_path = (std::filesystem::temp_directory_path() /
                                ("tensordiff_cli_stderr_" + std::to_string(::getpid()))).string();
-  const std::string cmd = std::string(TENSORDIFF_BIN) + " " + args + " 2>" + err_path;
+  const std::string cmd = env + " " + TENSORDIFF_BIN + " " + args + " 2>" + err_path;
   FILE* p = ::popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
@@ -244,6 +245,35 @@ TEST_F(Cli, CudaBackendAbsentIsAnError) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("--backend cuda"), std::string::npos) << r.err;
+}
+
+// --simd and TENSORDIFF_SIMD force the CPU backend's SIMD target (issue 8): shown by
+// --verbose and in the JSON's backend; a target this CPU cannot run is a usage error.
+TEST_F(Cli, SimdTargetIsChosenShownAndChecked) {
+  CliRun r = run("--verbose --simd ssse3 --json " + dir + "/r.json " + a + " " + b);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("backend: cpu (SSSE3)"), std::string::npos) << r.err;
+  auto j = nlohmann::json::parse(slurp(dir + "/r.json"));
+  EXPECT_EQ(j["backend"], "cpu (SSSE3)");
+  EXPECT_EQ(j["options"]["simd"], "ssse3");
+  r = run("-q --json " + dir + "/r2.json " + a + " " + b);
+  j = nlohmann::json::parse(slurp(dir + "/r2.json"));
+  EXPECT_NE(j["backend"], "cpu (SSSE3)");  // without the option: the best target again
+  EXPECT_TRUE(j["options"]["simd"].is_null());
+  // The environment variable, and the option over it.
+  r = run("-q --json " + dir + "/r3.json " + a + " " + b, "TENSORDIFF_SIMD=SSE4");
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir + "/r3.json"))["backend"], "cpu (SSE4)");
+  r = run("-q --simd ssse3 --json " + dir + "/r4.json " + a + " " + b, "TENSORDIFF_SIMD=SSE4");
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir + "/r4.json"))["backend"], "cpu (SSSE3)");
+  // Unknown names: exit 2, one line naming what this machine runs.
+  r = run("--simd neon " + a + " " + b);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--simd 'neon': this CPU and build run "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("SSSE3"), std::string::npos) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  r = run(a + " " + b, "TENSORDIFF_SIMD=avx9");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("TENSORDIFF_SIMD 'avx9'"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, InputsAreNotModified) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "cpu/per_target.hpp"
 #include "fixtures/h5_writer.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -74,7 +75,11 @@ std::string canonical(const Report& r) {
   return j.dump();
 }
 
-TEST(Determinism, IdenticalAcrossChunkSizesAndThreads) {
+// Once per SIMD target, chosen through the engine's own option (EngineOptions::simd).
+class Determinism : public PerTarget {};
+TD_PER_TARGET(Determinism);
+
+TEST_P(Determinism, IdenticalAcrossChunkSizesAndThreads) {
   const std::string dir = temp_dir();
   write_pair(dir + "/a.h5", dir + "/b.h5");
   std::string first;
@@ -83,20 +88,23 @@ TEST(Determinism, IdenticalAcrossChunkSizesAndThreads) {
       CompareOptions o;
       o.engine.chunk_bytes = chunk;
       o.engine.threads = threads;
+      o.engine.simd = GetParam();
       const Report r = compare(dir + "/a.h5", dir + "/b.h5", o);
       ASSERT_EQ(r.tensors.size(), 4u);
+      EXPECT_EQ(r.backend, "cpu (" + GetParam() + ")");
       const std::string c = canonical(r);
       if (first.empty()) first = c;
       else EXPECT_EQ(c, first) << "chunk " << chunk << " threads " << threads;
     }
 }
 
-TEST(Determinism, RepeatedRunsAreIdentical) {
+TEST_P(Determinism, RepeatedRunsAreIdentical) {
   const std::string dir = temp_dir();
   write_pair(dir + "/a.h5", dir + "/b.h5");
   CompareOptions o;
   o.engine.chunk_bytes = 64 << 10;
   o.engine.threads = 2;
+  o.engine.simd = GetParam();
   const std::string c0 = canonical(compare(dir + "/a.h5", dir + "/b.h5", o));
   for (int i = 0; i < 3; ++i) EXPECT_EQ(canonical(compare(dir + "/a.h5", dir + "/b.h5", o)), c0);
 }

@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "cpu/chunk_kernel.hpp"
-#include "io/decode.hpp"
+#include "core/decode.hpp"
 
 namespace tdtest {
 
@@ -77,6 +77,8 @@ uint64_t ref_ulp(DType t, const uint8_t* pa, const uint8_t* pb) {
   return static_cast<uint64_t>(d < 0 ? -d : d);
 }
 
+bool same_bits(double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; }
+
 void expect_near(const std::optional<double>& got, const std::optional<double>& want, double tol,
                  const std::string& what) {
   ASSERT_EQ(got.has_value(), want.has_value()) << what;
@@ -130,8 +132,9 @@ SideStats reference_side(DType t, const std::vector<uint8_t>& raw, uint64_t n, i
     fin.push_back(v);
     sum += v;
     sumsq += static_cast<long double>(v) * v;
-    mn = std::min(mn, v);
-    mx = std::max(mx, v);
+    // -0.0 is below +0.0 (DESIGN.md §4: min and max are exact to the sign of zero).
+    if (v < mn || (v == mn && std::signbit(v))) mn = v;
+    if (v > mx || (v == mx && !std::signbit(v))) mx = v;
     ++s.mag_hist.counts[ref_bin(v)];
   }
   s.finite = fin.size();
@@ -225,9 +228,9 @@ RefResult engine_pair(DType ta, const std::vector<uint8_t>& ra, DType tb,
   }
   const TreeNode t = acc.tree.total();
   RefResult r;
-  r.a = finalize_side(acc.a, t.a, t.scale, n * ea);
-  r.b = finalize_side(acc.b, t.b, t.scale, n * eb);
-  r.d = finalize_diff(acc.d, t.d, t.scale, n, ta == tb);
+  r.a = finalize_side(acc.a, t.a, n * ea);
+  r.b = finalize_side(acc.b, t.b, n * eb);
+  r.d = finalize_diff(acc.d, t.d, n, ta == tb);
   return r;
 }
 
@@ -239,8 +242,11 @@ void expect_side_eq(const SideStats& g, const SideStats& w, double rel, const ch
   EXPECT_EQ(g.pos_inf, w.pos_inf) << s;
   EXPECT_EQ(g.neg_inf, w.neg_inf) << s;
   EXPECT_EQ(g.finite, w.finite) << s;
-  EXPECT_EQ(g.min, w.min) << s << " min";
-  EXPECT_EQ(g.max, w.max) << s << " max";
+  // By bits: == cannot tell -0.0 from +0.0.
+  EXPECT_EQ(g.min.has_value(), w.min.has_value()) << s << " min";
+  EXPECT_EQ(g.max.has_value(), w.max.has_value()) << s << " max";
+  if (g.min && w.min) EXPECT_TRUE(same_bits(*g.min, *w.min)) << s << " min got " << *g.min << " want " << *w.min;
+  if (g.max && w.max) EXPECT_TRUE(same_bits(*g.max, *w.max)) << s << " max got " << *g.max << " want " << *w.max;
   // mean can cancel: bound its error by the mean magnitude (l2 / sqrt(n) >= mean |x|... scale).
   const double scale = w.l2 && w.finite ? *w.l2 / std::sqrt(double(w.finite)) : 0.0;
   expect_near(g.mean, w.mean, rel * scale + 1e-300, s + " mean");
@@ -250,7 +256,7 @@ void expect_side_eq(const SideStats& g, const SideStats& w, double rel, const ch
   for (size_t i = 0; i < g.first_nonzero.size(); ++i) {
     EXPECT_EQ(g.first_nonzero[i].flat_index, w.first_nonzero[i].flat_index) << s;
     const double x = g.first_nonzero[i].value, y = w.first_nonzero[i].value;
-    EXPECT_TRUE(x == y || (std::isnan(x) && std::isnan(y))) << s << " first_nonzero " << i;
+    EXPECT_TRUE(same_bits(x, y) || (std::isnan(x) && std::isnan(y))) << s << " first_nonzero " << i;
   }
   EXPECT_EQ(g.mag_hist.counts, w.mag_hist.counts) << s << " mag_hist";
   EXPECT_EQ(g.checksum, w.checksum) << s << " checksum";
@@ -268,6 +274,8 @@ void expect_diff_eq(const DiffStats& g, const DiffStats& w, double rel, const ch
   if (g.max_abs) {
     EXPECT_EQ(g.max_abs->value, w.max_abs->value) << s << " max_abs";
     EXPECT_EQ(g.max_abs->flat_index, w.max_abs->flat_index) << s << " max_abs index";
+    EXPECT_TRUE(same_bits(g.max_abs->a, w.max_abs->a) && same_bits(g.max_abs->b, w.max_abs->b))
+        << s << " max_abs values";
     EXPECT_EQ(g.max_rel->value, w.max_rel->value) << s << " max_rel";
     EXPECT_EQ(g.max_rel->flat_index, w.max_rel->flat_index) << s << " max_rel index";
   }

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/partial.hpp"
+#include "core/partial.hpp"
 #include "tensordiff/dtype.hpp"
 #include "tensordiff/metrics.hpp"
 #include "tensordiff/options.hpp"

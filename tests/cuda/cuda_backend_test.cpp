@@ -41,15 +41,15 @@ RefResult run_backend(ComputeBackend& be, DType ta, const std::vector<uint8_t>& 
     else merge_partial(acc, part, p.first_k);
   }
   const TreeNode t = acc.tree.total();
-  return {finalize_side(acc.a, t.a, t.scale, n * ea), finalize_side(acc.b, t.b, t.scale, n * eb),
-          finalize_diff(acc.d, t.d, t.scale, n, ta == tb)};
+  return {finalize_side(acc.a, t.a, n * ea), finalize_side(acc.b, t.b, n * eb),
+          finalize_diff(acc.d, t.d, n, ta == tb)};
 }
 
 TEST(CudaBackend, EveryDtypeMatchesTheCpuBackend) {
   std::string why;
   auto gpu = cuda_or_skip(why);
   if (!gpu) GTEST_SKIP() << why;
-  auto cpu = make_backend(Backend::kCpu, 0, nullptr);
+  auto cpu = make_backend(Backend::kCpu, 0, "", nullptr);
   std::mt19937_64 rng(std::random_device{}());
   for (DType t : {DType::kF64, DType::kF32, DType::kF16, DType::kBF16, DType::kF8E4M3,
                   DType::kF8E5M2, DType::kI8, DType::kI16, DType::kI32, DType::kI64, DType::kU8,
@@ -76,7 +76,7 @@ TEST(CudaBackend, MixedDtypesAndExtremeValues) {
   std::string why;
   auto gpu = cuda_or_skip(why);
   if (!gpu) GTEST_SKIP() << why;
-  auto cpu = make_backend(Backend::kCpu, 0, nullptr);
+  auto cpu = make_backend(Backend::kCpu, 0, "", nullptr);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> av = {1e300, -1e300, 1e-310, 0.0, -0.0, nan, INFINITY, 3.0, nan, 5.0};
   std::vector<float> bv = {1e30f, -1e30f, 0.0f, -0.0f, 0.0f, nan, INFINITY, 3.0f, 1.0f, -INFINITY};

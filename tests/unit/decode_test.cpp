@@ -1,4 +1,4 @@
-#include "io/decode.hpp"
+#include "core/decode.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <random>
 
-#include "engine/partial.hpp"
+#include "core/partial.hpp"
 
 namespace tensordiff {
 namespace {

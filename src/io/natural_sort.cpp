@@ -1,4 +1,4 @@
-#include "engine/natural_sort.hpp"
+#include "io/natural_sort.hpp"
 
 #include <cctype>
 

@@ -1,4 +1,4 @@
-#include "engine/partial.hpp"
+#include "core/partial.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,27 +7,6 @@ namespace tensordiff {
 
 namespace {
 
-// Both sides' squared sums are already at `scale`.
-SideSums combine_side(const SideSums& x, const SideSums& y, int scale) {
-  if (x.n == 0) return {y.n, y.mean, y.m2, x.sumsq + y.sumsq};
-  if (y.n == 0) return {x.n, x.mean, x.m2, x.sumsq + y.sumsq};
-  const double n = x.n + y.n;
-  const double delta = y.mean - x.mean;
-  const double ds = std::ldexp(delta, -scale);  // delta² in the stored units
-  return {n, x.mean + delta * (y.n / n), x.m2 + y.m2 + ds * ds * (x.n * y.n / n),
-          x.sumsq + y.sumsq};
-}
-
-// Multiplies every squared sum by 2^(2·(from − to)) (exact for powers of two).
-TreeNode rescaled(TreeNode t, int to) {
-  if (t.scale == to) return t;
-  const int e = 2 * (t.scale - to);
-  for (double* x : {&t.a.m2, &t.a.sumsq, &t.b.m2, &t.b.sumsq, &t.d.d2, &t.d.a2, &t.d.b2, &t.d.ab})
-    *x = std::ldexp(*x, e);
-  t.scale = to;
-  return t;
-}
-
 void merge_side(SideExact& acc, const SideExact& s, int first_k) {
   acc.count += s.count;
   acc.nonzero += s.nonzero;
@@ -35,8 +14,8 @@ void merge_side(SideExact& acc, const SideExact& s, int first_k) {
   acc.pos_inf += s.pos_inf;
   acc.neg_inf += s.neg_inf;
   acc.finite += s.finite;
-  acc.min = std::min(acc.min, s.min);
-  acc.max = std::max(acc.max, s.max);
+  acc.min = min_signed(acc.min, s.min);
+  acc.max = max_signed(acc.max, s.max);
   for (const auto& e : s.first_nonzero) {
     if (acc.first_nonzero.size() >= static_cast<size_t>(first_k)) break;
     acc.first_nonzero.push_back(e);
@@ -51,21 +30,6 @@ void take_max(ExtremeAt& acc, const ExtremeAt& later) {
 }
 
 }  // namespace
-
-TreeNode combine(const TreeNode& left, const TreeNode& right) {
-  const int scale = std::max(left.scale, right.scale);
-  const TreeNode l = rescaled(left, scale), r = rescaled(right, scale);
-  TreeNode t;
-  t.scale = scale;
-  t.a = combine_side(l.a, r.a, scale);
-  t.b = combine_side(l.b, r.b, scale);
-  t.d = {l.d.abs + r.d.abs, l.d.d2 + r.d.d2, l.d.a2 + r.d.a2, l.d.b2 + r.d.b2, l.d.ab + r.d.ab};
-  // Sums of many large squares can still grow past float64's range: renormalise early.
-  const double big = std::max({t.a.m2, t.a.sumsq, t.b.m2, t.b.sumsq, t.d.d2, t.d.a2, t.d.b2,
-                               std::fabs(t.d.ab)});
-  if (big > 0x1p900) return rescaled(t, scale + 64);
-  return t;
-}
 
 void SumTree::push(int level, const TreeNode& node) {
   TreeNode cur = node;
@@ -114,11 +78,7 @@ void merge_partial(Partial& acc, const Partial& later, int first_k) {
   acc.bytes += later.bytes;
 }
 
-uint64_t finalize_checksum(uint64_t word_sum, uint64_t byte_count) {
-  return splitmix64_mix(word_sum ^ byte_count);
-}
-
-SideStats finalize_side(const SideExact& e, const SideSums& s, int scale, uint64_t byte_count) {
+SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_count) {
   SideStats r;
   r.count = e.count;
   r.nonzero = e.nonzero;
@@ -129,9 +89,9 @@ SideStats finalize_side(const SideExact& e, const SideSums& s, int scale, uint64
   if (e.finite > 0) {
     r.min = e.min;
     r.max = e.max;
-    r.mean = s.mean;
-    r.std = std::ldexp(std::sqrt(std::max(0.0, s.m2 / s.n)), scale);
-    r.l2 = std::ldexp(std::sqrt(s.sumsq), scale);
+    r.mean = std::ldexp(s.mean, s.scale);
+    r.std = std::ldexp(std::sqrt(std::max(0.0, s.m2 / s.n)), s.scale);
+    r.l2 = std::ldexp(std::sqrt(s.sumsq), s.scale);
   }
   r.first_nonzero = e.first_nonzero;
   r.mag_hist = e.mag_hist;
@@ -139,8 +99,7 @@ SideStats finalize_side(const SideExact& e, const SideSums& s, int scale, uint64
   return r;
 }
 
-DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, int scale, uint64_t count,
-                        bool same_dtype) {
+DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, bool same_dtype) {
   DiffStats r;
   r.count = count;
   r.finite_pairs = e.finite_pairs;
@@ -148,8 +107,8 @@ DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, int scale, uint64
     r.max_abs = e.max_abs;
     r.max_rel = e.max_rel;
     const double n = static_cast<double>(e.finite_pairs);
-    r.mean_abs = s.abs / n;
-    r.rmse = std::ldexp(std::sqrt(s.d2 / n), scale);
+    r.mean_abs = std::ldexp(s.abs / n, s.scale);
+    r.rmse = std::ldexp(std::sqrt(s.d2 / n), s.scale);
   }
   // Norms in the stored units: the scale cancels in rel_l2 and cosine.
   const double nd = std::sqrt(s.d2), na = std::sqrt(s.a2), nb = std::sqrt(s.b2);
