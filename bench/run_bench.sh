@@ -12,13 +12,15 @@
 #   W4  one large float32 tensor
 #
 # Usage: bench/run_bench.sh [--scale small|full] [--w4-full] [--repeats N] [--threads N]
-#                           [--only W1,W3] [--gate FILE]
+#                           [--only W1,W3] [--simd TARGET] [--gate FILE]
 # small (CI): W1/W2 16 x 8 MiB, W3 1024 tensors, W4 256 MiB. full: W1/W2 16 x 64 MiB,
 # W3 4096 tensors, W4 1 GiB (4 GiB with --w4-full). --gate FILE fails (exit 1) when a ratio
-# is above the limit the file gives for it.
+# is above the limit the file gives for it. --simd TARGET runs tensordiff on that SIMD target
+# (TENSORDIFF_SIMD: avx3, avx2, sse4, ...); the gate then reads the lines tagged with it
+# ("W1@avx2 td/h5diff 0.2"); untagged lines are for the machine's best target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scale=full; repeats=5; threads=$(nproc); only=W1,W2,W3,W4; gate=""; w4full=0
+scale=full; repeats=5; threads=$(nproc); only=W1,W2,W3,W4; gate=""; w4full=0; simd=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --scale) scale=$2; shift 2 ;;
@@ -26,6 +28,7 @@ while [[ $# -gt 0 ]]; do
     --threads) threads=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --gate) gate=$2; shift 2 ;;
+    --simd) simd=$2; shift 2 ;;
     --w4-full) w4full=1; shift ;;
     *) echo "run_bench: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -63,7 +66,10 @@ time_cmd() {  # wall seconds of "$@"; exit status 0 or 1 is fine (1: differences
 ratio() { echo "scale=4; $1 / $2" | bc -l; }
 
 failed=0
-printf '%s scale, %d threads, median of %d, %s\n' "$scale" "$threads" "$repeats" "$(date -u +%Y-%m-%dT%H:%MZ)"
+export TENSORDIFF_SIMD=$simd
+target=$(build/tensordiff --version | sed -n 's/^simd: \([^ ]*\).*/\1/p')
+printf '%s scale, %d threads, median of %d, SIMD %s, %s\n' "$scale" "$threads" "$repeats" \
+  "${target:-?}" "$(date -u +%Y-%m-%dT%H:%MZ)"
 for w in ${only//,/ }; do
   prepare "$w"
   a=$(wdir "$w")/a.h5; b=$(wdir "$w")/b.h5
@@ -87,7 +93,7 @@ for w in ${only//,/ }; do
     "$rf" "$rh" "$rss_mib"
   if [[ -n $gate ]]; then
     while read -r gw metric limit _; do
-      [[ $gw == "$w" ]] || continue
+      [[ $gw == "$w${simd:+@${simd,,}}" ]] || continue
       case $metric in td/floor) v=$rf ;; td/h5diff) v=$rh ;; rss_mib) v=$rss_mib ;; *) continue ;; esac
       if (( $(echo "$v > $limit" | bc -l) )); then
         echo "GATE FAILED: $w $metric = $v > $limit" >&2; failed=1

@@ -15,6 +15,12 @@ Report compare(const std::string& a, const std::string& b, const CompareOptions&
 StatsReport stats(const std::string& path, const EngineOptions& options,
                   const std::vector<std::string>& names = {});
 
+// What this build and machine run: the version, the CPU SIMD target that `simd` selects
+// (EngineOptions::simd rules: empty means $TENSORDIFF_SIMD, else the best) among those this
+// CPU runs, and whether the CUDA backend is compiled in. For --version and bug reports.
+// Throws Error(kUsage) for a target this CPU cannot run.
+std::string build_info(const std::string& simd = "");
+
 std::string to_json(const Report& report);       // DESIGN.md §8
 std::string to_json(const StatsReport& report);
 

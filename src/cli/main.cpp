@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
     cli::CliArgs args = cli::parse_args(argc, argv);
     switch (args.command) {
       case cli::Command::kHelp: std::cout << args.help; return kExitMatch;
-      case cli::Command::kVersion: std::cout << "tensordiff " << version() << "\n"; return kExitMatch;
+      case cli::Command::kVersion: std::cout << build_info(args.compare.engine.simd); return kExitMatch;
       default: break;
     }
     if (args.verbose) {

@@ -26,7 +26,7 @@ cxxopts::Options make_options() {
        cxxopts::value<std::string>()->default_value("auto"), "WHEN")
       ("name-width", "shorten longer names in the table", cxxopts::value<size_t>()->default_value("40"), "N")
       ("h,help", "show this help")
-      ("version", "print the version");
+      ("version", "print the version, the SIMD target and whether CUDA is built in");
   o.add_options("Selection")
       ("include", "compare only tensors matching GLOB (repeatable)", cxxopts::value<std::vector<std::string>>(), "GLOB")
       ("exclude", "skip tensors matching GLOB (repeatable)", cxxopts::value<std::vector<std::string>>(), "GLOB")
@@ -105,6 +105,7 @@ CliArgs parse_args(int argc, char** argv) {
     a.help = opts.help({"Output", "Selection", "Tolerance", "Engine"});
     return a;
   }
+  if (r.count("simd")) a.compare.engine.simd = r["simd"].as<std::string>();
   if (r.count("version")) {
     a.command = Command::kVersion;
     return a;
@@ -160,7 +161,6 @@ CliArgs parse_args(int argc, char** argv) {
   else if (be == "cuda") e.backend = Backend::kCuda;
   else throw Error(ErrorCode::kUsage, "--backend must be auto, cpu or cuda, not '" + be + "'");
   e.device = r["device"].as<int>();
-  if (r.count("simd")) e.simd = r["simd"].as<std::string>();
   e.first_k = r["first-k"].as<int>();
   if (e.first_k < 0 || e.first_k > 1000000) throw Error(ErrorCode::kUsage, "--first-k must be 0..1000000");
   return a;

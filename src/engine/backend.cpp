@@ -4,6 +4,7 @@
 
 #include "cpu/chunk_kernel.hpp"
 #include "tensordiff/error.hpp"
+#include "tensordiff/tensordiff.hpp"
 #ifdef TENSORDIFF_HAVE_CUDA
 #include "kernels/cuda_backend.hpp"
 #endif
@@ -25,20 +26,33 @@ class CpuBackend final : public ComputeBackend {
   }
 };
 
+}  // namespace
+
 // --simd, else $TENSORDIFF_SIMD, else the best target: set before any worker runs the kernel.
-void select_simd(const std::string& requested) {
+std::string select_simd(const std::string& requested) {
   std::string want = requested;
   const char* env = std::getenv("TENSORDIFF_SIMD");
   const bool from_env = want.empty() && env && *env;
   if (from_env) want = env;
-  if (cpu_select_target(want)) return;
+  if (cpu_select_target(want)) return cpu_target_name();
   std::string names;
   for (const auto& t : cpu_targets()) names += (names.empty() ? "" : ", ") + t;
   throw Error(ErrorCode::kUsage, std::string(from_env ? "TENSORDIFF_SIMD" : "--simd") + " '" +
                                      want + "': this CPU and build run " + names + " (or best)");
 }
 
-}  // namespace
+std::string build_info(const std::string& simd) {
+  const std::string chosen = select_simd(simd);
+  std::string all;
+  for (const auto& t : cpu_targets()) all += (all.empty() ? "" : " ") + t;
+#ifdef TENSORDIFF_HAVE_CUDA
+  const char* cuda = "compiled in";
+#else
+  const char* cuda = "not built";
+#endif
+  return std::string("tensordiff ") + version() + "\nsimd: " + chosen + " (this CPU runs " + all +
+         ")\ncuda: " + cuda + "\n";
+}
 
 std::unique_ptr<ComputeBackend> make_backend(Backend requested, int device, const std::string& simd,
                                              const LogFn& log, std::string* note) {

@@ -17,4 +17,7 @@ namespace tensordiff {
 std::unique_ptr<ComputeBackend> make_backend(Backend requested, int device, const std::string& simd,
                                              const LogFn& log, std::string* note = nullptr);
 
+// Applies the SIMD selection rule of make_backend and returns the chosen target's name.
+std::string select_simd(const std::string& simd);
+
 }  // namespace tensordiff

@@ -291,6 +291,12 @@ TEST_F(Cli, HelpAndVersion) {
   r = run("--version");
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out.rfind("tensordiff ", 0), 0u);
+  EXPECT_NE(r.out.find("\nsimd: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SSSE3"), std::string::npos) << r.out;  // every x86-64 CPU we run on
+  r = run("--version --simd ssse3");
+  EXPECT_NE(r.out.find("simd: SSSE3 (this CPU runs"), std::string::npos) << r.out;
+  r = run("--version", "TENSORDIFF_SIMD=nope");
+  EXPECT_EQ(r.code, 2);
 }
 
 }  // namespace
