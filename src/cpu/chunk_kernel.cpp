@@ -1,8 +1,7 @@
 // The CPU backend: one Highway kernel, compiled for every x86/ARM target and chosen at run
-// time. Per block of kBlockElems elements: the fast path (block_fast-inl.h) reads float64,
-// float32 and bfloat16 straight from the chunk's bytes; other dtypes, and any block the fast
-// path refuses (NaN, inf, extreme magnitudes, a ragged tail), are decoded to float64 in L1
-// for the general pass (block_general-inl.h). Then scalar sweeps for what is inherently
+// time. Per block of kBlockElems elements: values are widened to float64 in L1 (float64 is
+// read in place); the fast path (block_fast-inl.h) reduces all-finite blocks, the general pass
+// (block_general-inl.h) any block with NaN, inf, extreme magnitudes or a ragged length. Then scalar sweeps for what is inherently
 // scalar (scalar_parts-inl.h): histogram increments, first nonzeros, the argmax position,
 // the ULP distance on the raw bits, the checksum words.
 #undef HWY_TARGET_INCLUDE
@@ -177,14 +176,9 @@ void PairChunk(const PairParams& p, const uint8_t* ra, const uint8_t* rb, uint64
   out = Partial{};
   out.a.count = out.b.count = n;
   const DType ta = p.type_a, tb = p.type_b;
-  using F32 = F32Src;
-  using BF = BF16Src;
-  // The pairs that migrations compare most get loaders of their own; the rest decode first.
-  if (ta == DType::kF32 && tb == DType::kF32) PairBlocks<F32, F32>(p, ra, rb, first, n, out);
-  else if (ta == DType::kBF16 && tb == DType::kBF16) PairBlocks<BF, BF>(p, ra, rb, first, n, out);
-  else if (ta == DType::kF32 && tb == DType::kBF16) PairBlocks<F32, BF>(p, ra, rb, first, n, out);
-  else if (ta == DType::kBF16 && tb == DType::kF32) PairBlocks<BF, F32>(p, ra, rb, first, n, out);
-  else if (ta == DType::kF64 && tb == DType::kF64) PairBlocks<F64Src, F64Src>(p, ra, rb, first, n, out);
+  // float64 pairs are read in place; every other dtype is widened into the L1 block once
+  // (measured: as fast as widening float32 in each sweep, faster for bfloat16).
+  if (ta == DType::kF64 && tb == DType::kF64) PairBlocks<F64Src, F64Src>(p, ra, rb, first, n, out);
   else PairBlocks<DecodedSrc, DecodedSrc>(p, ra, rb, first, n, out);
   // --exact: for one dtype on both sides, "equal" means identical bits.
   if (ta == tb && p.exact) out.d.mismatches = out.d.bits_differ;

@@ -1,6 +1,6 @@
-// How the CPU kernel reads a block: straight from the chunk's bytes for the dtypes that widen
-// to float64 in a register or two (float64, float32, bfloat16), or from a block decoded into
-// L1 for the others. A loader returns the N float64 values of elements [i, i + N).
+// How the CPU kernel reads a block: float64 straight from the chunk's bytes, every other dtype
+// from the block widened to float64 in L1 (float32 and bfloat16 with SIMD, the rest through
+// core/decode.hpp). A loader returns the N float64 values of elements [i, i + N).
 // Included per SIMD target by chunk_kernel.cpp (see scalar_parts-inl.h).
 #if defined(TENSORDIFF_CPU_LOADERS_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TENSORDIFF_CPU_LOADERS_INL_H_
