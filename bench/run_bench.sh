@@ -16,8 +16,8 @@
 # small (CI): W1/W2 16 x 8 MiB, W3 1024 tensors, W4 256 MiB. full: W1/W2 16 x 64 MiB,
 # W3 4096 tensors, W4 1 GiB (4 GiB with --w4-full). --gate FILE fails (exit 1) when a ratio
 # is above the limit the file gives for it. --simd TARGET runs tensordiff on that SIMD target
-# (TENSORDIFF_SIMD: avx3, avx2, sse4, ...); the gate then reads the lines tagged with it
-# ("W1@avx2 td/h5diff 0.2"); untagged lines are for the machine's best target.
+# (TENSORDIFF_SIMD: avx3, avx2, sse4, ...). The gate reads the lines tagged with the target
+# that ran ("W1@avx2 td/h5diff 0.2"), else the untagged ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=full; repeats=5; threads=$(nproc); only=W1,W2,W3,W4; gate=""; w4full=0; simd=""
@@ -92,13 +92,15 @@ for w in ${only//,/ }; do
     "$w" "$(echo "$bytes / 1000000000" | bc -l)" "$f" "$h" "$t" "$(echo "$bytes / 1000000000 / $t" | bc -l)" \
     "$rf" "$rh" "$rss_mib"
   if [[ -n $gate ]]; then
+    tag="@${target,,}"
+    grep -q "^$w$tag " "$gate" || tag=""
     while read -r gw metric limit _; do
-      [[ $gw == "$w${simd:+@${simd,,}}" ]] || continue
+      [[ $gw == "$w$tag" ]] || continue
       case $metric in td/floor) v=$rf ;; td/h5diff) v=$rh ;; rss_mib) v=$rss_mib ;; *) continue ;; esac
       if (( $(echo "$v > $limit" | bc -l) )); then
-        echo "GATE FAILED: $w $metric = $v > $limit" >&2; failed=1
+        echo "GATE FAILED: $w$tag $metric = $v > $limit" >&2; failed=1
       else
-        echo "gate ok: $w $metric = $v <= $limit"
+        echo "gate ok: $w$tag $metric = $v <= $limit"
       fi
     done < <(grep -v '^#' "$gate")
   fi
