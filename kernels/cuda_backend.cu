@@ -231,6 +231,13 @@ class CudaBackend final : public ComputeBackend {
           de.max_rel = {o.max_rel, base + o.max_rel_i, value_at(p.type_a, a, i), value_at(p.type_b, b, i)};
         }
         de.has_max = true;
+        if (worst_wants(de.worst, p.worst_k, o.max_abs)) {  // the CPU's rule, core/worst.hpp
+          const uint64_t i0 = k * kBlockElems, m = std::min<uint64_t>(kBlockElems, n - i0);
+          std::vector<double> va(m), vb(m);
+          decode::to_double(p.type_a, a + i0 * dtype_size(p.type_a), m, va.data());
+          decode::to_double(p.type_b, b + i0 * dtype_size(p.type_b), m, vb.data());
+          worst_scan(va.data(), vb.data(), m, base, p.worst_k, de.worst);
+        }
       }
       TreeNode leaf;
       leaf.a = {o.a.n, o.a.mean, o.a.m2, o.a.sumsq, o.a.scale};

@@ -56,6 +56,7 @@ struct DiffStats {
   bool same_dtype = false;  // bits_differ and max_ulp are set only then
   uint64_t bits_differ = 0, max_ulp = 0;
   ExpHistogram err_hist;
+  std::vector<ExtremeAt> worst;  // the K largest |d| (ties: smallest index), largest first
 };
 
 // Comparing two summaries (no data): what can be said from the per-side fields alone.

@@ -10,6 +10,19 @@ namespace tensordiff {
 
 enum class Backend { kAuto, kCpu, kCuda };
 
+// The precision of a run (DESIGN.md §4 Diagnosis): the least precise floating dtype among the
+// compared tensors of either dump unless the user names it. tf32 computes with float16's
+// 10-bit mantissa and stores float32; fp8 is float8_e4m3fn's precision.
+enum class Precision { kAuto, kFp64, kFp32, kTf32, kFp16, kBf16, kFp8 };
+
+// What decides a pair's verdict: every element close (torch.testing's rule), or the whole
+// tensor's relative L2 error, or its cosine similarity, against thresholds of the precision.
+enum class Criterion { kElementwise, kRelL2, kCosine };
+
+// How tensors of A and B are paired: by name (after --map), or also, for the names left
+// unmatched, by execution order where shape and dtype class agree unambiguously.
+enum class Align { kName, kOrder };
+
 // Receives lines meant for --verbose (the library never prints).
 using LogFn = std::function<void(const std::string&)>;
 
@@ -38,6 +51,7 @@ struct EngineOptions {
   // environment's TENSORDIFF_SIMD, else the best target this CPU runs.
   std::string simd;
   int first_k = 5;                         // first_nonzero entries per side
+  int worst_k = 5;                         // worst elements (largest |b - a|) per pair
   // false: every read through H5Dread under HDF5's lock (the slow reference path that the
   // parallel pread / raw-chunk readers are tested against; no CLI flag).
   bool direct_reads = true;
@@ -57,6 +71,9 @@ struct CompareOptions {
   std::optional<double> min_cosine, max_rel_l2;
   bool allow_reshape = false;          // compare equal-count tensors of different shapes
   bool stop_at_first = false;
+  Precision precision = Precision::kAuto;
+  Criterion criterion = Criterion::kElementwise;
+  Align align = Align::kName;
 };
 
 }  // namespace tensordiff

@@ -13,7 +13,8 @@ namespace tensordiff {
 constexpr int kReportSchema = 1;
 const char* version();
 
-enum class Status { kMatch, kMismatch, kOnlyInA, kOnlyInB, kIncompatible };
+// kConsistent: judged from summaries only (DESIGN.md §4), which agree; not proven equal.
+enum class Status { kMatch, kMismatch, kOnlyInA, kOnlyInB, kIncompatible, kConsistent };
 const char* status_name(Status s);
 
 struct PairReport {
@@ -27,14 +28,23 @@ struct PairReport {
   std::optional<SideStats> a, b;
   std::optional<DiffStats> diff;
   std::optional<SummaryDiff> summary_diff;  // set instead of diff when comparing summaries
+  // Diagnosis (engine/diagnosis.hpp), for pairs with a diff: rel_l2 over what it inherited,
+  // l2(b)/l2(a), and (mean(b) − mean(a)) / rms(a).
+  std::optional<double> growth, scale, shift;
+  bool jump = false;  // this pair's error is not explained by what it inherited
+  bool by_order = false;  // paired by --align order: the names differ
 };
 
 struct Summary {
   uint64_t compared = 0, matched = 0, mismatched = 0, only_in_a = 0, only_in_b = 0;
   uint64_t incompatible = 0;
+  uint64_t consistent = 0;     // judged from summaries only; they agree
   uint64_t skipped = 0;        // pairs not read because of --stop-at-first
   uint64_t unsupported = 0;    // tensors whose dtype we cannot decode (an input error: exit 2)
   std::optional<std::string> first_divergence;
+  std::optional<std::string> first_jump;  // where the error is introduced (engine/diagnosis.hpp)
+  std::string precision;       // the run's: "bf16", "fp32", ... (given or detected)
+  double unit_roundoff = 0;    // of that precision: the noise floor of relative errors
   uint64_t bytes = 0;          // bytes read from both files
   double seconds = 0;
   double gb_per_s = 0;
@@ -49,6 +59,10 @@ struct Report {
   uint64_t chunk_elements = 0; // per side; a power of two
   Summary summary;
   std::vector<PairReport> tensors;  // execution order of A, then B-only tensors in B's order
+  // Tensors whose names differ but whose execution order, shape and dtype class pair them
+  // (paired with --align order), and the --map rules that would pair them by name.
+  uint64_t alignable = 0;
+  std::vector<std::string> suggested_maps;
 };
 
 struct StatsEntry {

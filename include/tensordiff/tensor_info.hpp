@@ -18,6 +18,7 @@ struct TensorInfo {
   std::string storage;           // "contiguous", "compact", "chunked", "chunked+deflate+shuffle"
   std::string unsupported;       // non-empty: why this tensor cannot be compared
   uint64_t order = 0;            // rank in the dump's execution order (0 = first)
+  std::string source;            // the `source` attribute (file:line that produced it), if any
 };
 
 // Multi-index of a flat (row-major) element index.

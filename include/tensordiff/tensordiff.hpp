@@ -30,6 +30,8 @@ struct TableStyle {
 };
 std::string format_table(const Report& report, const TableStyle& style);
 std::string format_stats_table(const StatsReport& report, const TableStyle& style);
+// One pair for a person (`tensordiff show`): sides, every metric, worst elements, histograms.
+std::string format_detail(const PairReport& pair);
 
 // A file that appears at `path` only when commit() succeeds: the data goes to a temporary file
 // in the same directory, renamed over `path` at commit. Creating it checks writability up front,

@@ -13,7 +13,8 @@ using namespace tensordiff;
 
 namespace {
 
-constexpr int kExitMatch = 0, kExitDiffer = 1, kExitError = 2;
+// 3: nothing differs, but some pairs agree only as summaries (not proven equal).
+constexpr int kExitMatch = 0, kExitDiffer = 1, kExitError = 2, kExitConsistent = 3;
 
 bool use_color(cli::Color c) {
   if (c == cli::Color::kAlways) return true;
@@ -44,9 +45,33 @@ int run_compare(const cli::CliArgs& args) {
   }
   if (rep.summary.unsupported > 0) return kExitError;
   const Summary& s = rep.summary;
-  const bool all_match = s.mismatched == 0 && s.only_in_a == 0 && s.only_in_b == 0 &&
-                         s.incompatible == 0 && s.skipped == 0;
-  return all_match ? kExitMatch : kExitDiffer;
+  const bool none_differ = s.mismatched == 0 && s.only_in_a == 0 && s.only_in_b == 0 &&
+                           s.incompatible == 0 && s.skipped == 0;
+  return !none_differ ? kExitDiffer : s.consistent > 0 ? kExitConsistent : kExitMatch;
+}
+
+// One pair in detail: compares only that tensor (its name in A; B's after --map).
+int run_show(const cli::CliArgs& args) {
+  CompareOptions o = args.compare;
+  o.tensors = {args.show_name};
+  Report rep = compare(args.files[0], args.files[1], o);
+  if (!rep.backend_note.empty()) warn(rep.backend_note);
+  const PairReport* pair = nullptr;
+  for (const auto& t : rep.tensors)
+    if (t.name == args.show_name) pair = &t;
+  if (!pair)
+    throw Error(ErrorCode::kUsage, "show: no tensor named '" + args.show_name + "' in " +
+                                       args.files[0] + " or " + args.files[1]);
+  // Growth is relative to the tensors before it, which show does not read.
+  PairReport p = *pair;
+  p.growth.reset();
+  if (!args.quiet) std::cout << format_detail(p);
+  return p.status == Status::kMatch ? kExitMatch
+         : p.status == Status::kConsistent ? kExitConsistent
+         : p.status == Status::kIncompatible && p.info_a && p.info_b &&
+                 (!p.info_a->unsupported.empty() || !p.info_b->unsupported.empty())
+             ? kExitError
+             : kExitDiffer;
 }
 
 int run_stats(const cli::CliArgs& args) {
@@ -74,6 +99,7 @@ int main(int argc, char** argv) {
     if (args.verbose) {
       args.compare.engine.log = [](const std::string& s) { std::cerr << "tensordiff: " << s << "\n"; };
     }
+    if (args.command == cli::Command::kShow) return run_show(args);
     return args.command == cli::Command::kStats ? run_stats(args) : run_compare(args);
   } catch (const Error& e) {
     warn(e.what());

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <cxxopts.hpp>
 
+#include "engine/precision.hpp"
 #include "engine/tolerance.hpp"
 #include "tensordiff/error.hpp"
 
@@ -12,8 +13,10 @@ namespace {
 
 constexpr const char* kUsage =
     "  tensordiff [options] A.h5 B.h5 [TENSOR...]   compare two dumps (A: reference)\n"
-    "  tensordiff stats [options] A.h5 [TENSOR...]  summarise one dump\n\n"
-    "Exit status: 0 all tensors match, 1 some differ or exist on one side only, 2 error.\n";
+    "  tensordiff stats [options] A.h5 [TENSOR...]  summarise one dump\n"
+    "  tensordiff show [options] A.h5 B.h5 NAME     one pair in detail\n\n"
+    "Exit status: 0 all tensors match, 1 some differ or exist on one side only, 2 error,\n"
+    "3 nothing differs but some pairs were judged from summaries only (consistent).\n";
 
 cxxopts::Options make_options() {
   cxxopts::Options o("tensordiff", "Find which tensors of two dumps differ, by how much, and "
@@ -33,7 +36,10 @@ cxxopts::Options make_options() {
       ("map", "rename B's tensors: ECMAScript REGEX=REPL (repeatable; \\= for a literal '=')",
        cxxopts::value<std::vector<std::string>>(), "REGEX=REPL")
       ("allow-reshape", "compare tensors of different shapes but equal element counts")
-      ("stop-at-first", "stop reading after the first diverging tensor");
+      ("stop-at-first", "stop reading after the first diverging tensor")
+      ("align", "pair tensors by name, or also by execution order (shape and dtype class agreeing) "
+                "where names differ between frameworks: name or order",
+       cxxopts::value<std::string>()->default_value("name"), "HOW");
   o.add_options("Tolerance")
       ("rtol", "relative tolerance for every tensor (default: by dtype)", cxxopts::value<double>(), "X")
       ("atol", "absolute tolerance for every tensor (default: by dtype)", cxxopts::value<double>(), "X")
@@ -42,6 +48,12 @@ cxxopts::Options make_options() {
       ("equal-nan", "NaN equals NaN (default)")
       ("no-equal-nan", "NaN never equals anything")
       ("exact", "bitwise: every element must have identical bits (same dtype) or value")
+      ("precision", "the run's precision: fp64, fp32, tf32, fp16, bf16 or fp8 (default: the least "
+                    "precise floating dtype compared); sets default tolerances and the noise floor",
+       cxxopts::value<std::string>(), "P")
+      ("criterion", "verdict per pair: elementwise (every element close, the default), rel-l2 "
+                    "(rel L2 <= rtol) or cosine (cosine >= 1 - rtol)",
+       cxxopts::value<std::string>()->default_value("elementwise"), "C")
       ("min-cosine", "also fail a pair whose cosine similarity is below X", cxxopts::value<double>(), "X")
       ("max-rel-l2", "also fail a pair whose relative L2 error is above X", cxxopts::value<double>(), "X");
   o.add_options("Engine")
@@ -52,7 +64,8 @@ cxxopts::Options make_options() {
       ("device", "CUDA device index", cxxopts::value<int>()->default_value("0"), "N")
       ("simd", "CPU SIMD target: best, avx3, avx2, sse4, ssse3 or emu128 (default: $TENSORDIFF_SIMD, else best)",
        cxxopts::value<std::string>(), "TARGET")
-      ("first-k", "first nonzero values kept per tensor", cxxopts::value<int>()->default_value("5"), "K");
+      ("first-k", "first nonzero values kept per tensor", cxxopts::value<int>()->default_value("5"), "K")
+      ("worst-k", "worst elements (largest |b - a|) kept per pair", cxxopts::value<int>()->default_value("5"), "K");
   o.add_options()("positional", "", cxxopts::value<std::vector<std::string>>());
   o.parse_positional({"positional"});
   o.positional_help("A.h5 B.h5 [TENSOR...]");
@@ -91,6 +104,9 @@ CliArgs parse_args(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "stats") == 0) {
     a.command = Command::kStats;
     skip = 1;
+  } else if (argc > 1 && std::strcmp(argv[1], "show") == 0) {
+    a.command = Command::kShow;
+    skip = 1;
   }
   std::vector<char*> args(argv, argv + argc);
   args.erase(args.begin() + 1, args.begin() + 1 + skip);
@@ -113,13 +129,16 @@ CliArgs parse_args(int argc, char** argv) {
   std::vector<std::string> pos;
   if (r.count("positional")) pos = r["positional"].as<std::vector<std::string>>();
   const size_t nfiles = a.command == Command::kStats ? 1 : 2;
+  if (a.command == Command::kShow && pos.size() != 3)
+    throw Error(ErrorCode::kUsage, "show needs two dumps and one tensor: tensordiff show A.h5 B.h5 NAME (see --help)");
   if (pos.size() < nfiles)
     throw Error(ErrorCode::kUsage, a.command == Command::kStats
                                        ? "stats needs a dump: tensordiff stats A.h5 (see --help)"
                                        : "needs two dumps: tensordiff A.h5 B.h5 (see --help)");
   a.files.assign(pos.begin(), pos.begin() + nfiles);
   CompareOptions& c = a.compare;
-  c.tensors.assign(pos.begin() + nfiles, pos.end());
+  if (a.command == Command::kShow) a.show_name = pos[2];
+  else c.tensors.assign(pos.begin() + nfiles, pos.end());
   if (r.count("json")) a.json_path = r["json"].as<std::string>();
   a.quiet = r.count("quiet") > 0;
   a.verbose = r.count("verbose") > 0;
@@ -163,6 +182,23 @@ CliArgs parse_args(int argc, char** argv) {
   e.device = r["device"].as<int>();
   e.first_k = r["first-k"].as<int>();
   if (e.first_k < 0 || e.first_k > 1000000) throw Error(ErrorCode::kUsage, "--first-k must be 0..1000000");
+  e.worst_k = r["worst-k"].as<int>();
+  if (e.worst_k < 0 || e.worst_k > 100000) throw Error(ErrorCode::kUsage, "--worst-k must be 0..100000");
+  if (r.count("precision")) {
+    const std::string p = r["precision"].as<std::string>();
+    const auto prec = precision_from_name(p);
+    if (!prec) throw Error(ErrorCode::kUsage, "--precision must be fp64, fp32, tf32, fp16, bf16 or fp8, not '" + p + "'");
+    c.precision = *prec;
+  }
+  const std::string crit = r["criterion"].as<std::string>();
+  if (crit == "elementwise") c.criterion = Criterion::kElementwise;
+  else if (crit == "rel-l2") c.criterion = Criterion::kRelL2;
+  else if (crit == "cosine") c.criterion = Criterion::kCosine;
+  else throw Error(ErrorCode::kUsage, "--criterion must be elementwise, rel-l2 or cosine, not '" + crit + "'");
+  const std::string align = r["align"].as<std::string>();
+  if (align == "name") c.align = Align::kName;
+  else if (align == "order") c.align = Align::kOrder;
+  else throw Error(ErrorCode::kUsage, "--align must be name or order, not '" + align + "'");
   return a;
 }
 

@@ -7,12 +7,13 @@
 
 namespace tensordiff::cli {
 
-enum class Command { kCompare, kStats, kHelp, kVersion };
+enum class Command { kCompare, kStats, kShow, kHelp, kVersion };
 enum class Color { kAuto, kAlways, kNever };
 
 struct CliArgs {
   Command command = Command::kCompare;
-  std::vector<std::string> files;  // A B (compare) or A (stats)
+  std::vector<std::string> files;  // A B (compare, show) or A (stats)
+  std::string show_name;           // show: the tensor (A's name)
   CompareOptions compare;
   std::optional<std::string> json_path;
   bool quiet = false, verbose = false;

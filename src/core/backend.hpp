@@ -17,6 +17,7 @@ struct PairParams {
   bool equal_nan = true;
   bool exact = false;  // same-dtype pairs: a mismatch is any element whose bits differ
   int first_k = 5;
+  int worst_k = 5;   // DiffExact::worst entries
 };
 
 class ComputeBackend {

@@ -52,7 +52,7 @@ TreeNode SumTree::total() const {
   return t;
 }
 
-void merge_partial(Partial& acc, const Partial& later, int first_k) {
+void merge_partial(Partial& acc, const Partial& later, int first_k, int worst_k) {
   acc.tree.append(later.tree);
   merge_side(acc.a, later.a, first_k);
   merge_side(acc.b, later.b, first_k);
@@ -75,6 +75,7 @@ void merge_partial(Partial& acc, const Partial& later, int first_k) {
     }
   }
   d.err_hist.add(s.err_hist);
+  worst_merge(d.worst, s.worst, worst_k);
   acc.bytes += later.bytes;
 }
 
@@ -126,6 +127,7 @@ DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, b
     r.max_ulp = e.max_ulp;
   }
   r.err_hist = e.err_hist;
+  r.worst = e.worst;
   return r;
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/checksum.hpp"
 #include "core/sums.hpp"
+#include "core/worst.hpp"
 #include "tensordiff/metrics.hpp"
 
 namespace tensordiff {
@@ -49,6 +50,7 @@ struct DiffExact {
   bool has_max = false;  // max_abs/max_rel are set once a finite pair was seen
   ExtremeAt max_abs, max_rel;
   ExpHistogram err_hist;
+  std::vector<ExtremeAt> worst;  // core/worst.hpp
 };
 
 struct Partial {
@@ -59,7 +61,7 @@ struct Partial {
 };
 
 // Folds `later` (the next chunk in flat order) into `acc`.
-void merge_partial(Partial& acc, const Partial& later, int first_k);
+void merge_partial(Partial& acc, const Partial& later, int first_k, int worst_k);
 
 SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_count);
 DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, bool same_dtype);

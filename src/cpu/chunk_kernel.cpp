@@ -150,6 +150,10 @@ void PairBlocks(const PairParams& p, const uint8_t* ra, const uint8_t* rb, uint6
         de.max_rel = {pr.max_rel, first + off + i, buf->a[i], buf->b[i]};
       }
       de.has_max = true;
+      if (worst_wants(de.worst, p.worst_k, pr.max_abs)) {
+        decode();
+        worst_scan(buf->a, buf->b, m, first + off, p.worst_k, de.worst);
+      }
     }
     if (same) same_dtype_bits(p.type_a, pa, pb, m, de.bits_differ, de.max_ulp);
     TreeNode leaf;

@@ -4,6 +4,8 @@
 #include <cstdio>
 
 #include "engine/backend.hpp"
+#include "engine/diagnosis.hpp"
+#include "engine/precision.hpp"
 #include "engine/matcher.hpp"
 #include "engine/runner.hpp"
 #include "engine/summary_compare.hpp"
@@ -22,6 +24,7 @@ const char* status_name(Status s) {
     case Status::kOnlyInA: return "only_in_a";
     case Status::kOnlyInB: return "only_in_b";
     case Status::kIncompatible: return "incompatible";
+    case Status::kConsistent: return "consistent";
   }
   return "?";
 }
@@ -34,11 +37,21 @@ std::string num(double v) {
   return buf;
 }
 
-// The verdict of DESIGN.md §4: no element out of tolerance, plus the user's extra rules.
+// The verdict of DESIGN.md §4: no element out of tolerance (or, with --criterion, the whole
+// tensor's rel L2 within rtol / its cosine at least 1 − rtol; NaN and inf mismatches count
+// under every criterion), plus the user's extra rules.
 void apply_verdict(PairReport& r, const CompareOptions& o) {
   const DiffStats& d = *r.diff;
   std::string why;
-  if (d.mismatches > 0) {
+  const double rtol = r.tolerance.rtol;
+  if (o.criterion == Criterion::kRelL2 && !(d.rel_l2 <= rtol)) {
+    why = "rel_l2 " + num(d.rel_l2) + " > " + num(rtol) + " (--criterion rel-l2)";
+  } else if (o.criterion == Criterion::kCosine && !(d.cosine >= 1 - rtol)) {
+    why = "cosine " + num(d.cosine) + " < " + num(1 - rtol) + " (--criterion cosine)";
+  } else if (o.criterion != Criterion::kElementwise && d.nan_mismatch + d.inf_mismatch > 0) {
+    why = std::to_string(d.nan_mismatch) + " NaN and " + std::to_string(d.inf_mismatch) +
+          " inf mismatches";
+  } else if (o.criterion == Criterion::kElementwise && d.mismatches > 0) {
     why = std::to_string(d.mismatches) + " of " + std::to_string(d.count) + " elements " +
           (o.exact && d.same_dtype ? "differ in bits"
                                    : "not close (rtol " + num(r.tolerance.rtol) + ", atol " +
@@ -64,6 +77,7 @@ PairParams pair_params(const TensorInfo& a, const TensorInfo& b, const Tolerance
   p.equal_nan = o.equal_nan;
   p.exact = o.exact;
   p.first_k = o.engine.first_k;
+  p.worst_k = o.engine.worst_k;
   return p;
 }
 
@@ -73,17 +87,30 @@ bool is_divergence(const PairReport& r, bool unsupported) {
 
 }  // namespace
 
+Precision run_precision(const std::vector<MatchedPair>& pairs, const std::vector<TensorInfo>& ta,
+                        const std::vector<TensorInfo>& tb, const CompareOptions& o) {
+  if (o.precision != Precision::kAuto) return o.precision;
+  std::vector<DType> dtypes;
+  for (const auto& m : pairs)
+    if (m.status == Status::kMatch && m.a && m.b && !m.unsupported) {
+      dtypes.push_back(ta[*m.a].dtype);
+      dtypes.push_back(tb[*m.b].dtype);
+    }
+  return least_precise(dtypes);
+}
+
 void init_pair_report(PairReport& r, const MatchedPair& m, const std::vector<TensorInfo>& ta,
-                      const std::vector<TensorInfo>& tb, const CompareOptions& o) {
+                      const std::vector<TensorInfo>& tb, Precision run, const CompareOptions& o) {
   r.name = m.name;
   r.name_b = m.name_b;
   r.status = m.status;
   r.reason = m.reason;
+  r.by_order = m.by_order;
   if (m.a) r.info_a = ta[*m.a];
   if (m.b) r.info_b = tb[*m.b];
   r.order = m.a ? ta[*m.a].order : tb[*m.b].order;
   if (m.a && m.b && !m.unsupported)
-    r.tolerance = resolve_tolerance(m.name, ta[*m.a].dtype, tb[*m.b].dtype, o);
+    r.tolerance = resolve_tolerance(m.name, ta[*m.a].dtype, tb[*m.b].dtype, run, o);
 }
 
 void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
@@ -106,6 +133,7 @@ void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
       case Status::kOnlyInA: ++s.only_in_a; break;
       case Status::kOnlyInB: ++s.only_in_b; break;
       case Status::kIncompatible: ++s.incompatible; break;
+      case Status::kConsistent: ++s.compared; ++s.consistent; break;
     }
     if (!s.first_divergence && is_divergence(r, pairs[i].unsupported)) {
       s.first_divergence = r.name;
@@ -126,13 +154,17 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   auto src_b = open_hdf5(path_b, o.engine.log, mode);
   const auto& ta = src_a->tensors();
   const auto& tb = src_b->tensors();
-  const auto pairs = match_tensors(ta, tb, o);
+  const MatchResult match = match_tensors(ta, tb, o);
+  const auto& pairs = match.pairs;
+  const Precision precision = run_precision(pairs, ta, tb, o);
 
   Report rep;
   rep.input_a = path_a;
   rep.input_b = path_b;
   rep.options = o;
   rep.options.engine.log = nullptr;
+  rep.suggested_maps = match.suggested_maps;
+  rep.alignable = match.alignable;
   rep.backend = backend->name();
   rep.backend_note = note;
   const RunPlan plan = plan_run(o.engine);
@@ -154,7 +186,7 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   for (size_t i = 0; i < pairs.size(); ++i) {
     const MatchedPair& m = pairs[i];
     PairReport& r = rep.tensors[i];
-    init_pair_report(r, m, ta, tb, o);
+    init_pair_report(r, m, ta, tb, precision, o);
     if (m.status != Status::kMatch || i >= read_limit) continue;
     Job job;
     job.a = src_a.get();
@@ -184,6 +216,9 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
 
   assemble_report(rep, pairs, done, o.stop_at_first);
   Summary& s = rep.summary;
+  s.precision = precision_name(precision);
+  s.unit_roundoff = unit_roundoff(precision);
+  diagnose(rep, s.unit_roundoff);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   s.gb_per_s = s.seconds > 0 ? s.bytes / 1e9 / s.seconds : 0;
   return rep;

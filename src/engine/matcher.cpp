@@ -3,6 +3,7 @@
 #include <regex>
 #include <unordered_map>
 
+#include "engine/align.hpp"
 #include "engine/tolerance.hpp"
 #include "tensordiff/error.hpp"
 
@@ -56,9 +57,8 @@ std::string incompatibility(const TensorInfo& x, const TensorInfo& y, bool allow
 
 }  // namespace
 
-std::vector<MatchedPair> match_tensors(const std::vector<TensorInfo>& a,
-                                       const std::vector<TensorInfo>& b,
-                                       const CompareOptions& o) {
+MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<TensorInfo>& b,
+                          const CompareOptions& o) {
   const auto maps = compile_maps(o);
   std::vector<std::string> b_names(b.size());
   std::unordered_map<std::string, size_t> b_by_name;
@@ -70,15 +70,42 @@ std::vector<MatchedPair> match_tensors(const std::vector<TensorInfo>& a,
       throw Error(ErrorCode::kUsage, "--map gives two tensors of B the name '" + n + "' ('" +
                                          b[b_by_name[n]].name + "' and '" + b[j].name + "')");
   }
-  std::vector<MatchedPair> out;
+  MatchResult result;
+  std::vector<MatchedPair>& out = result.pairs;
   std::vector<bool> b_used(b.size(), false);
+  // Names left unmatched, paired by execution order where that is unambiguous.
+  std::vector<size_t> ua, ub;
+  std::vector<std::pair<size_t, size_t>> anchors;
   for (size_t i = 0; i < a.size(); ++i) {
     const auto it = b_by_name.find(a[i].name);
+    if (it == b_by_name.end()) ua.push_back(i);
+    else anchors.emplace_back(i, it->second);
+  }
+  {
+    std::vector<bool> named(b.size(), false);
+    for (const auto& [ia, ib] : anchors) named[ib] = true;
+    for (size_t j = 0; j < b.size(); ++j)
+      if (!named[j]) ub.push_back(j);
+  }
+  std::unordered_map<size_t, size_t> by_order;  // a index → b index
+  std::vector<std::pair<std::string, std::string>> renames;
+  for (const auto& [ia, ib] : align_by_order(a, b, ua, ub, anchors)) {
+    by_order[ia] = ib;
+    renames.emplace_back(b[ib].name, a[ia].name);
+  }
+  result.alignable = by_order.size();
+  result.suggested_maps = suggest_maps(renames);
+  if (o.align != Align::kOrder) by_order.clear();
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto it = b_by_name.find(a[i].name);
+    const auto ordered = by_order.find(i);
+    if (ordered != by_order.end()) it = b_by_name.find(b_names[ordered->second]);
     if (it != b_by_name.end()) b_used[it->second] = true;  // matched, even if filtered out
     if (!name_selected(a[i].name, o.tensors, o.include, o.exclude)) continue;
     MatchedPair p;
     p.a = i;
     p.name = a[i].name;
+    p.by_order = ordered != by_order.end();
     if (it == b_by_name.end()) {
       p.name_b = "";
       p.status = Status::kOnlyInA;
@@ -101,7 +128,7 @@ std::vector<MatchedPair> match_tensors(const std::vector<TensorInfo>& a,
     p.reason = "not in a";
     out.push_back(std::move(p));
   }
-  return out;
+  return result;
 }
 
 }  // namespace tensordiff

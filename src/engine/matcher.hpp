@@ -16,13 +16,21 @@ struct MatchedPair {
   Status status = Status::kMatch;  // kOnlyInA/B, kIncompatible; kMatch: to be compared
   std::string reason;
   bool unsupported = false;  // incompatible because a dtype cannot be decoded (input error)
+  bool by_order = false;     // paired by --align order (names differ)
+};
+
+struct MatchResult {
+  std::vector<MatchedPair> pairs;
+  // --map rules that would pair by name what execution order pairs (engine/align.hpp); given
+  // whether or not --align order applied them.
+  std::vector<std::string> suggested_maps;
+  uint64_t alignable = 0;  // pairs that --align order makes (or made) of unmatched names
 };
 
 // In A's execution order, then B-only tensors in B's order. Throws Error(kUsage) for a bad
 // --map regex or a --map that gives two of B's tensors the same name.
-std::vector<MatchedPair> match_tensors(const std::vector<TensorInfo>& a,
-                                       const std::vector<TensorInfo>& b,
-                                       const CompareOptions& options);
+MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<TensorInfo>& b,
+                          const CompareOptions& options);
 
 // Whether a name passes positional names/globs, --include and --exclude.
 bool name_selected(const std::string& name, const std::vector<std::string>& tensors,

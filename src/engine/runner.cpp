@@ -81,6 +81,7 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
   std::vector<Buffer> buf_a(plan.threads), buf_b(plan.threads);
   Partial acc;
   const int first_k = jobs.empty() ? 5 : jobs.front().params.first_k;
+  const int worst_k = jobs.empty() ? 5 : jobs.front().params.worst_k;
 
   auto compute = [&](size_t i, unsigned w) {
     const Item& it = items[i];
@@ -106,7 +107,7 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
     const Item& it = items[i];
     Partial& p = slots[i % window];
     if (it.first == 0) acc = std::move(p);
-    else merge_partial(acc, p, first_k);
+    else merge_partial(acc, p, first_k, worst_k);
     if (!it.last) return true;
     return on_done(it.job, acc);
   };

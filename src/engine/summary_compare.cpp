@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/precision.hpp"
 #include "engine/tolerance.hpp"
 #include "io/summary_source.hpp"
 #include "tensordiff/tensordiff.hpp"
@@ -70,7 +71,11 @@ void judge(PairReport& r, const SideStats& a, const SideStats& b, bool same_dtyp
     if (!d.first_nonzero_equal) add("first nonzero values differ");
   }
   r.summary_diff = d;
-  r.status = why.empty() ? Status::kMatch : Status::kMismatch;
+  // Equal checksums and dtypes: the same bytes (a 64-bit hash collision aside). Otherwise
+  // agreeing summaries are only consistent: elements can differ while statistics agree.
+  r.status = !why.empty() ? Status::kMismatch
+             : d.checksum_equal && same_dtype ? Status::kMatch
+                                              : Status::kConsistent;
   r.reason = why;
 }
 
@@ -80,25 +85,31 @@ Report compare_summaries(const std::string& path_a, const std::string& path_b,
                          const CompareOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const SummaryDump da = summary_of(path_a, o), db = summary_of(path_b, o);
-  const auto pairs = match_tensors(da.tensors, db.tensors, o);
+  const MatchResult match = match_tensors(da.tensors, db.tensors, o);
+  const auto& pairs = match.pairs;
+  const Precision precision = run_precision(pairs, da.tensors, db.tensors, o);
   Report rep;
   rep.input_a = path_a;
   rep.input_b = path_b;
   rep.options = o;
   rep.options.engine.log = nullptr;
+  rep.suggested_maps = match.suggested_maps;
+  rep.alignable = match.alignable;
   rep.backend = "summary";
   rep.tensors.resize(pairs.size());
   std::vector<bool> done(pairs.size(), true);
   for (size_t i = 0; i < pairs.size(); ++i) {
     const MatchedPair& m = pairs[i];
     PairReport& r = rep.tensors[i];
-    init_pair_report(r, m, da.tensors, db.tensors, o);
+    init_pair_report(r, m, da.tensors, db.tensors, precision, o);
     if (m.status != Status::kMatch) continue;
     r.a = da.stats[*m.a];
     r.b = db.stats[*m.b];
     judge(r, *r.a, *r.b, r.info_a->dtype == r.info_b->dtype);
   }
   assemble_report(rep, pairs, done, o.stop_at_first);
+  rep.summary.precision = precision_name(precision);
+  rep.summary.unit_roundoff = unit_roundoff(precision);
   rep.summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
 }

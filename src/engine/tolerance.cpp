@@ -2,7 +2,10 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <cstdlib>
+
+#include "engine/precision.hpp"
 
 #include "tensordiff/error.hpp"
 
@@ -22,9 +25,14 @@ Tolerance default_tolerance(DType a, DType b) {
   }
 }
 
-Tolerance resolve_tolerance(const std::string& name, DType a, DType b, const CompareOptions& o) {
+Tolerance resolve_tolerance(const std::string& name, DType a, DType b, Precision run,
+                            const CompareOptions& o) {
   if (o.exact) return {0, 0};
   Tolerance t = default_tolerance(a, b);
+  if ((dtype_is_float(a) || dtype_is_float(b)) && run != Precision::kAuto) {
+    const Tolerance r = precision_tolerance(run);
+    t = {std::max(t.rtol, r.rtol), std::max(t.atol, r.atol)};
+  }
   if (o.rtol) t.rtol = *o.rtol;
   if (o.atol) t.atol = *o.atol;
   for (const auto& rule : o.tol_rules) {

@@ -10,7 +10,10 @@ namespace tensordiff {
 Tolerance default_tolerance(DType a, DType b);
 
 // Defaults, then --rtol/--atol, then the last matching --tol rule, then --exact (all zero).
-Tolerance resolve_tolerance(const std::string& name, DType a, DType b, const CompareOptions& o);
+// The defaults of a floating pair follow the run's precision (the looser of its tolerance and
+// the pair's own dtypes'); integer and bool pairs are exact.
+Tolerance resolve_tolerance(const std::string& name, DType a, DType b, Precision run,
+                            const CompareOptions& o);
 
 // Shell-style glob (fnmatch, '*' also matches '/').
 bool glob_match(const std::string& pattern, const std::string& name);

@@ -368,6 +368,8 @@ class Hdf5Source final : public Source {
     }
     H5Sclose(space);
     e.order_attr = read_order_attr(e.dset);
+    // Where the capture package recorded it (file:line), for the report and the detail view.
+    if (auto src = read_string_attr(e.dset, "source")) e.info.source = *src;
     const auto ct = classify_hdf5_type(e.type, read_string_attr(e.dset, "dtype"));
     e.info.type_name = ct.description;
     e.info.big_endian = ct.big_endian;

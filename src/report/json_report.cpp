@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/matcher.hpp"
+#include "engine/precision.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 namespace tensordiff {
@@ -77,6 +78,14 @@ ordered_json jdiff(const DiffStats& d, const std::vector<uint64_t>& shape) {
   j["bits_differ"] = d.same_dtype ? ordered_json(d.bits_differ) : ordered_json(nullptr);
   j["max_ulp"] = d.same_dtype ? ordered_json(d.max_ulp) : ordered_json(nullptr);
   j["err_hist"] = jhist(d.err_hist);
+  ordered_json worst = ordered_json::array();
+  for (const auto& w : d.worst)
+    worst.push_back({{"index", unravel_index(w.flat_index, shape)},
+                     {"flat_index", w.flat_index},
+                     {"a", jnum(w.a)},
+                     {"b", jnum(w.b)},
+                     {"abs_diff", jnum(w.value)}});
+  j["worst"] = std::move(worst);
   return j;
 }
 
@@ -85,6 +94,18 @@ ordered_json jshape(const std::optional<TensorInfo>& t) {
 }
 ordered_json jdtype(const std::optional<TensorInfo>& t) {
   return t ? ordered_json(t->type_name) : ordered_json(nullptr);
+}
+
+const char* criterion_name(Criterion c) {
+  return c == Criterion::kRelL2 ? "rel-l2" : c == Criterion::kCosine ? "cosine" : "elementwise";
+}
+
+ordered_json precision_option(Precision p) {
+  return p == Precision::kAuto ? ordered_json(nullptr) : ordered_json(precision_name(p));
+}
+
+ordered_json jname(const std::optional<std::string>& s) {
+  return s ? ordered_json(*s) : ordered_json(nullptr);
 }
 
 const char* backend_name(Backend b) {
@@ -107,6 +128,10 @@ ordered_json joptions(const CompareOptions& o, const Report& r) {
           {"threads", r.threads},           {"chunk_mib", o.engine.chunk_bytes / double(1 << 20)},
           {"memory_mib", o.engine.memory_bytes / double(1 << 20)},
           {"first_k", o.engine.first_k},
+          {"worst_k", o.engine.worst_k},
+          {"precision", precision_option(o.precision)},
+          {"criterion", criterion_name(o.criterion)},
+          {"align", o.align == Align::kOrder ? "order" : "name"},
           {"simd", o.engine.simd.empty() ? ordered_json(nullptr) : ordered_json(o.engine.simd)}};
 }
 
@@ -126,10 +151,13 @@ std::string to_json(const Report& r) {
                   {"only_in_a", s.only_in_a},
                   {"only_in_b", s.only_in_b},
                   {"incompatible", s.incompatible},
+                  {"consistent", s.consistent},
                   {"skipped", s.skipped},
                   {"unsupported", s.unsupported},
-                  {"first_divergence", s.first_divergence ? ordered_json(*s.first_divergence)
-                                                          : ordered_json(nullptr)},
+                  {"first_divergence", jname(s.first_divergence)},
+                  {"first_jump", jname(s.first_jump)},
+                  {"precision", s.precision},
+                  {"unit_roundoff", jnum(s.unit_roundoff)},
                   {"bytes", s.bytes},
                   {"seconds", jnum(s.seconds)},
                   {"gb_per_s", jnum(s.gb_per_s)}};
@@ -140,6 +168,14 @@ std::string to_json(const Report& r) {
     e["name_b"] = t.name_b.empty() ? ordered_json(nullptr) : ordered_json(t.name_b);
     e["order"] = t.order;
     e["status"] = status_name(t.status);
+    e["growth"] = jopt(t.growth);
+    e["scale"] = jopt(t.scale);
+    e["shift"] = jopt(t.shift);
+    e["jump"] = t.jump;
+    e["by_order"] = t.by_order;
+    const TensorInfo* src = t.info_b && !t.info_b->source.empty() ? &*t.info_b
+                            : t.info_a && !t.info_a->source.empty() ? &*t.info_a : nullptr;
+    e["source"] = src ? ordered_json(src->source) : ordered_json(nullptr);
     e["reason"] = t.reason.empty() ? ordered_json(nullptr) : ordered_json(t.reason);
     e["dtype_a"] = jdtype(t.info_a);
     e["dtype_b"] = jdtype(t.info_b);
@@ -159,6 +195,9 @@ std::string to_json(const Report& r) {
     tensors.push_back(std::move(e));
   }
   j["tensors"] = std::move(tensors);
+  j["alignment"] = {{"alignable_by_order", r.alignable},
+                    {"applied", r.options.align == Align::kOrder},
+                    {"suggested_maps", r.suggested_maps}};
   return j.dump() + "\n";  // compact: reports of thousands of tensors are for programs
 }
 

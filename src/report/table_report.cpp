@@ -65,12 +65,20 @@ std::string status_cell(const PairReport& r) {
     case Status::kOnlyInA: return "only in a";
     case Status::kOnlyInB: return "only in b";
     case Status::kIncompatible: return "incompatible";
+    case Status::kConsistent: return "consistent";
   }
   return "?";
 }
 
 const char* status_color(Status s) {
   return s == Status::kMatch ? kGreen : s == Status::kMismatch ? kRed : kYellow;
+}
+
+std::string growth_cell(const PairReport& r) {
+  if (!r.growth) return "-";
+  const double g = *r.growth;
+  if (std::isinf(g)) return "inf";
+  return g >= 100 ? fmt("x%.3g", g) : fmt("x%.2f", g);
 }
 
 }  // namespace
@@ -90,10 +98,13 @@ std::string format_table(const Report& rep, const TableStyle& st) {
   out += "  " + pad("#", 5, true) + "  " + pad("name", nw) + "  " + pad("dtype", 9) +
          pad("max|d|", 10, true) + pad("max rel", 10, true) + pad("rel L2", 10, true) +
          pad("cosine", 12, true) + "  " + pad("mismatched", 22, true) + pad("p99|d|", 10, true) +
-         "  status\n";
+         pad("growth", 10, true) + "  status\n";
+  // Markers: '>' the first divergence (first over tolerance), '*' the first jump (where the
+  // error is introduced); both on one row: ">*".
   for (const auto& r : rep.tensors) {
     const bool first = rep.summary.first_divergence && r.name == *rep.summary.first_divergence;
-    std::string line = first ? (st.color ? "\u25b6 " : "> ") : "  ";
+    const bool jump = rep.summary.first_jump && r.name == *rep.summary.first_jump;
+    std::string line = std::string(first ? (st.color ? "\u25b6" : ">") : " ") + (jump ? "*" : " ");
     line += pad(std::to_string(r.order), 5, true) + "  " + pad(shorten(r.name, nw), nw) + "  " +
             pad(dtype_cell(r), 9);
     if (r.diff) {
@@ -105,11 +116,13 @@ std::string format_table(const Report& rep, const TableStyle& st) {
               pad(std::to_string(d.mismatches) + "/" + std::to_string(d.count) + " (" +
                       (d.mismatches == 0 ? std::string("0%") : fmt("%.3g%%", 100 * d.mismatch_fraction)) + ")",
                   22, true) +
-              pad(p99 ? (*p99 == 0 ? "0" : "<" + g3(*p99)) : "-", 10, true);
+              pad(p99 ? (*p99 == 0 ? "0" : "<" + g3(*p99)) : "-", 10, true) +
+              pad(growth_cell(r), 10, true);
     } else {
-      line += pad("", 10 * 3 + 12 + 2 + 22 + 10);
+      line += pad("", 10 * 3 + 12 + 2 + 22 + 10 + 10);
     }
     std::string status = status_cell(r);
+    if (r.by_order) status += " [b: " + r.name_b + "]";
     // Summaries carry no per-element diff: the reason is all there is to show.
     if (!r.reason.empty() && (r.status != Status::kMismatch || r.summary_diff))
       status += ": " + r.reason;
@@ -117,7 +130,7 @@ std::string format_table(const Report& rep, const TableStyle& st) {
       status += " (identical checksum)";
     if (st.color) status = std::string(status_color(r.status)) + status + kReset;
     line += "  " + status;
-    if (first && st.color) line = std::string(kBold) + line + kReset;
+    if ((first || jump) && st.color) line = std::string(kBold) + line + kReset;
     out += line + "\n";
   }
   const Summary& s = rep.summary;
@@ -125,6 +138,8 @@ std::string format_table(const Report& rep, const TableStyle& st) {
                     " match, " + std::to_string(s.mismatched) + " differ";
   if (s.only_in_a) sum += ", " + std::to_string(s.only_in_a) + " only in a";
   if (s.only_in_b) sum += ", " + std::to_string(s.only_in_b) + " only in b";
+  if (s.consistent)
+    sum += ", " + std::to_string(s.consistent) + " consistent (summaries agree; elements not compared)";
   if (s.incompatible) sum += ", " + std::to_string(s.incompatible) + " incompatible";
   if (s.skipped) sum += ", " + std::to_string(s.skipped) + " not read (--stop-at-first)";
   out += "\n" + sum + "\n";
@@ -147,7 +162,36 @@ std::string format_table(const Report& rep, const TableStyle& st) {
   } else if (s.mismatched == 0 && s.incompatible == 0) {
     out += "no divergence\n";
   }
-  out += fmt("%.3g GB", s.bytes / 1e9) + " read in " + fmt("%.3g s", s.seconds) + " (" +
+  // Where the error is introduced, which the first divergence (first over tolerance) need not
+  // be: in a low-precision run every tensor can be over a strict tolerance from the start.
+  if (s.first_jump) {
+    for (const auto& r : rep.tensors)
+      if (r.name == *s.first_jump) {
+        std::string fj = "first jump: " + r.name + " (order " + std::to_string(r.order) + "): rel L2 " +
+                         g3(r.diff->rel_l2) + ", " + growth_cell(r) + " what it inherited";
+        if (r.scale) fj += ", l2(b)/l2(a) " + fmt("%.6f", *r.scale);
+        if (r.shift && std::fabs(*r.shift) > 1e-3) fj += ", mean shift " + g3(*r.shift) + " rms";
+        if (r.info_b && !r.info_b->source.empty()) fj += "; recorded at " + r.info_b->source;
+        out += (st.color ? std::string(kBold) + kYellow + fj + kReset : fj) + "\n";
+        break;
+      }
+  } else if (s.compared > 0 && s.consistent < s.compared) {
+    out += "no jump (no error beyond what earlier tensors carry and the " + s.precision +
+           " noise floor)\n";
+  }
+  if (rep.alignable > 0) {
+    const bool applied = rep.options.align == Align::kOrder;
+    out += std::to_string(rep.alignable) + " tensors with other names in B " +
+           (applied ? "were paired by execution order (--align order)"
+                    : "pair by execution order, shape and dtype (--align order)") +
+           "; to pair them by name:";
+    const size_t show = std::min<size_t>(rep.suggested_maps.size(), 8);
+    for (size_t i = 0; i < show; ++i) out += " --map '" + rep.suggested_maps[i] + "'";
+    if (rep.suggested_maps.size() > show)
+      out += " (and " + std::to_string(rep.suggested_maps.size() - show) + " more in the JSON report)";
+    out += "\n";
+  }
+  out += "precision " + s.precision + "; " + fmt("%.3g GB", s.bytes / 1e9) + " read in " + fmt("%.3g s", s.seconds) + " (" +
          fmt("%.3g GB/s", s.gb_per_s) + ", " + rep.backend + ", " + std::to_string(rep.threads) +
          " threads)\n";
   return out;

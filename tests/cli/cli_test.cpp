@@ -59,7 +59,8 @@ TEST_F(Cli, FindsTheDivergence) {
   const CliRun r = run(a + " " + b);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.out.find("first divergence: encoder.layers.3 (order 7)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("> "), std::string::npos);
+  EXPECT_NE(r.out.find(">*"), std::string::npos);  // first divergence and first jump
+  EXPECT_NE(r.out.find("first jump: encoder.layers.3 (order 7)"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("\033["), std::string::npos);  // not a TTY: no colour
   EXPECT_EQ(r.err, "");
 }
@@ -274,6 +275,77 @@ TEST_F(Cli, SimdTargetIsChosenShownAndChecked) {
   r = run(a + " " + b, "TENSORDIFF_SIMD=avx9");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("TENSORDIFF_SIMD 'avx9'"), std::string::npos) << r.err;
+}
+
+// Issue 9: one pair in detail.
+TEST_F(Cli, ShowPrintsOnePairInDetail) {
+  CliRun r = run("show " + a + " " + b + " encoder.layers.3 --worst-k 3");
+  EXPECT_EQ(r.code, 1) << r.err;
+  for (const char* part : {"encoder.layers.3  [mismatch]", "dtype", "first nonzeros", "max |d|",
+                           "rel L2", "cosine", "bits differ", "worst 3 (largest |b - a|)",
+                           "|a| by binary exponent", "|b - a| by binary exponent", "#"})
+    EXPECT_NE(r.out.find(part), std::string::npos) << part << "\n" << r.out;
+  r = run("show " + a + " " + b + " embed");
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = run("show " + a + " " + b + " no.such.tensor");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("show: no tensor named 'no.such.tensor'"), std::string::npos) << r.err;
+  r = run("show " + a + " " + b);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("show needs two dumps and one tensor"), std::string::npos) << r.err;
+}
+
+// Issue 9: the run's precision, the criterion, worst elements and growth in the JSON report.
+TEST_F(Cli, PrecisionCriterionAndDiagnosisInJson) {
+  CliRun r = run("-q --json " + dir + "/r.json " + a + " " + b);
+  auto j = nlohmann::json::parse(slurp(dir + "/r.json"));
+  EXPECT_EQ(j["summary"]["precision"], "fp32");
+  EXPECT_EQ(j["summary"]["first_jump"], "encoder.layers.3");
+  const auto t7 = j["tensors"][7];  // a copy: j is reused below
+  EXPECT_TRUE(t7["jump"].get<bool>());
+  EXPECT_GT(t7["growth"].get<double>(), 1000.0);
+  EXPECT_NEAR(t7["scale"].get<double>(), 1.0, 1e-3);
+  EXPECT_EQ(t7["diff"]["worst"].size(), 5u);
+  EXPECT_GE(t7["diff"]["worst"][0]["abs_diff"].get<double>(), t7["diff"]["worst"][4]["abs_diff"].get<double>());
+  EXPECT_EQ(t7["diff"]["worst"][0]["abs_diff"], t7["diff"]["max_abs"]);
+  // Judged as a bf16 run: bf16's tolerances (fewer elements out of them), and the step at
+  // layer 3 (1e-3 relative) is below bf16's noise floor (3.9e-3): no jump.
+  r = run("-q --precision bf16 --json " + dir + "/r2.json " + a + " " + b);
+  j = nlohmann::json::parse(slurp(dir + "/r2.json"));
+  EXPECT_EQ(j["summary"]["precision"], "bf16");
+  EXPECT_EQ(j["options"]["precision"], "bf16");
+  EXPECT_EQ(j["tensors"][7]["tolerance"]["rtol"], 1.6e-2);
+  EXPECT_LT(j["tensors"][7]["diff"]["mismatches"].get<uint64_t>(), t7["diff"]["mismatches"].get<uint64_t>());
+  EXPECT_TRUE(j["summary"]["first_jump"].is_null());
+  // Judged on rel L2 against fp32's rtol (1.3e-6), 1e-3 fails; cosine 0.9999995 < 1 - 1.3e-6.
+  r = run("-q --criterion rel-l2 --json " + dir + "/r3.json " + a + " " + b);
+  EXPECT_EQ(r.code, 1);
+  j = nlohmann::json::parse(slurp(dir + "/r3.json"));
+  EXPECT_NE(j["tensors"][7]["reason"].get<std::string>().find("--criterion rel-l2"), std::string::npos);
+  EXPECT_EQ(j["tensors"][6]["status"], "match");
+  r = run("-q --criterion cosine --rtol 1e-3 " + a + " " + b);
+  EXPECT_EQ(r.code, 0) << r.err;  // 1 - cos <= 8.5e-5 everywhere
+  r = run("-q --criterion cosine --rtol 1e-5 " + a + " " + b);
+  EXPECT_EQ(r.code, 1) << r.err;
+  for (const char* bad : {"--precision fp12", "--criterion l2", "--align random", "--worst-k -1"}) {
+    r = run(std::string(bad) + " " + a + " " + b);
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_EQ(lines(r.err), 1) << bad << ": " << r.err;
+  }
+}
+
+// Issue 9: summaries that agree are consistent (exit 3), never a proven match.
+TEST_F(Cli, AgreeingSummariesAreConsistentNotMatch) {
+  ASSERT_EQ(run("stats -q " + a + " --json " + dir + "/sa.json").code, 0);
+  // B's summary against A's: the first 7 tensors have close statistics but other bytes.
+  ASSERT_EQ(run("stats -q " + b + " --json " + dir + "/sb.json").code, 0);
+  CliRun r = run(dir + "/sa.json " + dir + "/sb.json embed");
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("consistent"), std::string::npos) << r.out;
+  r = run(dir + "/sa.json " + a);  // identical bytes: checksums equal, a match
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = run(dir + "/sa.json " + dir + "/sb.json");  // something differs: 1
+  EXPECT_EQ(r.code, 1);
 }
 
 TEST_F(Cli, InputsAreNotModified) {

@@ -257,7 +257,7 @@ TEST_P(MetricsReference, ExtremeMagnitudesAcrossBlocks) {
   for (uint64_t f = 0; f < n; f += 4096) {
     cpu_side_chunk(DType::kF64, 5, bytes.data() + 8 * f, f, std::min<uint64_t>(4096, n - f), part);
     if (f == 0) acc = part;
-    else merge_partial(acc, part, 5);
+    else merge_partial(acc, part, 5, 5);
   }
   const TreeNode t = acc.tree.total();
   expect_side_eq(finalize_side(acc.a, t.a, 8 * n), reference_side(DType::kF64, bytes, n, 5),

@@ -162,6 +162,7 @@ RefResult reference_pair(DType ta, const std::vector<uint8_t>& ra, DType tb,
   d.count = n;
   d.same_dtype = ta == tb;
   long double sabs = 0, sd2 = 0, sa2 = 0, sb2 = 0, sab = 0;
+  std::vector<ExtremeAt> all;  // every finite pair, for the K worst
   const size_t ea = dtype_size(ta), eb = dtype_size(tb);
   for (uint64_t i = 0; i < n; ++i) {
     const double a = ref_decode(ta, &ra[i * ea]), b = ref_decode(tb, &rb[i * eb]);
@@ -186,6 +187,7 @@ RefResult reference_pair(DType ta, const std::vector<uint8_t>& ra, DType tb,
     const double rel = ad == 0 ? 0.0 : ad / std::fabs(a);
     if (!(ad <= tol.atol + tol.rtol * std::fabs(a))) ++d.mismatches;
     if (!d.max_abs || ad > d.max_abs->value) d.max_abs = ExtremeAt{ad, i, a, b};
+    all.push_back({ad, i, a, b});
     if (!d.max_rel || rel > d.max_rel->value) d.max_rel = ExtremeAt{rel, i, a, b};
     if (d.same_dtype) d.max_ulp = std::max(d.max_ulp, ref_ulp(ta, &ra[i * ea], &rb[i * eb]));
     sabs += ad;
@@ -205,6 +207,10 @@ RefResult reference_pair(DType ta, const std::vector<uint8_t>& ra, DType tb,
              : (na == 0 || nb == 0) ? 0.0
                                     : std::clamp(static_cast<double>(sab / (na * nb)), -1.0, 1.0);
   d.mismatch_fraction = n ? static_cast<double>(d.mismatches) / n : 0.0;
+  // The K worst by a full stable sort: largest |d| first, ties by smallest index.
+  std::stable_sort(all.begin(), all.end(), [](const ExtremeAt& x, const ExtremeAt& y) { return x.value > y.value; });
+  all.resize(std::min<size_t>(all.size(), static_cast<size_t>(first_k)));
+  d.worst = all;
   return r;
 }
 
@@ -217,13 +223,14 @@ RefResult engine_pair(DType ta, const std::vector<uint8_t>& ra, DType tb,
   p.tol = tol;
   p.equal_nan = equal_nan;
   p.first_k = first_k;
+  p.worst_k = first_k;
   Partial acc, part;
   const size_t ea = dtype_size(ta), eb = dtype_size(tb);
   for (uint64_t f = 0; f < n || (n == 0 && f == 0); f += chunk_elems) {
     const uint64_t m = std::min(chunk_elems, n - f);
     cpu_pair_chunk(p, ra.data() + f * ea, rb.data() + f * eb, f, m, part);
     if (f == 0) acc = part;
-    else merge_partial(acc, part, first_k);
+    else merge_partial(acc, part, first_k, first_k);
     if (n == 0) break;
   }
   const TreeNode t = acc.tree.total();
@@ -283,6 +290,12 @@ void expect_diff_eq(const DiffStats& g, const DiffStats& w, double rel, const ch
   if (w.same_dtype) {
     EXPECT_EQ(g.bits_differ, w.bits_differ) << s << " bits_differ";
     EXPECT_EQ(g.max_ulp, w.max_ulp) << s << " max_ulp";
+  }
+  ASSERT_EQ(g.worst.size(), w.worst.size()) << s << " worst";
+  for (size_t i = 0; i < g.worst.size(); ++i) {
+    EXPECT_TRUE(same_bits(g.worst[i].value, w.worst[i].value)) << s << " worst " << i;
+    EXPECT_EQ(g.worst[i].flat_index, w.worst[i].flat_index) << s << " worst " << i;
+    EXPECT_TRUE(same_bits(g.worst[i].a, w.worst[i].a) && same_bits(g.worst[i].b, w.worst[i].b)) << s << " worst " << i;
   }
   expect_near(g.mean_abs, w.mean_abs, rel * w.mean_abs.value_or(0) + 1e-300, s + " mean_abs");
   expect_near(g.rmse, w.rmse, rel * w.rmse.value_or(0) + 1e-300, s + " rmse");

@@ -38,7 +38,7 @@ RefResult run_backend(ComputeBackend& be, DType ta, const std::vector<uint8_t>& 
   for (uint64_t f = 0; f < n; f += chunk) {
     be.pair_chunk(p, a.data() + f * ea, b.data() + f * eb, f, std::min(chunk, n - f), part);
     if (f == 0) acc = part;
-    else merge_partial(acc, part, p.first_k);
+    else merge_partial(acc, part, p.first_k, p.worst_k);
   }
   const TreeNode t = acc.tree.total();
   return {finalize_side(acc.a, t.a, n * ea), finalize_side(acc.b, t.b, n * eb),

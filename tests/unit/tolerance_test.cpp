@@ -22,14 +22,14 @@ TEST(Tolerance, RulesLastMatchWins) {
   o.rtol = 0.5;
   o.tol_rules.push_back(parse_tolerance_rule("enc*:rtol=0.1,atol=0.2"));
   o.tol_rules.push_back(parse_tolerance_rule("enc*.act:atol=0.3"));
-  auto t = resolve_tolerance("encoder.layers.1.act", DType::kF32, DType::kF32, o);
+  auto t = resolve_tolerance("encoder.layers.1.act", DType::kF32, DType::kF32, Precision::kAuto, o);
   EXPECT_DOUBLE_EQ(t.rtol, 0.1);
   EXPECT_DOUBLE_EQ(t.atol, 0.3);
-  t = resolve_tolerance("head", DType::kF32, DType::kF32, o);
+  t = resolve_tolerance("head", DType::kF32, DType::kF32, Precision::kAuto, o);
   EXPECT_DOUBLE_EQ(t.rtol, 0.5);
   EXPECT_DOUBLE_EQ(t.atol, 1e-5);
   o.exact = true;
-  t = resolve_tolerance("encoder.x", DType::kF32, DType::kF32, o);
+  t = resolve_tolerance("encoder.x", DType::kF32, DType::kF32, Precision::kAuto, o);
   EXPECT_EQ(t.rtol, 0);
   EXPECT_EQ(t.atol, 0);
 }

@@ -1,0 +1,38 @@
+// Where the error is introduced (DESIGN.md §4 Diagnosis): per pair `growth` (its relative L2
+// error over what it inherited), `scale` = l2(b)/l2(a) and `shift` = (mean(b) − mean(a)) /
+// rms(a); the first jump is the first pair in A's order whose error those earlier do not
+// explain. The rules and their thresholds were chosen by measurement (python/tests/
+// scenarios.py: transformer, encoder and CNN runs in bf16, fp16 and a float32 port, clean and
+// with typical slips); see the README for what they find and what they cannot.
+#pragma once
+#include <string>
+
+#include "tensordiff/report.hpp"
+
+namespace tensordiff {
+
+struct JumpRules {
+  // A growth jump: relative L2 error at least this many times the largest one before it (or
+  // of the module's recorded inputs), and than the run's unit roundoff. Clean runs measured
+  // at most 1.3 (bf16, fp16) and 3.2 (float32 port); slips from 5.5 to 10^6.
+  double growth = 8;
+  // A systematic jump: most of the error (at least this fraction of rel L2) is a rescaling
+  // or a shift of the whole tensor ...
+  double systematic_fraction = 0.5;
+  // ... at least this many times any earlier pair's (or its inputs') ...
+  double systematic_over_before = 2;
+  // ... above this fraction of the unit roundoff ...
+  double systematic_floor = 0.05;
+  // ... and this many standard deviations beyond what random error of that size over that
+  // many elements gives (|scale − 1|, |shift| ~ rel L2 / sqrt(n), or rel L2² for the bias of
+  // the squared norm).
+  double systematic_z = 8;
+};
+
+// Fills growth, scale, shift and jump of every pair with a diff, and summary.first_jump.
+// Pairs named `X.input` / `X.input.K` are module X's recorded inputs (the capture package's
+// hook_module(inputs=True)): X's growth is then over them, its own amplification, and an
+// input pair itself is never named as the jump when X is in the report.
+void diagnose(Report& rep, double unit_roundoff, const JumpRules& rules = {});
+
+}  // namespace tensordiff

@@ -1,0 +1,148 @@
+// The first-jump statistics on synthetic error chains (issue 9): noise that grows smoothly is
+// never a jump; a step far above everything before, or a systematic rescaling that random
+// error of that size cannot explain, is.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "engine/diagnosis.hpp"
+#include "engine/precision.hpp"
+
+namespace tensordiff {
+namespace {
+
+constexpr double kBf16 = 0x1p-8;
+
+// A pair with relative L2 error `rel` over n elements; `scale` = l2(b)/l2(a), `shift` the
+// mean shift in units of rms(a).
+PairReport pair(const std::string& name, double rel, double scale = 1, double shift = 0,
+                uint64_t n = 100000) {
+  PairReport r;
+  r.name = name;
+  SideStats a, b;
+  a.count = b.count = a.finite = b.finite = n;
+  a.l2 = std::sqrt(double(n));  // rms 1
+  b.l2 = *a.l2 * scale;
+  a.mean = 0.1;
+  b.mean = 0.1 + shift;
+  r.a = a;
+  r.b = b;
+  DiffStats d;
+  d.count = d.finite_pairs = n;
+  d.rel_l2 = rel;
+  r.diff = d;
+  return r;
+}
+
+Report chain(const std::vector<PairReport>& pairs) {
+  Report rep;
+  rep.tensors = pairs;
+  return rep;
+}
+
+TEST(Diagnosis, SmoothGrowthIsNeverAJump) {
+  // x1.5 per layer for 40 layers (a 10^7-fold growth in all), and x5 per step: growth is
+  // measured against the largest error before, so neither is a jump.
+  for (double factor : {1.05, 1.5, 5.0}) {
+    std::vector<PairReport> ps;
+    double rel = 3e-3;
+    for (int i = 0; i < 40; ++i, rel *= factor) ps.push_back(pair("l" + std::to_string(i), rel));
+    Report rep = chain(ps);
+    diagnose(rep, kBf16);
+    EXPECT_FALSE(rep.summary.first_jump.has_value()) << factor << " at " << rep.summary.first_jump.value_or("");
+    EXPECT_NEAR(*rep.tensors[10].growth, factor, 1e-9);
+  }
+}
+
+TEST(Diagnosis, NoiseAroundTheFloorIsNotAJump) {
+  // Errors scattered between 0.1 and 1.5 unit roundoffs, as bf16 storage rounding gives.
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(0.1, 1.5);
+  std::normal_distribution<double> g(0, 1);
+  std::vector<PairReport> ps;
+  for (int i = 0; i < 200; ++i) {
+    const double rel = u(rng) * kBf16;
+    // Random error: |scale - 1| and the shift a few rel/sqrt(n) at most.
+    ps.push_back(pair("t" + std::to_string(i), rel, 1 + 3 * g(rng) * rel / std::sqrt(1e5),
+                      3 * g(rng) * rel / std::sqrt(1e5)));
+  }
+  Report rep = chain(ps);
+  diagnose(rep, kBf16);
+  EXPECT_FALSE(rep.summary.first_jump.has_value()) << *rep.summary.first_jump;
+}
+
+TEST(Diagnosis, AStepFarAboveEverythingBeforeIsTheJump) {
+  Report rep = chain({pair("a", 3e-3), pair("b", 4e-3), pair("c", 3.5e-3), pair("d", 0.3),
+                      pair("e", 0.35), pair("f", 10)});
+  diagnose(rep, kBf16);
+  ASSERT_TRUE(rep.summary.first_jump.has_value());
+  EXPECT_EQ(*rep.summary.first_jump, "d");
+  EXPECT_NEAR(*rep.tensors[3].growth, 0.3 / 4e-3, 1e-9);
+  EXPECT_TRUE(rep.tensors[3].jump);
+  EXPECT_FALSE(rep.tensors[4].jump);
+  EXPECT_TRUE(rep.tensors[5].jump);  // a second jump later is marked too
+  // The first pair is measured against the unit roundoff.
+  Report first = chain({pair("x", 0.5)});
+  diagnose(first, kBf16);
+  EXPECT_EQ(first.summary.first_jump.value_or(""), "x");
+  EXPECT_NEAR(*first.tensors[0].growth, 0.5 / kBf16, 1e-9);
+}
+
+TEST(Diagnosis, SystematicRescalingBeyondNoiseIsAJump) {
+  // 5e-4 of rescaling with an error of 6e-4: most of the error is the scale, 70 standard
+  // deviations beyond what random error over 10^5 elements gives (fp16 run).
+  const double u16 = 0x1p-11;
+  Report rep = chain({pair("a", 5e-4, 1 + 1e-6), pair("norm", 6e-4, 1 - 5e-4), pair("c", 7e-4)});
+  diagnose(rep, u16);
+  EXPECT_EQ(rep.summary.first_jump.value_or(""), "norm");
+  EXPECT_NEAR(*rep.tensors[1].scale, 1 - 5e-4, 1e-12);
+  // The same rescaling where it is a small part of a larger error is not called systematic.
+  Report mixed = chain({pair("a", 5e-4), pair("norm", 3e-3, 1 - 5e-4)});
+  diagnose(mixed, u16);
+  EXPECT_FALSE(mixed.summary.first_jump.has_value());
+  // Nor one no larger than what earlier pairs already carry.
+  Report inherited = chain({pair("a", 6e-4, 1 - 4e-4), pair("norm", 6e-4, 1 - 5e-4)});
+  diagnose(inherited, u16);
+  EXPECT_EQ(inherited.summary.first_jump.value_or(""), "a");
+  // A mean shift counts like a rescaling.
+  Report shifted = chain({pair("a", 5e-4), pair("bias", 6e-4, 1, 5e-4)});
+  diagnose(shifted, u16);
+  EXPECT_EQ(shifted.summary.first_jump.value_or(""), "bias");
+  EXPECT_NEAR(*shifted.tensors[1].shift, 5e-4, 1e-12);
+}
+
+TEST(Diagnosis, RecordedInputsGiveAModuleItsOwnAmplification) {
+  // m's input already carries 0.2: m's own growth is 0.25/0.2, not 0.25 over the earlier 3e-3.
+  Report rep = chain({pair("x", 3e-3), pair("m.input.0", 0.2), pair("m", 0.25), pair("n", 0.26)});
+  diagnose(rep, kBf16);
+  EXPECT_NEAR(*rep.tensors[2].growth, 0.25 / 0.2, 1e-9);
+  // The jump is not blamed on an input pair while its module is reported: the error came in
+  // before m, so the input is where it shows, but nothing names a module; it stays unnamed.
+  EXPECT_FALSE(rep.tensors[1].jump);
+  EXPECT_FALSE(rep.tensors[2].jump);
+  // Without the module in the report, the input pair is an ordinary tensor.
+  Report alone = chain({pair("x", 3e-3), pair("m.input.0", 0.2)});
+  diagnose(alone, kBf16);
+  EXPECT_EQ(alone.summary.first_jump.value_or(""), "m.input.0");
+  // Parent modules: p's input is clean, its output is not: p is the jump (a slip in p's own
+  // code, between its submodules' records).
+  Report parent = chain({pair("p.input.0", 3e-3), pair("p.sub.input.0", 0.2), pair("p.sub", 0.2),
+                         pair("p", 0.2)});
+  diagnose(parent, kBf16);
+  EXPECT_EQ(parent.summary.first_jump.value_or(""), "p");
+}
+
+TEST(Precision, RunPrecisionAndItsTolerances) {
+  EXPECT_EQ(least_precise({DType::kF32, DType::kBF16, DType::kF64}), Precision::kBf16);
+  EXPECT_EQ(least_precise({DType::kF32, DType::kI64}), Precision::kFp32);
+  EXPECT_EQ(least_precise({DType::kI64, DType::kBool}), Precision::kFp32);
+  EXPECT_EQ(least_precise({DType::kF16, DType::kF8E5M2}), Precision::kFp8);
+  EXPECT_EQ(unit_roundoff(Precision::kBf16), 0x1p-8);
+  EXPECT_EQ(*precision_from_name("tf32"), Precision::kTf32);
+  EXPECT_FALSE(precision_from_name("fp12").has_value());
+  EXPECT_EQ(precision_tolerance(Precision::kBf16).rtol, 1.6e-2);
+}
+
+}  // namespace
+}  // namespace tensordiff
