@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
+scripts/python-venv.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600) | tee "$log"

@@ -15,6 +15,22 @@ Report compare(const std::string& a, const std::string& b, const CompareOptions&
 StatsReport stats(const std::string& path, const EngineOptions& options,
                   const std::vector<std::string>& names = {});
 
+// A tensor in the caller's memory: `data` holds the elements of `shape` in C order and
+// little-endian byte order (bfloat16 and float8 as their raw bits) and stays valid during the
+// call. The engine reads it in bounded chunks: no copy of the whole tensor is made.
+struct ArrayView {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<uint64_t> shape;  // empty: a scalar
+  const void* data = nullptr;
+  std::string source;           // file:line that produced it, if known
+};
+
+// compare() and stats() for tensors in memory: the same engine, matching and report.
+Report compare_arrays(const std::vector<ArrayView>& a, const std::vector<ArrayView>& b,
+                      const CompareOptions& options);
+StatsReport stats_arrays(const std::vector<ArrayView>& arrays, const EngineOptions& options);
+
 // What this build and machine run: the version, the CPU SIMD target that `simd` selects
 // (EngineOptions::simd rules: empty means $TENSORDIFF_SIMD, else the best) among those this
 // CPU runs, and whether the CUDA backend is compiled in. For --version and bug reports.

@@ -36,10 +36,19 @@ def is_tensor(value) -> bool:
             or (hasattr(value, "numpy") and callable(value.numpy)) or hasattr(value, "__array__"))
 
 
+def is_number(value) -> bool:
+    """A Python or numpy scalar: recorded as a 0-d tensor (a loss after .item())."""
+    return isinstance(value, (bool, int, float, np.generic)) and not isinstance(value, complex)
+
+
 def to_numpy(value):
-    """Returns (array, dtype_name). array holds raw bits for bfloat16/float8."""
+    """Returns (array, dtype_name). array holds raw bits for bfloat16/float8; Python numbers
+    become 0-d arrays (bool, int64, float64)."""
     if isinstance(value, np.ndarray):
         return value, value.dtype.name
+    if is_number(value):
+        arr = np.asarray(value)
+        return arr, arr.dtype.name
     if framework_of(value) == "pytorch":
         return _torch_to_numpy(value)
     if hasattr(value, "asnumpy"):

@@ -10,15 +10,16 @@ so a crash of the traced program keeps what was recorded.
 from __future__ import annotations
 
 import fnmatch
-import inspect
 import json
 import os
+import sys
 import threading
 import warnings
 
 import h5py
 import numpy as np
 
+from ._native import engine
 from .convert import framework_of, to_numpy
 from .summary import summarize
 
@@ -42,11 +43,14 @@ def _bf16_type():
 
 
 def _caller_source() -> str:
-    """file:line of the first frame outside this package."""
-    here = os.path.dirname(__file__)
-    for frame in inspect.stack()[1:]:
-        if not frame.filename.startswith(here):
-            return f"{frame.filename}:{frame.lineno}"
+    """file:line of the first frame outside this package (a frame walk: inspect.stack() reads
+    every frame's source file and costs milliseconds)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    f = sys._getframe(1)
+    while f is not None:
+        if not os.path.abspath(f.f_code.co_filename).startswith(here):
+            return f"{f.f_code.co_filename}:{f.f_lineno}"
+        f = f.f_back
     return ""
 
 
@@ -61,6 +65,8 @@ class Recorder:
         self._order = 0
         self._bytes = 0
         self._seen: dict[str, int] = {}
+        self._names: set[str] = set()       # every name recorded (a repeat gets ~2, ~3, ...)
+        self._calls: dict[str, int] = {}    # watched functions' call counters
         self._file = None
         self._lock = threading.Lock()
 
@@ -82,6 +88,13 @@ class Recorder:
         return False
 
     # -- recording --------------------------------------------------------------------------
+    def next_call(self, function: str) -> int:
+        """The number of this call of a watched function: 0, 1, 2, ... per Recorder."""
+        with self._lock:
+            k = self._calls.get(function, 0)
+            self._calls[function] = k + 1
+            return k
+
     def unique_name(self, name: str) -> str:
         """name the first time, then name#2, name#3, ... (repeated calls of one module)."""
         k = self._seen.get(name, 0) + 1
@@ -104,11 +117,20 @@ class Recorder:
         if not self.wants(name):
             return False
         arr, dtype = to_numpy(value)
-        arr = np.ascontiguousarray(arr)
+        # C order without np.ascontiguousarray, which turns a 0-d array into shape (1,).
+        arr = np.require(arr, requirements="C")
         if self.max_bytes is not None and self._bytes + arr.nbytes > self.max_bytes:
             warnings.warn(f"tensordiff: {name} not recorded: max_bytes={self.max_bytes} reached")
             return False
         with self._lock:
+            if name in self._names:
+                # Recording a name twice must never stop the user's program: keep both.
+                k = 2
+                while f"{name}~{k}" in self._names:
+                    k += 1
+                warnings.warn(f"tensordiff: {self.path}: {name!r} recorded again; kept as {name}~{k}")
+                name = f"{name}~{k}"
+            self._names.add(name)
             self._bytes += arr.nbytes
             order = self._order
             self._order += 1
@@ -116,18 +138,21 @@ class Recorder:
                      "source": source if source is not None else _caller_source(),
                      "framework": framework_of(value), "dtype": dtype}
             if self.mode == "full":
-                self._write_dataset(name, arr, dtype, attrs)
+                try:
+                    self._write_dataset(name, arr, dtype, attrs)
+                except (ValueError, TypeError, KeyError, OSError) as e:
+                    # e.g. a name that clashes with a group: a warning, never the user's crash
+                    warnings.warn(f"tensordiff: {self.path}: {name!r} not recorded: {e}")
+                    return False
             else:
                 entry = {"name": name, "order": order, "dtype": dtype, "shape": list(arr.shape)}
-                entry.update(summarize(arr, dtype))
+                entry.update(_summary(name, arr, dtype))
                 entry.update({k: attrs[k] for k in ("step", "source", "framework")})
                 self._file.write(json.dumps(entry) + "\n")
             self._file.flush()
         return True
 
     def _write_dataset(self, name, arr, dtype, attrs):
-        if name in self._file:
-            raise ValueError(f"tensordiff: {self.path}: {name} recorded twice")
         if dtype == "bfloat16":
             space = h5py.h5s.create_simple(arr.shape) if arr.shape else h5py.h5s.create(h5py.h5s.SCALAR)
             tid = _bf16_type()
@@ -140,6 +165,30 @@ class Recorder:
             dset = self._file.create_dataset(name, data=arr)
         for k, v in attrs.items():
             dset.attrs[k] = v
+
+
+_SIDE_FIELDS = ("count", "nonzero", "nan", "pos_inf", "neg_inf", "min", "max", "mean", "std", "l2",
+                "first_nonzero", "mag_hist", "checksum")
+_warned_no_engine = False
+
+
+def _summary(name: str, arr: np.ndarray, dtype: str) -> dict:
+    """The side fields of `tensordiff stats` for one array, computed by the engine in C++ (one
+    pass at memory speed); numpy passes only when the engine module was not built."""
+    global _warned_no_engine
+    eng = engine()
+    if eng is not None:
+        try:
+            doc = json.loads(eng.stats_json([(name, dtype, list(arr.shape), arr, "")]))
+            t = doc["tensors"][0]
+            return {k: t[k] for k in _SIDE_FIELDS}
+        except eng.EngineError:
+            pass  # a dtype the engine does not read: numpy's summary says what it can
+    elif not _warned_no_engine:
+        _warned_no_engine = True
+        warnings.warn("tensordiff: the engine module is not built; summaries fall back to numpy "
+                      "(slower): build it (scripts/build.sh) or pip install the package")
+    return summarize(arr, dtype)
 
 
 def save(name: str, value, **kw) -> bool:

@@ -158,6 +158,44 @@ bool FastBlockPair(const SA& A, const SB& B, size_t n, const PairParams& p, Fuse
   return true;
 }
 
+// One side (`tensordiff stats`, summaries): sweep 1 of FastBlockPair alone, with the bins
+// stored for the histogram. Counts of zeros, NaN and inf come off the histogram; false, having
+// decided nothing, sends the block to ReduceSide.
+template <class S>
+bool FastSideBlock(const S& X, size_t n, SideBlock& r, uint64_t* bins) {
+  const hn::ScalableTag<double> d;
+  const hn::RebindToUnsigned<decltype(d)> du;
+  const size_t N = hn::Lanes(d);
+  if (n % N != 0) return false;
+  const auto zero = hn::Zero(d);
+  const auto sign_off = hn::Set(du, 0x7fffffffffffffffull);
+  const auto k = hn::Set(d, hn::GetLane(X.Load(d, 0)));
+  auto mn = X.Load(d, 0), mx = mn, s1 = zero, s2 = zero;
+  for (size_t i = 0; i < n; i += N) {
+    const auto x = X.Load(d, i);
+    mn = hn::Min(mn, x);
+    mx = hn::Max(mx, x);
+    const auto dx = hn::Sub(x, k);
+    s1 = hn::Add(s1, dx);
+    s2 = hn::MulAdd(dx, dx, s2);
+    hn::Store(FiniteBin(d, hn::And(hn::BitCast(du, x), sign_off)), du, bins + i);
+  }
+  const double S1 = hn::GetLane(hn::SumOfLanes(d, s1)), S2 = hn::GetLane(hn::SumOfLanes(d, s2));
+  if (!std::isfinite(S1 + S2)) return false;
+  r.min = hn::GetLane(hn::MinOfLanes(d, mn));
+  r.max = hn::GetLane(hn::MaxOfLanes(d, mx));
+  if (square_scale(std::max(-r.min, r.max)) != 0) return false;
+  const double nd = static_cast<double>(n);
+  r.finite = n;
+  r.sums.n = nd;
+  r.sums.mean = hn::GetLane(k) + S1 / nd;
+  r.sums.m2 = std::max(0.0, S2 - S1 * S1 / nd);
+  r.sums.sumsq = r.sums.m2 + nd * r.sums.mean * r.sums.mean;
+  r.sums.scale = 0;
+  FixZeroSigns(X, n, r.min, r.max);
+  return true;
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace tensordiff
 HWY_AFTER_NAMESPACE();

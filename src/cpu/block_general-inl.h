@@ -299,6 +299,15 @@ void ReduceBlockPairGeneral(BlockBuf& buf, size_t n, const PairParams& p, FusedB
   CorrectMeans(buf, n, r);
 }
 
+// Histogram bins of a decoded block with NaN and ±inf in bins of their own (ExpBin), for the
+// blocks the single-side fast path refuses.
+void StoreBins(const double* x, size_t n, uint64_t* bins) {
+  const hn::ScalableTag<double> d;
+  const hn::RebindToUnsigned<decltype(d)> du;
+  const size_t N = hn::Lanes(d);
+  for (size_t i = 0; i < n; i += N) hn::Store(ExpBin(d, hn::Load(d, x + i)), du, bins + i);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace tensordiff
 HWY_AFTER_NAMESPACE();

@@ -49,17 +49,33 @@ void SideChunk(DType type, int first_k, const uint8_t* raw, uint64_t first, uint
   out.a.count = n;
   for (uint64_t off = 0; off < n; off += kBlockElems) {
     const size_t m = static_cast<size_t>(std::min<uint64_t>(kBlockElems, n - off));
-    DecodeBlock(type, raw + off * es, m, buf->a);
-    const SideBlock s = ReduceSide(buf->a, m);
-    AddSide(out.a, s);
-    hist->add_block(buf->a, m);
-    if (out.a.first_nonzero.size() < static_cast<size_t>(first_k) && s.nonzero > 0)
+    SideBlock s;
+    bool fast;
+    if (type == DType::kF64) {
+      fast = FastSideBlock(F64Src{raw + off * es}, m, s, buf->bins_ab);
+      if (!fast || out.a.first_nonzero.size() < static_cast<size_t>(first_k))
+        DecodeBlock(type, raw + off * es, m, buf->a);
+    } else {
+      DecodeBlock(type, raw + off * es, m, buf->a);
+      fast = FastSideBlock(DecodedSrc{buf->a}, m, s, buf->bins_ab);
+    }
+    if (!fast) {
+      s = ReduceSide(buf->a, m);
+      StoreBins(buf->a, m, buf->bins_ab);
+    }
+    AddSide(out.a, s);  // its counts of zeros, NaN and inf are replaced from the histogram
+    hist->add_bins(buf->bins_ab, m);
+    if (out.a.first_nonzero.size() < static_cast<size_t>(first_k))
       scan_first_nonzero(buf->a, m, first + off, first_k, out.a.first_nonzero);
     TreeNode leaf;
     leaf.a = s.sums;
     out.tree.push(kLeaf, leaf);
   }
   hist->fold_into(out.a.mag_hist);
+  out.a.nan = hist->total(kDiscardBin);
+  out.a.pos_inf = hist->total(kPosInfBin);
+  out.a.neg_inf = hist->total(kNegInfBin);
+  out.a.nonzero = n - out.a.mag_hist.counts[ExpHistogram::kZero];
   out.a.checksum_sum = checksum_words(raw, first * es, n * es);
   out.bytes = n * es;
 }

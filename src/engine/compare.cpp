@@ -8,6 +8,7 @@
 #include "engine/precision.hpp"
 #include "engine/matcher.hpp"
 #include "engine/runner.hpp"
+#include "io/memory_source.hpp"
 #include "engine/summary_compare.hpp"
 #include "io/summary_source.hpp"
 #include "engine/tolerance.hpp"
@@ -144,14 +145,14 @@ void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
   rep.tensors = std::move(kept);
 }
 
-Report compare(const std::string& path_a, const std::string& path_b, const CompareOptions& o) {
-  if (is_summary_file(path_a) || is_summary_file(path_b)) return compare_summaries(path_a, path_b, o);
-  const auto t0 = std::chrono::steady_clock::now();
-  std::string note;
-  auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
-  const ReadMode mode = o.engine.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only;
-  auto src_a = open_hdf5(path_a, o.engine.log, mode);
-  auto src_b = open_hdf5(path_b, o.engine.log, mode);
+namespace {
+
+// compare() on any two sources: dumps or arrays in memory.
+Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const std::string& note,
+                       std::chrono::steady_clock::time_point t0, const CompareOptions& o) {
+  Source* src_a = &sa;
+  Source* src_b = &sb;
+  const std::string path_a = sa.path(), path_b = sb.path();
   const auto& ta = src_a->tensors();
   const auto& tb = src_b->tensors();
   const MatchResult match = match_tensors(ta, tb, o);
@@ -165,7 +166,7 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   rep.options.engine.log = nullptr;
   rep.suggested_maps = match.suggested_maps;
   rep.alignable = match.alignable;
-  rep.backend = backend->name();
+  rep.backend = backend.name();
   rep.backend_note = note;
   const RunPlan plan = plan_run(o.engine);
   rep.threads = plan.threads;
@@ -189,9 +190,9 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
     init_pair_report(r, m, ta, tb, precision, o);
     if (m.status != Status::kMatch || i >= read_limit) continue;
     Job job;
-    job.a = src_a.get();
+    job.a = src_a;
     job.ia = *m.a;
-    job.b = src_b.get();
+    job.b = src_b;
     job.ib = *m.b;
     job.count = ta[*m.a].count;
     job.params = pair_params(ta[*m.a], tb[*m.b], r.tolerance, o);
@@ -200,7 +201,7 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   }
 
   std::vector<bool> done(pairs.size(), false);
-  run_jobs(jobs, plan, *backend, [&](size_t j, Partial& p) {
+  run_jobs(jobs, plan, backend, [&](size_t j, Partial& p) {
     PairReport& r = rep.tensors[job_pair[j]];
     const TreeNode sums = p.tree.total();
     const uint64_t n = jobs[j].count;
@@ -224,15 +225,13 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   return rep;
 }
 
-StatsReport stats(const std::string& path, const EngineOptions& o,
-                  const std::vector<std::string>& names) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::string note;
-  auto backend = make_backend(o.backend, o.device, o.simd, o.log, &note);
-  auto src = open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only);
+StatsReport stats_source(Source& source, ComputeBackend& backend, const std::string& note,
+                         std::chrono::steady_clock::time_point t0, const EngineOptions& o,
+                         const std::vector<std::string>& names) {
+  Source* src = &source;
   StatsReport rep;
-  rep.input = path;
-  rep.backend = backend->name();
+  rep.input = source.path();
+  rep.backend = backend.name();
   rep.backend_note = note;
   const RunPlan plan = plan_run(o);
   rep.threads = plan.threads;
@@ -246,7 +245,7 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
       continue;
     }
     Job job;
-    job.a = src.get();
+    job.a = src;
     job.ia = t.order;
     job.count = t.count;
     job.params.type_a = t.dtype;
@@ -254,7 +253,7 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
     jobs.push_back(job);
     job_entry.push_back(rep.tensors.size() - 1);
   }
-  run_jobs(jobs, plan, *backend, [&](size_t j, Partial& p) {
+  run_jobs(jobs, plan, backend, [&](size_t j, Partial& p) {
     const uint64_t bytes = jobs[j].count * dtype_size(jobs[j].params.type_a);
     const TreeNode sums = p.tree.total();
     rep.tensors[job_entry[j]].stats = finalize_side(p.a, sums.a, bytes);
@@ -263,6 +262,46 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
   });
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
+}
+
+}  // namespace
+
+Report compare(const std::string& path_a, const std::string& path_b, const CompareOptions& o) {
+  if (is_summary_file(path_a) || is_summary_file(path_b)) return compare_summaries(path_a, path_b, o);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string note;
+  auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
+  const ReadMode mode = o.engine.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only;
+  auto src_a = open_hdf5(path_a, o.engine.log, mode);
+  auto src_b = open_hdf5(path_b, o.engine.log, mode);
+  return compare_sources(*src_a, *src_b, *backend, note, t0, o);
+}
+
+Report compare_arrays(const std::vector<ArrayView>& a, const std::vector<ArrayView>& b,
+                      const CompareOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string note;
+  auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
+  auto src_a = memory_source(a, "arrays a");
+  auto src_b = memory_source(b, "arrays b");
+  return compare_sources(*src_a, *src_b, *backend, note, t0, o);
+}
+
+StatsReport stats(const std::string& path, const EngineOptions& o,
+                  const std::vector<std::string>& names) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string note;
+  auto backend = make_backend(o.backend, o.device, o.simd, o.log, &note);
+  auto src = open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only);
+  return stats_source(*src, *backend, note, t0, o, names);
+}
+
+StatsReport stats_arrays(const std::vector<ArrayView>& arrays, const EngineOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string note;
+  auto backend = make_backend(o.backend, o.device, o.simd, o.log, &note);
+  auto src = memory_source(arrays, "arrays");
+  return stats_source(*src, *backend, note, t0, o, {});
 }
 
 }  // namespace tensordiff

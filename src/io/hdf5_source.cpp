@@ -60,6 +60,9 @@ std::optional<std::string> read_string_attr(hid_t obj, const char* name) {
     if (H5Tis_variable_str(type) > 0) {
       hid_t mem = H5Tcopy(H5T_C_S1);
       H5Tset_size(mem, H5T_VARIABLE);
+      // h5py writes str attributes as UTF-8: the memory type must say so, or HDF5 refuses
+      // to convert and the attribute reads as absent.
+      H5Tset_cset(mem, H5Tget_cset(type));
       char* s = nullptr;
       if (H5Aread(attr, mem, &s) >= 0 && s) {
         out = std::string(s);

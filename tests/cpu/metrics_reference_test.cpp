@@ -131,6 +131,48 @@ TEST_P(MetricsReference, RandomDataEveryDtype) {
   }
 }
 
+std::vector<uint8_t> f64_bytes(const std::vector<double>& v) {
+  std::vector<uint8_t> b(8 * v.size());
+  std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+
+// The single-side path (`tensordiff stats`, summaries) on the same data, in chunks.
+SideStats engine_side(DType t, const std::vector<uint8_t>& raw, uint64_t n, uint64_t chunk) {
+  Partial acc, part;
+  const size_t es = dtype_size(t);
+  for (uint64_t f = 0; f < n || (n == 0 && f == 0); f += chunk) {
+    const uint64_t m = std::min(chunk, n - f);
+    cpu_side_chunk(t, 5, raw.data() + f * es, f, m, part);
+    if (f == 0) acc = part;
+    else merge_partial(acc, part, 5, 5);
+    if (n == 0) break;
+  }
+  return finalize_side(acc.a, acc.tree.total().a, n * es);
+}
+
+TEST_P(MetricsReference, SidePathEveryDtype) {
+  for (DType t : kAll)
+    for (uint64_t n : {1ull, 7ull, 256ull, 257ull, 5000ull, 70001ull}) {
+      std::vector<uint8_t> a, b;
+      make_pair(t, n, a, b);
+      const std::string label = std::string("side ") + dtype_name(t) + " n=" + std::to_string(n);
+      expect_side_eq(engine_side(t, a, n, 4096), reference_side(t, a, n, 5), kRel, label.c_str());
+    }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double sub = std::numeric_limits<double>::denorm_min();
+  for (const auto& v : std::vector<std::vector<double>>{
+           {0.0, -0.0, 1.0, 2.0}, {-0.0, -0.0, -0.0, 0.0}, {nan, 1.0, INFINITY, -INFINITY},
+           {sub, -sub, 4 * sub, 1e-310}, {1e300, -1e300, 3e307, 1e-300}, {0.0, 0.0, 0.0, 0.0}})
+    for (size_t len : {v.size(), size_t{8}, size_t{256}, size_t{515}}) {
+      std::vector<double> x(len);
+      for (size_t i = 0; i < len; ++i) x[i] = v[i % v.size()];
+      expect_side_eq(engine_side(DType::kF64, f64_bytes(x), len, 256),
+                     reference_side(DType::kF64, f64_bytes(x), len, 5), kRel,
+                     ("side edge n=" + std::to_string(len)).c_str());
+    }
+}
+
 TEST_P(MetricsReference, MixedDtypesCompareThroughFloat64) {
   // float32 reference vs bfloat16 / float16 candidates of the same values.
   const uint64_t n = 10000;
@@ -155,11 +197,6 @@ TEST_P(MetricsReference, MixedDtypesCompareThroughFloat64) {
   check(DType::kF32, a, DType::kI64, i64, n, true, "f32 vs i64");
 }
 
-std::vector<uint8_t> f64_bytes(const std::vector<double>& v) {
-  std::vector<uint8_t> b(8 * v.size());
-  std::memcpy(b.data(), v.data(), b.size());
-  return b;
-}
 
 TEST_P(MetricsReference, EdgeCases) {
   const double nan = std::numeric_limits<double>::quiet_NaN(), inf = INFINITY;
