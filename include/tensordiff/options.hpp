@@ -55,6 +55,7 @@ struct EngineOptions {
   // false: every read through H5Dread under HDF5's lock (the slow reference path that the
   // parallel pread / raw-chunk readers are tested against; no CLI flag).
   bool direct_reads = true;
+  bool follow_links = false;               // --follow-links: soft and external links listed
   LogFn log;
 };
 

@@ -1,6 +1,7 @@
 // compare() and stats(): open the dumps, match, plan jobs, run them, turn partials into the
 // fields of DESIGN.md §4 and verdicts.
 #include <chrono>
+#include <future>
 #include <cstdio>
 
 #include "engine/backend.hpp"
@@ -8,6 +9,7 @@
 #include "engine/precision.hpp"
 #include "engine/matcher.hpp"
 #include "engine/runner.hpp"
+#include "io/input_file.hpp"
 #include "io/memory_source.hpp"
 #include "engine/summary_compare.hpp"
 #include "io/summary_source.hpp"
@@ -267,13 +269,25 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
 }  // namespace
 
 Report compare(const std::string& path_a, const std::string& path_b, const CompareOptions& o) {
+  check_input_file(path_a);  // before anything reads them: a FIFO would block
+  check_input_file(path_b);
   if (is_summary_file(path_a) || is_summary_file(path_b)) return compare_summaries(path_a, path_b, o);
   const auto t0 = std::chrono::steady_clock::now();
   std::string note;
   auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
   const ReadMode mode = o.engine.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only;
-  auto src_a = open_hdf5(path_a, o.engine.log, mode);
-  auto src_b = open_hdf5(path_b, o.engine.log, mode);
+  // Both listings at once: each comes from its own HDF5 helper process.
+  auto b_future = std::async(std::launch::async, [&] {
+    return open_hdf5(path_b, o.engine.log, mode, o.engine.follow_links);
+  });
+  std::unique_ptr<Source> src_a, src_b;
+  try {
+    src_a = open_hdf5(path_a, o.engine.log, mode, o.engine.follow_links);
+  } catch (...) {
+    try { b_future.get(); } catch (...) {}  // A's error is the one reported
+    throw;
+  }
+  src_b = b_future.get();
   return compare_sources(*src_a, *src_b, *backend, note, t0, o);
 }
 
@@ -292,7 +306,8 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
   const auto t0 = std::chrono::steady_clock::now();
   std::string note;
   auto backend = make_backend(o.backend, o.device, o.simd, o.log, &note);
-  auto src = open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only);
+  auto src = open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only,
+                       o.follow_links);
   return stats_source(*src, *backend, note, t0, o, names);
 }
 

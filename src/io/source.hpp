@@ -20,6 +20,8 @@ class Source {
   // Copies elements [first, first + n) of the flattened tensor `index` into dst, as stored
   // (the file's byte order, no conversion). Thread-safe. Throws Error naming file and tensor.
   virtual void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) = 0;
+  // One line each for what the listing left out (e.g. links not followed), for the report.
+  virtual std::vector<std::string> notes() const { return {}; }
 };
 
 
@@ -29,7 +31,9 @@ class Source {
 enum class ReadMode { kDirect, kHdf5Only };
 
 // Opens an HDF5 file read-only and lists its datasets. Throws Error (kIo, kNotHdf5, kCorrupt).
+// follow_links: soft and external links are listed under their own names (else they are
+// notes). libhdf5 runs in a helper process (hdf5_helper.hpp), never in the caller's.
 std::unique_ptr<Source> open_hdf5(const std::string& path, const LogFn& log,
-                                  ReadMode mode = ReadMode::kDirect);
+                                  ReadMode mode = ReadMode::kDirect, bool follow_links = false);
 
 }  // namespace tensordiff

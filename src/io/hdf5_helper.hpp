@@ -1,0 +1,59 @@
+// The HDF5 helper process (issue 11): libhdf5 1.10 is not hardened against hostile files
+// (crashes, invalid frees, endless loops on corrupt metadata), so it never runs in the engine's
+// process. A forked helper opens the file, reports the listing (hdf5_listing.hpp) and then
+// serves the few reads that need libhdf5 itself; a crash or a hang of the helper becomes one
+// clear error line. The engine reads everything else with pread.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "io/hdf5_listing.hpp"
+
+namespace tensordiff {
+
+struct HelperOptions {
+  bool verbose = false;       // the helper prints HDF5's own error stack to stderr
+  bool follow_links = false;  // list soft and external links' targets (else: note them)
+  bool hdf5_only = false;     // every read by H5Dread in the helper (the reference path)
+  double timeout_s = 120;     // listing, and each read, must answer within this
+};
+
+// $TENSORDIFF_HDF5_TIMEOUT (seconds) or 120.
+double default_helper_timeout();
+
+class Hdf5Helper {
+ public:
+  // Forks the helper and waits for the listing. Throws Error naming `path` when the file is not
+  // HDF5, cannot be opened, or the helper crashes or times out.
+  Hdf5Helper(const std::string& path, const HelperOptions& options);
+  ~Hdf5Helper();
+  Hdf5Helper(const Hdf5Helper&) = delete;
+  Hdf5Helper& operator=(const Hdf5Helper&) = delete;
+
+  Hdf5Listing take_listing() { return std::move(listing_); }
+
+  // Elements [first, first + n) of dataset `index` (listing order), n * elem_size bytes, read
+  // by the helper with H5Dread. Serialised. A helper that crashed is restarted for the next
+  // read. Throws Error naming the tensor.
+  void read(size_t index, const std::string& tensor, uint64_t first, uint64_t n, size_t elem_size,
+            uint8_t* dst);
+
+ private:
+  void spawn(bool list);
+  void stop();
+  // The next message from the helper, or an Error saying why there is none.
+  std::vector<uint8_t> receive(const std::string& what);
+  [[noreturn]] void fail(const std::string& what, int code);
+
+  std::string path_;
+  HelperOptions options_;
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  Hdf5Listing listing_;
+  std::mutex m_;
+};
+
+}  // namespace tensordiff

@@ -1,0 +1,128 @@
+#include "io/hdf5_listing.hpp"
+
+namespace tensordiff {
+
+namespace {
+
+void encode_info(wire::Writer& w, const TensorInfo& t) {
+  w.str(t.name);
+  w.u64s(t.shape);
+  w.u64(t.count);
+  w.u8(static_cast<uint8_t>(t.dtype));
+  w.u8(t.big_endian);
+  w.str(t.type_name);
+  w.str(t.storage);
+  w.str(t.unsupported);
+  w.str(t.source);
+  w.u64(t.order);
+}
+
+TensorInfo decode_info(wire::Reader& r) {
+  TensorInfo t;
+  t.name = r.str();
+  t.shape = r.u64s();
+  t.count = r.u64();
+  const uint8_t dt = r.u8();
+  if (dt > static_cast<uint8_t>(DType::kBool)) throw wire::WireError("bad dtype");
+  t.dtype = static_cast<DType>(dt);
+  t.big_endian = r.u8() != 0;
+  t.type_name = r.str();
+  t.storage = r.str();
+  t.unsupported = r.str();
+  t.source = r.str();
+  t.order = r.u64();
+  return t;
+}
+
+}  // namespace
+
+void encode(wire::Writer& w, const Hdf5Listing& l) {
+  w.u64(l.datasets.size());
+  for (const auto& d : l.datasets) {
+    encode_info(w, d.info);
+    w.u8(d.order_attr.has_value());
+    w.i64(d.order_attr.value_or(0));
+    w.u8(static_cast<uint8_t>(d.path));
+    w.u64(d.file_offset);
+    w.u64s(d.chunk);
+    w.u64(d.filters.size());
+    for (const auto& f : d.filters) {
+      w.u64(static_cast<uint64_t>(f.id));
+      w.u64(f.cd.size());
+      for (auto c : f.cd) w.u64(c);
+    }
+    w.u8(d.unfiltered_edges);
+    w.bytes(d.fill.data(), d.fill.size());
+    w.u64(d.chunks.size());
+    for (const auto& c : d.chunks) {
+      w.u64(c.linear);
+      w.u64(c.addr);
+      w.u64(c.size);
+      w.u64(c.mask);
+    }
+    w.u8(d.native_convert);
+    w.str(d.file);
+    w.str(d.error);
+  }
+  w.u64(l.skipped_links.size());
+  for (const auto& s : l.skipped_links) {
+    w.str(s.name);
+    w.str(s.kind);
+    w.str(s.target);
+  }
+}
+
+Hdf5Listing decode_listing(wire::Reader& r) {
+  Hdf5Listing l;
+  const uint64_t n = r.u64();
+  if (n > r.left()) throw wire::WireError("bad dataset count");
+  for (uint64_t i = 0; i < n; ++i) {
+    ListedDataset d;
+    d.info = decode_info(r);
+    const bool has_order = r.u8() != 0;
+    const int64_t order = r.i64();
+    if (has_order) d.order_attr = order;
+    const uint8_t path = r.u8();
+    if (path > static_cast<uint8_t>(ReadPath::kHelper)) throw wire::WireError("bad read path");
+    d.path = static_cast<ReadPath>(path);
+    d.file_offset = r.u64();
+    d.chunk = r.u64s();
+    const uint64_t nf = r.u64();
+    if (nf > 64) throw wire::WireError("bad filter count");
+    for (uint64_t k = 0; k < nf; ++k) {
+      FilterStep f;
+      f.id = static_cast<int>(r.u64());
+      const uint64_t nc = r.u64();
+      if (nc > 64) throw wire::WireError("bad filter parameters");
+      for (uint64_t c = 0; c < nc; ++c) f.cd.push_back(static_cast<unsigned>(r.u64()));
+      d.filters.push_back(std::move(f));
+    }
+    d.unfiltered_edges = r.u8() != 0;
+    d.fill = r.bytes();
+    const uint64_t nc = r.u64();
+    if (nc > r.left() / 32) throw wire::WireError("bad chunk count");
+    d.chunks.resize(nc);
+    for (auto& c : d.chunks) {
+      c.linear = r.u64();
+      c.addr = r.u64();
+      c.size = r.u64();
+      c.mask = static_cast<uint32_t>(r.u64());
+    }
+    d.native_convert = r.u8() != 0;
+    d.file = r.str();
+    d.error = r.str();
+    l.datasets.push_back(std::move(d));
+  }
+  const uint64_t ns = r.u64();
+  if (ns > r.left()) throw wire::WireError("bad link count");
+  for (uint64_t i = 0; i < ns; ++i) {
+    ListedLink s;
+    s.name = r.str();
+    s.kind = r.str();
+    s.target = r.str();
+    l.skipped_links.push_back(std::move(s));
+  }
+  return l;
+}
+
+}  // namespace tensordiff

@@ -1,0 +1,61 @@
+// What the HDF5 helper process reports about a file (DESIGN.md §6, issue 11): every dataset's
+// description and where its bytes are, so that the engine reads data with pread and decodes
+// chunks itself, and libhdf5 (which is not hardened against hostile files) never runs in the
+// engine's process. Only reads that need libhdf5 itself (filters we do not decode, compact
+// storage, type conversions) go back to the helper.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/filters.hpp"
+#include "io/wire.hpp"
+#include "tensordiff/tensor_info.hpp"
+
+namespace tensordiff {
+
+enum class ReadPath : uint8_t {
+  kPread,   // contiguous: pread at file_offset
+  kChunks,  // chunked with filters we undo: raw chunks by pread at their addresses
+  kFill,    // never written: every element is the fill value
+  kHelper,  // anything else: H5Dread of a hyperslab in the helper process
+};
+
+struct ChunkRecord {
+  uint64_t linear = 0;  // row-major index of the chunk in the chunk grid
+  uint64_t addr = 0, size = 0;
+  uint32_t mask = 0;    // filters skipped when it was written
+};
+
+struct ListedDataset {
+  TensorInfo info;
+  std::optional<int64_t> order_attr;
+  ReadPath path = ReadPath::kHelper;
+  uint64_t file_offset = 0;           // kPread
+  std::vector<uint64_t> chunk;        // kChunks: chunk dimensions
+  std::vector<FilterStep> filters;    // kChunks
+  bool unfiltered_edges = false;      // kChunks: H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS
+  std::vector<uint8_t> fill;          // kFill, kChunks: one element as stored
+  std::vector<ChunkRecord> chunks;    // kChunks: the allocated ones, by increasing `linear`
+  bool native_convert = false;        // kHelper: read with a native memory type (HDF5 converts)
+  std::string file;                   // kPread/kChunks: the file holding the bytes when it is
+                                      // not the listed one (a followed external link)
+  std::string error;                  // non-empty: reading this tensor fails with this message
+};
+
+// A link that does not lead to a dataset of this file (external, soft, dangling), listed so
+// that it is never skipped in silence.
+struct ListedLink {
+  std::string name, kind, target;
+};
+
+struct Hdf5Listing {
+  std::vector<ListedDataset> datasets;  // in execution order
+  std::vector<ListedLink> skipped_links;
+};
+
+void encode(wire::Writer& w, const Hdf5Listing& l);
+Hdf5Listing decode_listing(wire::Reader& r);
+
+}  // namespace tensordiff
