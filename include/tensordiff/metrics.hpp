@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace tensordiff {
@@ -24,6 +25,20 @@ struct ExpHistogram {
   std::optional<double> quantile_upper_bound(double q) const;
 };
 
+// What reports keep of a histogram: its non-empty bins (ExpHistogram's bin index, count) by
+// increasing bin. A tensor fills a handful of the 84 bins; 10^5 tensors of dense histograms
+// would hold 200 MB of zeros.
+struct SparseHistogram {
+  std::vector<std::pair<uint8_t, uint64_t>> bins;
+
+  static SparseHistogram from(const ExpHistogram& h);
+  ExpHistogram dense() const;
+  uint64_t count(int bin) const;
+  uint64_t total() const;
+  std::optional<double> quantile_upper_bound(double q) const { return dense().quantile_upper_bound(q); }
+  bool operator==(const SparseHistogram& o) const { return bins == o.bins; }
+};
+
 struct NonzeroEntry {
   uint64_t flat_index = 0;
   double value = 0;
@@ -35,8 +50,9 @@ struct SideStats {
   uint64_t finite = 0;
   std::optional<double> min, max, mean, std, l2;  // over finite values; empty when none
   std::vector<NonzeroEntry> first_nonzero;
-  ExpHistogram mag_hist;
+  SparseHistogram mag_hist;
   uint64_t checksum = 0;
+  bool checksum_known = true;  // false: never written and too large to checksum (JSON null)
 };
 
 struct ExtremeAt {
@@ -55,7 +71,7 @@ struct DiffStats {
   double mismatch_fraction = 0;
   bool same_dtype = false;  // bits_differ and max_ulp are set only then
   uint64_t bits_differ = 0, max_ulp = 0;
-  ExpHistogram err_hist;
+  SparseHistogram err_hist;
   std::vector<ExtremeAt> worst;  // the K largest |d| (ties: smallest index), largest first
 };
 

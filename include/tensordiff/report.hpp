@@ -10,11 +10,15 @@
 
 namespace tensordiff {
 
-constexpr int kReportSchema = 1;
+// 2: histograms keep only their non-empty exponent bins ("exp": {"-3": n}); per pair growth,
+// scale, shift, jump, source, worst; status consistent and error.
+constexpr int kReportSchema = 2;
 const char* version();
 
 // kConsistent: judged from summaries only (DESIGN.md §4), which agree; not proven equal.
-enum class Status { kMatch, kMismatch, kOnlyInA, kOnlyInB, kIncompatible, kConsistent };
+// kError: a read of this pair failed (reason says why); every other pair is still compared
+// and the run ends with exit status 2.
+enum class Status { kMatch, kMismatch, kOnlyInA, kOnlyInB, kIncompatible, kConsistent, kError };
 const char* status_name(Status s);
 
 struct PairReport {
@@ -39,6 +43,7 @@ struct Summary {
   uint64_t compared = 0, matched = 0, mismatched = 0, only_in_a = 0, only_in_b = 0;
   uint64_t incompatible = 0;
   uint64_t consistent = 0;     // judged from summaries only; they agree
+  uint64_t errors = 0;         // pairs whose data could not be read (status error)
   uint64_t skipped = 0;        // pairs not read because of --stop-at-first
   uint64_t unsupported = 0;    // tensors whose dtype we cannot decode (an input error: exit 2)
   std::optional<std::string> first_divergence;
@@ -63,11 +68,13 @@ struct Report {
   // (paired with --align order), and the --map rules that would pair them by name.
   uint64_t alignable = 0;
   std::vector<std::string> suggested_maps;
+  std::vector<std::string> notes;  // what the inputs' listings left out (links not followed)
 };
 
 struct StatsEntry {
   TensorInfo info;
-  std::optional<SideStats> stats;  // empty when the dtype is unsupported
+  std::optional<SideStats> stats;  // empty when the dtype is unsupported or a read failed
+  std::string error;               // why a read failed
 };
 
 struct StatsReport {
@@ -78,6 +85,7 @@ struct StatsReport {
   uint64_t bytes = 0;
   double seconds = 0;
   uint64_t unsupported = 0;
+  uint64_t errors = 0;              // tensors whose data could not be read
   std::vector<StatsEntry> tensors;  // execution order
 };
 

@@ -1,5 +1,6 @@
 // The public API: compare two dumps, summarise one, render reports. Host C++ only.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "tensordiff/error.hpp"
@@ -39,6 +40,11 @@ std::string build_info(const std::string& simd = "");
 
 std::string to_json(const Report& report);       // DESIGN.md §8
 std::string to_json(const StatsReport& report);
+// The same JSON, produced a tensor at a time into `sink` (reports of 10^5 tensors never exist
+// as one document in memory).
+using TextSink = std::function<void(const std::string&)>;
+void write_json(const Report& report, const TextSink& sink);
+void write_json(const StatsReport& report, const TextSink& sink);
 
 struct TableStyle {
   bool color = false;
@@ -49,20 +55,31 @@ std::string format_stats_table(const StatsReport& report, const TableStyle& styl
 // One pair for a person (`tensordiff show`): sides, every metric, worst elements, histograms.
 std::string format_detail(const PairReport& pair);
 
-// A file that appears at `path` only when commit() succeeds: the data goes to a temporary file
-// in the same directory, renamed over `path` at commit. Creating it checks writability up front,
-// so a bad --json path fails before any work and never touches an existing file.
+// Where a report goes. "-" is stdout. An existing path that is not a regular file (a device, a
+// FIFO, /dev/stdout) is written to directly and never replaced. Otherwise the report appears at
+// `path` only when commit() succeeds: it is written to a temporary file in the same directory,
+// created at commit, and renamed over `path`. The constructor checks up front that the
+// directory is writable and that `path` is none of `inputs`, so a bad --json fails before any
+// work and never touches an existing file.
 class AtomicFile {
  public:
-  explicit AtomicFile(const std::string& path);
+  explicit AtomicFile(const std::string& path, const std::vector<std::string>& inputs = {});
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
   void commit(const std::string& contents);
+  // The report produced piece by piece into the temporary file (or the target itself when it
+  // is written directly), then renamed into place.
+  void commit_stream(const std::function<void(const TextSink&)>& produce);
 
  private:
-  std::string path_, tmp_;
+  std::string path_;
   int fd_ = -1;
+  bool direct_ = false;
 };
+
+// The temporary file a commit is writing right now ("" when none), for a SIGINT/SIGTERM handler
+// to remove: a static buffer, safe to read from a signal handler.
+const char* pending_report_temp();
 
 }  // namespace tensordiff

@@ -32,8 +32,9 @@ def mag_hist(v: np.ndarray) -> dict:
     exp = e.astype(np.int64) - 1  # 2^exp <= |x| < 2^(exp+1)
     inner = (exp >= MIN_EXP) & (exp <= MAX_EXP)
     counts = np.bincount(exp[inner] - MIN_EXP, minlength=MAX_EXP - MIN_EXP + 1)
+    # Schema 2: only the non-empty exponent bins, keyed by the exponent.
     return {"zero": zero, "underflow": int(np.count_nonzero(exp < MIN_EXP)), "min_exp": MIN_EXP,
-            "max_exp": MAX_EXP, "counts": [int(c) for c in counts],
+            "max_exp": MAX_EXP, "exp": {str(MIN_EXP + i): int(c) for i, c in enumerate(counts) if c},
             "overflow": int(np.count_nonzero(exp > MAX_EXP))}
 
 

@@ -1,7 +1,9 @@
 // The command line: argument parsing and exit codes only; all work is in the library.
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <new>
@@ -26,10 +28,11 @@ void warn(const std::string& line) { std::cerr << "tensordiff: " << line << "\n"
 
 int run_compare(const cli::CliArgs& args) {
   std::unique_ptr<AtomicFile> json;
-  if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path);
+  if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path, args.files);
   const Report rep = compare(args.files[0], args.files[1], args.compare);
   if (!rep.backend_note.empty()) warn(rep.backend_note);
-  if (json) json->commit(to_json(rep));
+  for (const auto& note : rep.notes) warn(note);
+  if (json) json->commit_stream([&](const TextSink& sink) { write_json(rep, sink); });
   if (!args.quiet) std::cout << format_table(rep, {use_color(args.color), args.name_width});
   // Pairs that could not be compared get a line on stderr even with -q.
   for (const auto& t : rep.tensors) {
@@ -43,7 +46,9 @@ int run_compare(const cli::CliArgs& args) {
     else
       warn("tensor '" + t.name + "': " + t.reason + "; not compared");
   }
-  if (rep.summary.unsupported > 0) return kExitError;
+  for (const auto& t : rep.tensors)
+    if (t.status == Status::kError) warn(t.reason);
+  if (rep.summary.unsupported > 0 || rep.summary.errors > 0) return kExitError;
   const Summary& s = rep.summary;
   const bool none_differ = s.mismatched == 0 && s.only_in_a == 0 && s.only_in_b == 0 &&
                            s.incompatible == 0 && s.skipped == 0;
@@ -66,7 +71,9 @@ int run_show(const cli::CliArgs& args) {
   PairReport p = *pair;
   p.growth.reset();
   if (!args.quiet) std::cout << format_detail(p);
+  if (p.status == Status::kError) warn(p.reason);
   return p.status == Status::kMatch ? kExitMatch
+         : p.status == Status::kError ? kExitError
          : p.status == Status::kConsistent ? kExitConsistent
          : p.status == Status::kIncompatible && p.info_a && p.info_b &&
                  (!p.info_a->unsupported.empty() || !p.info_b->unsupported.empty())
@@ -76,31 +83,55 @@ int run_show(const cli::CliArgs& args) {
 
 int run_stats(const cli::CliArgs& args) {
   std::unique_ptr<AtomicFile> json;
-  if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path);
+  if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path, args.files);
   const StatsReport rep = stats(args.files[0], args.compare.engine, args.compare.tensors);
   if (!rep.backend_note.empty()) warn(rep.backend_note);
-  if (json) json->commit(to_json(rep));
+  if (json) json->commit_stream([&](const TextSink& sink) { write_json(rep, sink); });
   if (!args.quiet) std::cout << format_stats_table(rep, {use_color(args.color), args.name_width});
   for (const auto& t : rep.tensors)
-    if (!t.stats) warn(args.files[0] + ": tensor '" + t.info.name + "': " + t.info.unsupported);
-  return rep.unsupported > 0 ? kExitError : kExitMatch;
+    if (!t.stats) warn(!t.error.empty() ? t.error : args.files[0] + ": tensor '" + t.info.name + "': " + t.info.unsupported);
+  return rep.unsupported > 0 || rep.errors > 0 ? kExitError : kExitMatch;
 }
 
 }  // namespace
 
+// SIGINT/SIGTERM while a report is being written: remove its temporary file, then die of the
+// signal as the shell expects.
+extern "C" void on_terminate(int sig) {
+  const char* tmp = pending_report_temp();
+  if (tmp[0] != '\0') ::unlink(tmp);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+// A full disk or a closed pipe on stdout is an error (exit 2), not a silent success.
+int checked_exit(int code) {
+  std::cout.flush();
+  if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::cerr << "tensordiff: cannot write to standard output: " << std::strerror(errno ? errno : EIO) << "\n";
+    return kExitError;
+  }
+  return code;
+}
+
 int main(int argc, char** argv) {
+  std::signal(SIGINT, on_terminate);
+  std::signal(SIGTERM, on_terminate);
+  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is a write error we report, not a kill
   try {
     cli::CliArgs args = cli::parse_args(argc, argv);
+    // JSON on stdout: the table would mix into it.
+    if (args.json_path && *args.json_path == "-") args.quiet = true;
     switch (args.command) {
-      case cli::Command::kHelp: std::cout << args.help; return kExitMatch;
-      case cli::Command::kVersion: std::cout << build_info(args.compare.engine.simd); return kExitMatch;
+      case cli::Command::kHelp: std::cout << args.help; return checked_exit(kExitMatch);
+      case cli::Command::kVersion: std::cout << build_info(args.compare.engine.simd); return checked_exit(kExitMatch);
       default: break;
     }
     if (args.verbose) {
       args.compare.engine.log = [](const std::string& s) { std::cerr << "tensordiff: " << s << "\n"; };
     }
-    if (args.command == cli::Command::kShow) return run_show(args);
-    return args.command == cli::Command::kStats ? run_stats(args) : run_compare(args);
+    if (args.command == cli::Command::kShow) return checked_exit(run_show(args));
+    return checked_exit(args.command == cli::Command::kStats ? run_stats(args) : run_compare(args));
   } catch (const Error& e) {
     warn(e.what());
     return kExitError;

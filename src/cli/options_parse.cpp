@@ -1,5 +1,8 @@
 #include "cli/options_parse.hpp"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <cxxopts.hpp>
 
@@ -36,13 +39,14 @@ cxxopts::Options make_options() {
       ("map", "rename B's tensors: ECMAScript REGEX=REPL (repeatable; \\= for a literal '=')",
        cxxopts::value<std::vector<std::string>>(), "REGEX=REPL")
       ("allow-reshape", "compare tensors of different shapes but equal element counts")
+      ("follow-links", "list the datasets that soft and external links lead to (else they are noted and skipped)")
       ("stop-at-first", "stop reading after the first diverging tensor")
       ("align", "pair tensors by name, or also by execution order (shape and dtype class agreeing) "
                 "where names differ between frameworks: name or order",
        cxxopts::value<std::string>()->default_value("name"), "HOW");
   o.add_options("Tolerance")
-      ("rtol", "relative tolerance for every tensor (default: by dtype)", cxxopts::value<double>(), "X")
-      ("atol", "absolute tolerance for every tensor (default: by dtype)", cxxopts::value<double>(), "X")
+      ("rtol", "relative tolerance for every tensor (default: by the run's precision; inf allowed)", cxxopts::value<std::string>(), "X")
+      ("atol", "absolute tolerance for every tensor (default: by the run's precision; inf allowed)", cxxopts::value<std::string>(), "X")
       ("tol", "per-tensor tolerance 'GLOB:rtol=X,atol=Y' (repeatable, last match wins)",
        cxxopts::value<std::vector<std::string>>(), "RULE")
       ("equal-nan", "NaN equals NaN (default)")
@@ -54,8 +58,8 @@ cxxopts::Options make_options() {
       ("criterion", "verdict per pair: elementwise (every element close, the default), rel-l2 "
                     "(rel L2 <= rtol) or cosine (cosine >= 1 - rtol)",
        cxxopts::value<std::string>()->default_value("elementwise"), "C")
-      ("min-cosine", "also fail a pair whose cosine similarity is below X", cxxopts::value<double>(), "X")
-      ("max-rel-l2", "also fail a pair whose relative L2 error is above X", cxxopts::value<double>(), "X");
+      ("min-cosine", "also fail a pair whose cosine similarity is below X", cxxopts::value<std::string>(), "X")
+      ("max-rel-l2", "also fail a pair whose relative L2 error is above X", cxxopts::value<std::string>(), "X");
   o.add_options("Engine")
       ("threads", "worker threads (default: all cores)", cxxopts::value<unsigned>()->default_value("0"), "N")
       ("chunk-mib", "chunk size per side in MiB (default 2: read buffers stay in L2/L3 between the copy and the kernel)", cxxopts::value<double>()->default_value("2"), "N")
@@ -154,10 +158,20 @@ CliArgs parse_args(int argc, char** argv) {
     for (const auto& m : r["map"].as<std::vector<std::string>>()) c.maps.push_back(parse_map(m));
   c.allow_reshape = r.count("allow-reshape") > 0;
   c.stop_at_first = r.count("stop-at-first") > 0;
-  auto nonneg = [&](const char* name) -> std::optional<double> {
+  // Numbers by strtod, so that inf (a tolerance that accepts anything) is one; NaN is not.
+  auto real = [&](const char* name) -> std::optional<double> {
     if (!r.count(name)) return std::nullopt;
-    const double v = r[name].as<double>();
-    if (!(v >= 0)) throw Error(ErrorCode::kUsage, std::string("--") + name + " must be >= 0");
+    const std::string text = r[name].as<std::string>();
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || std::isnan(v) || (errno == ERANGE && !std::isinf(v)))
+      throw Error(ErrorCode::kUsage, std::string("--") + name + " '" + text + "' is not a number");
+    return v;
+  };
+  auto nonneg = [&](const char* name) -> std::optional<double> {
+    const auto v = real(name);
+    if (v && !(*v >= 0)) throw Error(ErrorCode::kUsage, std::string("--") + name + " must be >= 0");
     return v;
   };
   c.rtol = nonneg("rtol");
@@ -168,10 +182,11 @@ CliArgs parse_args(int argc, char** argv) {
     throw Error(ErrorCode::kUsage, "--equal-nan and --no-equal-nan contradict each other");
   c.equal_nan = r.count("no-equal-nan") == 0;
   c.exact = r.count("exact") > 0;
-  if (r.count("min-cosine")) c.min_cosine = r["min-cosine"].as<double>();
+  c.min_cosine = real("min-cosine");
   c.max_rel_l2 = nonneg("max-rel-l2");
   EngineOptions& e = c.engine;
   e.threads = r["threads"].as<unsigned>();
+  if (e.threads > 1024) throw Error(ErrorCode::kUsage, "--threads must be 0 (all cores) to 1024, not " + std::to_string(e.threads));
   e.chunk_bytes = mib(r["chunk-mib"].as<double>(), "chunk-mib");
   e.memory_bytes = mib(r["memory-mib"].as<double>(), "memory-mib");
   const std::string be = r["backend"].as<std::string>();
@@ -180,6 +195,7 @@ CliArgs parse_args(int argc, char** argv) {
   else if (be == "cuda") e.backend = Backend::kCuda;
   else throw Error(ErrorCode::kUsage, "--backend must be auto, cpu or cuda, not '" + be + "'");
   e.device = r["device"].as<int>();
+  e.follow_links = r.count("follow-links") > 0;
   e.first_k = r["first-k"].as<int>();
   if (e.first_k < 0 || e.first_k > 1000000) throw Error(ErrorCode::kUsage, "--first-k must be 0..1000000");
   e.worst_k = r["worst-k"].as<int>();

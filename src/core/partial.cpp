@@ -22,6 +22,7 @@ void merge_side(SideExact& acc, const SideExact& s, int first_k) {
   }
   acc.mag_hist.add(s.mag_hist);
   acc.checksum_sum += s.checksum_sum;
+  acc.checksum_known = acc.checksum_known && s.checksum_known;
 }
 
 // Ties keep the earlier (smaller) flat index: `acc` always precedes `later`.
@@ -95,8 +96,9 @@ SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_cou
     r.l2 = std::ldexp(std::sqrt(s.sumsq), s.scale);
   }
   r.first_nonzero = e.first_nonzero;
-  r.mag_hist = e.mag_hist;
+  r.mag_hist = SparseHistogram::from(e.mag_hist);
   r.checksum = finalize_checksum(e.checksum_sum, byte_count);
+  r.checksum_known = e.checksum_known;
   return r;
 }
 
@@ -126,9 +128,34 @@ DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, b
     r.bits_differ = e.bits_differ;
     r.max_ulp = e.max_ulp;
   }
-  r.err_hist = e.err_hist;
+  r.err_hist = SparseHistogram::from(e.err_hist);
   r.worst = e.worst;
   return r;
+}
+
+SparseHistogram SparseHistogram::from(const ExpHistogram& h) {
+  SparseHistogram s;
+  for (int i = 0; i < ExpHistogram::kBins; ++i)
+    if (h.counts[i]) s.bins.emplace_back(static_cast<uint8_t>(i), h.counts[i]);
+  return s;
+}
+
+ExpHistogram SparseHistogram::dense() const {
+  ExpHistogram h;
+  for (const auto& [bin, c] : bins) h.counts[bin] = c;
+  return h;
+}
+
+uint64_t SparseHistogram::count(int bin) const {
+  for (const auto& [b, c] : bins)
+    if (b == bin) return c;
+  return 0;
+}
+
+uint64_t SparseHistogram::total() const {
+  uint64_t t = 0;
+  for (const auto& [b, c] : bins) t += c;
+  return t;
 }
 
 uint64_t ExpHistogram::total() const {

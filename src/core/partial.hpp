@@ -42,6 +42,7 @@ struct SideExact {
   std::vector<NonzeroEntry> first_nonzero;
   ExpHistogram mag_hist;
   uint64_t checksum_sum = 0;  // Σ mix(w_j + φ·(j+1)) mod 2^64 over this part's words
+  bool checksum_known = true;  // false: a never-written part too large to checksum (uniform.hpp)
 };
 
 struct DiffExact {

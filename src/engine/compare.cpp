@@ -1,6 +1,8 @@
 // compare() and stats(): open the dumps, match, plan jobs, run them, turn partials into the
 // fields of DESIGN.md §4 and verdicts.
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <future>
 #include <cstdio>
 
@@ -28,6 +30,7 @@ const char* status_name(Status s) {
     case Status::kOnlyInB: return "only_in_b";
     case Status::kIncompatible: return "incompatible";
     case Status::kConsistent: return "consistent";
+    case Status::kError: return "error";
   }
   return "?";
 }
@@ -76,7 +79,10 @@ PairParams pair_params(const TensorInfo& a, const TensorInfo& b, const Tolerance
   PairParams p;
   p.type_a = a.dtype;
   p.type_b = b.dtype;
-  p.tol = tol;
+  // An infinite tolerance accepts everything: as DBL_MAX, so that inf · |a| = NaN at a = 0
+  // cannot make an element "not close".
+  p.tol = {std::min(tol.rtol, std::numeric_limits<double>::max()),
+           std::min(tol.atol, std::numeric_limits<double>::max())};
   p.equal_nan = o.equal_nan;
   p.exact = o.exact;
   p.first_k = o.engine.first_k;
@@ -118,8 +124,9 @@ void init_pair_report(PairReport& r, const MatchedPair& m, const std::vector<Ten
 
 void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
                      const std::vector<bool>& done, bool stop_at_first) {
-  // With --stop-at-first, pairs of A that were never read are counted as skipped.
-  std::vector<PairReport> kept;
+  // With --stop-at-first, pairs of A that were never read are counted as skipped. Kept pairs
+  // move down in place: a second vector of 10^5 reports would double the peak memory.
+  size_t kept = 0;
   Summary& s = rep.summary;
   bool cut = false;
   for (size_t i = 0; i < pairs.size(); ++i) {
@@ -137,14 +144,17 @@ void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
       case Status::kOnlyInB: ++s.only_in_b; break;
       case Status::kIncompatible: ++s.incompatible; break;
       case Status::kConsistent: ++s.compared; ++s.consistent; break;
+      case Status::kError: ++s.errors; break;
     }
     if (!s.first_divergence && is_divergence(r, pairs[i].unsupported)) {
       s.first_divergence = r.name;
       if (stop_at_first) cut = true;
     }
-    kept.push_back(std::move(r));
+    if (kept != i) rep.tensors[kept] = std::move(r);
+    ++kept;
   }
-  rep.tensors = std::move(kept);
+  rep.tensors.resize(kept);
+  rep.tensors.shrink_to_fit();
 }
 
 namespace {
@@ -168,6 +178,8 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   rep.options.engine.log = nullptr;
   rep.suggested_maps = match.suggested_maps;
   rep.alignable = match.alignable;
+  for (const Source* s : {src_a, src_b})
+    for (const auto& note : s->notes()) rep.notes.push_back(note);
   rep.backend = backend.name();
   rep.backend_note = note;
   const RunPlan plan = plan_run(o.engine);
@@ -198,13 +210,21 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     job.ib = *m.b;
     job.count = ta[*m.a].count;
     job.params = pair_params(ta[*m.a], tb[*m.b], r.tolerance, o);
+    job.uniform_a = src_a->uniform_value(*m.a);
+    if (job.uniform_a) job.uniform_b = src_b->uniform_value(*m.b);
     jobs.push_back(job);
     job_pair.push_back(i);
   }
 
   std::vector<bool> done(pairs.size(), false);
-  run_jobs(jobs, plan, backend, [&](size_t j, Partial& p) {
+  run_jobs(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
     PairReport& r = rep.tensors[job_pair[j]];
+    if (error) {
+      r.status = Status::kError;
+      r.reason = *error;
+      done[job_pair[j]] = true;
+      return true;
+    }
     const TreeNode sums = p.tree.total();
     const uint64_t n = jobs[j].count;
     r.a = finalize_side(p.a, sums.a, n * dtype_size(jobs[j].params.type_a));
@@ -241,7 +261,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
   std::vector<size_t> job_entry;
   for (const auto& t : src->tensors()) {
     if (!name_selected(t.name, names, {}, {})) continue;
-    rep.tensors.push_back({t, std::nullopt});
+    rep.tensors.push_back({t, std::nullopt, ""});
     if (!t.unsupported.empty()) {
       ++rep.unsupported;
       continue;
@@ -252,10 +272,16 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
     job.count = t.count;
     job.params.type_a = t.dtype;
     job.params.first_k = o.first_k;
+    job.uniform_a = src->uniform_value(t.order);
     jobs.push_back(job);
     job_entry.push_back(rep.tensors.size() - 1);
   }
-  run_jobs(jobs, plan, backend, [&](size_t j, Partial& p) {
+  run_jobs(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
+    if (error) {
+      rep.tensors[job_entry[j]].error = *error;
+      ++rep.errors;
+      return true;
+    }
     const uint64_t bytes = jobs[j].count * dtype_size(jobs[j].params.type_a);
     const TreeNode sums = p.tree.total();
     rep.tensors[job_entry[j]].stats = finalize_side(p.a, sums.a, bytes);

@@ -1,7 +1,11 @@
 #include "engine/matcher.hpp"
 
-#include <regex>
+#include <re2/re2.h>
+
+#include <cctype>
+#include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "engine/align.hpp"
 #include "engine/tolerance.hpp"
@@ -29,14 +33,39 @@ bool name_selected(const std::string& name, const std::vector<std::string>& tens
 
 namespace {
 
-std::vector<std::pair<std::regex, std::string>> compile_maps(const CompareOptions& o) {
-  std::vector<std::pair<std::regex, std::string>> maps;
+// --map rules run on RE2 (linear time, bounded memory: a rule like '(a*)*b' on a long name
+// cannot hang, and '(.)*' cannot exhaust the stack as std::regex does). REPL's $1..$9 are
+// RE2's \1..\9 ($$ is a literal $).
+struct MapRule {
+  std::unique_ptr<re2::RE2> re;
+  std::string rewrite;
+};
+
+std::vector<MapRule> compile_maps(const CompareOptions& o) {
+  std::vector<MapRule> maps;
   for (const auto& [re, repl] : o.maps) {
-    try {
-      maps.emplace_back(std::regex(re, std::regex::ECMAScript), repl);
-    } catch (const std::regex_error& e) {
-      throw Error(ErrorCode::kUsage, "--map '" + re + "=" + repl + "': bad regex: " + e.what());
+    re2::RE2::Options opt;
+    opt.set_log_errors(false);
+    auto r = std::make_unique<re2::RE2>(re, opt);
+    const std::string spec = "--map '" + re + "=" + repl + "'";
+    if (!r->ok()) throw Error(ErrorCode::kUsage, spec + ": bad regex: " + r->error());
+    std::string rewrite;
+    for (size_t i = 0; i < repl.size(); ++i) {
+      if (repl[i] == '$' && i + 1 < repl.size() && repl[i + 1] == '$') {
+        rewrite += '$';
+        ++i;
+      } else if (repl[i] == '$' && i + 1 < repl.size() && std::isdigit(static_cast<unsigned char>(repl[i + 1]))) {
+        rewrite += '\\';
+        rewrite += repl[++i];
+      } else if (repl[i] == '\\') {
+        rewrite += "\\\\";
+      } else {
+        rewrite += repl[i];
+      }
     }
+    std::string why;
+    if (!r->CheckRewriteString(rewrite, &why)) throw Error(ErrorCode::kUsage, spec + ": " + why);
+    maps.push_back({std::move(r), rewrite});
   }
   return maps;
 }
@@ -64,11 +93,19 @@ MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<Te
   std::unordered_map<std::string, size_t> b_by_name;
   for (size_t j = 0; j < b.size(); ++j) {
     std::string n = b[j].name;
-    for (const auto& [re, repl] : maps) n = std::regex_replace(n, re, repl);
+    for (const auto& m : maps) re2::RE2::GlobalReplace(&n, *m.re, m.rewrite);
     b_names[j] = n;
-    if (!b_by_name.emplace(n, j).second)
+    if (!b_by_name.emplace(n, j).second) {
+      if (maps.empty())
+        throw Error(ErrorCode::kCorrupt, "B has two tensors named '" + n + "'");
       throw Error(ErrorCode::kUsage, "--map gives two tensors of B the name '" + n + "' ('" +
                                          b[b_by_name[n]].name + "' and '" + b[j].name + "')");
+    }
+  }
+  {
+    std::unordered_set<std::string> seen;
+    for (const auto& t : a)
+      if (!seen.insert(t.name).second) throw Error(ErrorCode::kCorrupt, "A has two tensors named '" + t.name + "'");
   }
   MatchResult result;
   std::vector<MatchedPair>& out = result.pairs;

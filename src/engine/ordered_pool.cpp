@@ -1,6 +1,9 @@
 #include "engine/ordered_pool.hpp"
 
+#include "tensordiff/error.hpp"
+
 #include <condition_variable>
+#include <system_error>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -70,7 +73,20 @@ void ordered_parallel_for(size_t n, unsigned threads, size_t window,
   };
 
   std::vector<std::thread> pool;
-  for (unsigned w = 1; w < threads; ++w) pool.emplace_back(worker, w);
+  try {
+    for (unsigned w = 1; w < threads; ++w) pool.emplace_back(worker, w);
+  } catch (const std::system_error& e) {
+    // Threads that did start must be stopped and joined: a joinable std::thread destroyed by
+    // the unwinding would terminate the process.
+    {
+      std::lock_guard<std::mutex> lock(m);
+      stop = true;
+    }
+    cv.notify_all();
+    for (auto& t : pool) t.join();
+    throw Error(ErrorCode::kOutOfMemory, "cannot start " + std::to_string(threads) +
+                                             " threads (" + e.what() + "); lower --threads");
+  }
   worker(0);
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "engine/ordered_pool.hpp"
+#include "engine/uniform.hpp"
 #include "io/byte_order.hpp"
 #include "tensordiff/error.hpp"
 
@@ -29,6 +30,7 @@ void read_side(Source& src, size_t index, uint64_t first, uint64_t n, uint8_t* d
 RunPlan plan_run(const EngineOptions& o) {
   RunPlan p;
   p.threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  p.threads = std::min(p.threads, kMaxThreads);
   const uint64_t budget = std::max<uint64_t>(o.memory_bytes / (2ull * p.threads), 1);
   p.chunk_bytes = std::min(o.chunk_bytes ? o.chunk_bytes : 1, budget);
   return p;
@@ -40,23 +42,32 @@ uint64_t chunk_elements(uint64_t chunk_bytes, size_t elem_size) {
 }
 
 void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend& backend,
-              const std::function<bool(size_t, Partial&)>& on_done) {
-  std::vector<Item> items;
+              const DoneFn& on_done) {
+  // Items (one chunk of one job) are numbered, not stored: a tensor that claims 2^48 elements
+  // costs nothing until its chunks are read (issue 11). item_start[j]: the first item of job j.
+  std::vector<uint64_t> item_start(jobs.size() + 1, 0), chunk(jobs.size());
   uint64_t buf_bytes = 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
     const Job& job = jobs[j];
     const size_t es = std::max(dtype_size(job.params.type_a),
                                job.b ? dtype_size(job.params.type_b) : size_t(1));
-    const uint64_t ce = chunk_elements(plan.chunk_bytes, es);
-    buf_bytes = std::max(buf_bytes, std::min(ce, job.count) * es);
-    if (job.count == 0) items.push_back({j, 0, 0, true});
-    for (uint64_t f = 0; f < job.count; f += ce) {
-      const uint64_t n = std::min(ce, job.count - f);
-      items.push_back({j, f, n, f + n == job.count});
-    }
+    chunk[j] = chunk_elements(plan.chunk_bytes, es);
+    buf_bytes = std::max(buf_bytes, std::min(chunk[j], job.count) * es);
+    const bool uniform = job.uniform_a && (!job.b || job.uniform_b);
+    const uint64_t n = job.count == 0 || uniform ? 1 : (job.count + chunk[j] - 1) / chunk[j];
+    if (uniform) chunk[j] = std::max<uint64_t>(job.count, 1);
+    item_start[j + 1] = item_start[j] + n;
   }
+  auto item = [&](uint64_t i) {
+    const size_t j = static_cast<size_t>(std::upper_bound(item_start.begin(), item_start.end(), i) -
+                                         item_start.begin() - 1);
+    const uint64_t f = (i - item_start[j]) * chunk[j];
+    const uint64_t n = std::min(chunk[j], jobs[j].count - std::min(f, jobs[j].count));
+    return Item{j, f, n, i + 1 == item_start[j + 1]};
+  };
   const size_t window = 4 * plan.threads;
   std::vector<Partial> slots(window);
+  std::vector<std::string> slot_error(window);  // a chunk whose read failed: why
   // One pair of read buffers per worker, reused for every chunk it reads; the backend
   // allocates them (pinned memory for the GPU).
   struct Buffer {
@@ -80,11 +91,12 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
   };
   std::vector<Buffer> buf_a(plan.threads), buf_b(plan.threads);
   Partial acc;
+  std::string job_error;  // the first failed chunk of the job being merged
   const int first_k = jobs.empty() ? 5 : jobs.front().params.first_k;
   const int worst_k = jobs.empty() ? 5 : jobs.front().params.worst_k;
 
   auto compute = [&](size_t i, unsigned w) {
-    const Item& it = items[i];
+    const Item it = item(i);
     const Job& job = jobs[it.job];
     try {
       buf_a[w].resize(backend, buf_bytes);
@@ -92,26 +104,46 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
     } catch (const std::bad_alloc&) {
       throw Error(ErrorCode::kOutOfMemory, "out of memory allocating " +
                                                std::to_string(buf_bytes >> 20) +
-                                               " MiB read buffers; lower --chunk-mib or --threads");
+                                               " MiB read buffers; lower --chunk-mib, --memory-mib or --threads");
     }
-    read_side(*job.a, job.ia, it.first, it.n, buf_a[w].data());
     Partial& out = slots[i % window];
-    if (job.b) {
-      read_side(*job.b, job.ib, it.first, it.n, buf_b[w].data());
-      backend.pair_chunk(job.params, buf_a[w].data(), buf_b[w].data(), it.first, it.n, out);
-    } else {
-      backend.side_chunk(job.params.type_a, job.params.first_k, buf_a[w].data(), it.first, it.n, out);
+    slot_error[i % window].clear();
+    if (job.uniform_a && (!job.b || job.uniform_b)) {
+      auto le = [&](std::vector<uint8_t> v, Source& s, size_t idx) {
+        if (s.tensors()[idx].big_endian) swap_bytes_inplace(v.data(), 1, v.size());
+        return v;
+      };
+      out = uniform_partial(backend, job.params, le(*job.uniform_a, *job.a, job.ia),
+                            job.b ? le(*job.uniform_b, *job.b, job.ib) : std::vector<uint8_t>{},
+                            job.count, !job.b);
+      return;
     }
+    try {
+      read_side(*job.a, job.ia, it.first, it.n, buf_a[w].data());
+      if (job.b) read_side(*job.b, job.ib, it.first, it.n, buf_b[w].data());
+    } catch (const Error& e) {
+      // One unreadable tensor (a corrupt chunk, an unavailable filter) fails its own pair;
+      // every other pair is still compared.
+      if (e.code() == ErrorCode::kOutOfMemory || e.code() == ErrorCode::kInternal) throw;
+      slot_error[i % window] = e.what();
+      return;
+    }
+    if (job.b) backend.pair_chunk(job.params, buf_a[w].data(), buf_b[w].data(), it.first, it.n, out);
+    else backend.side_chunk(job.params.type_a, job.params.first_k, buf_a[w].data(), it.first, it.n, out);
   };
   auto merge = [&](size_t i) {
-    const Item& it = items[i];
+    const Item it = item(i);
     Partial& p = slots[i % window];
-    if (it.first == 0) acc = std::move(p);
-    else merge_partial(acc, p, first_k, worst_k);
+    if (it.first == 0) job_error.clear();
+    if (!slot_error[i % window].empty() && job_error.empty()) job_error = slot_error[i % window];
+    if (job_error.empty()) {
+      if (it.first == 0) acc = std::move(p);
+      else merge_partial(acc, p, first_k, worst_k);
+    }
     if (!it.last) return true;
-    return on_done(it.job, acc);
+    return on_done(it.job, acc, job_error.empty() ? nullptr : &job_error);
   };
-  ordered_parallel_for(items.size(), plan.threads, window, compute, merge);
+  ordered_parallel_for(item_start.back(), plan.threads, window, compute, merge);
 }
 
 }  // namespace tensordiff

@@ -2,6 +2,8 @@
 // backend reductions, merging partials in chunk order.
 #pragma once
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "engine/backend.hpp"
@@ -17,7 +19,12 @@ struct Job {
   size_t ib = 0;
   uint64_t count = 0;   // elements per side
   PairParams params;    // type_a/type_b also name the single side's dtype
+  // Both sides (or the single side) never written: one element each, computed without reads.
+  std::optional<std::vector<uint8_t>> uniform_a, uniform_b;
 };
+
+// More workers than this only cost memory (each holds two chunk buffers) and thread limits.
+constexpr unsigned kMaxThreads = 1024;
 
 struct RunPlan {
   unsigned threads = 1;
@@ -31,9 +38,12 @@ RunPlan plan_run(const EngineOptions& o);
 // Elements per chunk for a job: a power-of-two multiple of kBlockElems (DESIGN.md §4).
 uint64_t chunk_elements(uint64_t chunk_bytes, size_t elem_size);
 
-// Runs the jobs; on_done(j, partial) is called once per job in job order with the merged
-// partial; returning false stops reading further jobs.
+// Called once per job in job order with the merged partial, or with `error` set (the partial
+// then means nothing) when a read of the job failed; returning false stops further jobs.
+using DoneFn = std::function<bool(size_t job, Partial& merged, const std::string* error)>;
+
+// Runs the jobs with bounded memory whatever their sizes (chunks are planned on the fly).
 void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend& backend,
-              const std::function<bool(size_t, Partial&)>& on_done);
+              const DoneFn& on_done);
 
 }  // namespace tensordiff

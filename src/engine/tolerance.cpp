@@ -1,7 +1,5 @@
 #include "engine/tolerance.hpp"
 
-#include <fnmatch.h>
-
 #include <algorithm>
 #include <cstdlib>
 
@@ -43,8 +41,62 @@ Tolerance resolve_tolerance(const std::string& name, DType a, DType b, Precision
   return t;
 }
 
+namespace {
+// One character class "[...]" (with ranges and a leading '!' or '^') starting at pattern[p];
+// sets `end` past it. An unterminated '[' matches itself.
+bool class_match(const std::string& pattern, size_t p, char c, size_t& end) {
+  size_t i = p + 1;
+  const bool negate = i < pattern.size() && (pattern[i] == '!' || pattern[i] == '^');
+  if (negate) ++i;
+  bool found = false;
+  const size_t first = i;
+  for (; i < pattern.size() && (pattern[i] != ']' || i == first); ++i) {
+    if (i + 2 < pattern.size() && pattern[i + 1] == '-' && pattern[i + 2] != ']') {
+      found = found || (pattern[i] <= c && c <= pattern[i + 2]);
+      i += 2;
+    } else {
+      found = found || pattern[i] == c;
+    }
+  }
+  if (i >= pattern.size()) {  // no closing ']'
+    end = p + 1;
+    return c == '[';
+  }
+  end = i + 1;
+  return found != negate;
+}
+}  // namespace
+
+// Shell-style glob where '*' also crosses '/'. The classic greedy matcher with one saved star
+// position: O(len(pattern) * len(name)) at worst, whatever the pattern (fnmatch backtracks
+// exponentially on patterns like '*a*a*a*a*b').
 bool glob_match(const std::string& pattern, const std::string& name) {
-  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+  size_t p = 0, n = 0, star = std::string::npos, star_n = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      star_n = n;
+      continue;
+    }
+    if (p < pattern.size()) {
+      size_t next = p + 1;
+      bool ok;
+      if (pattern[p] == '?') ok = true;
+      else if (pattern[p] == '[') ok = class_match(pattern, p, name[n], next);
+      else if (pattern[p] == '\\' && p + 1 < pattern.size()) ok = pattern[++next - 1] == name[n];
+      else ok = pattern[p] == name[n];
+      if (ok) {
+        p = next;
+        ++n;
+        continue;
+      }
+    }
+    if (star == std::string::npos) return false;
+    p = star + 1;
+    n = ++star_n;
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
 }
 
 namespace {

@@ -311,6 +311,13 @@ class Lister {
     if (d.info.unsupported.empty()) choose_read_path(d, o, dcpl, type);
     H5Pclose(dcpl);
     H5Tclose(type);
+    // Only what the helper itself reads keeps its handle: an open dataset costs libhdf5
+    // ~10 KiB, and checkpoints hold 10^5 tensors.
+    if (d.path != ReadPath::kHelper || !d.info.unsupported.empty()) {
+      if (o.mem_type >= 0 && o.mem_type != native_type(d.info.dtype)) H5Tclose(o.mem_type);
+      H5Dclose(o.dset);
+      o = Open{};
+    }
     H5Eclear2(H5E_DEFAULT);
     push(std::move(d), o);
   }

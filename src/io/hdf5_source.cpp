@@ -22,11 +22,20 @@ namespace tensordiff {
 
 namespace {
 
+// What a read needs, kept compact: checkpoints list 10^5 tensors per file.
+struct Chunked {
+  std::vector<ChunkRecord> chunks;  // written chunks by increasing linear index
+  bool unfiltered_edges = false;
+  ChunkedLayout layout;
+};
+
 struct Entry {
-  ListedDataset d;
+  ReadPath path = ReadPath::kHelper;
   int fd = -1;             // the file holding the bytes
-  uint64_t file_size = 0;
-  ChunkedLayout layout;    // kChunks
+  uint64_t file_offset = 0;
+  std::vector<uint8_t> fill;         // kFill
+  std::unique_ptr<Chunked> chunked;  // kChunks
+  std::string error;                 // non-empty: reading fails with this
 };
 
 class Hdf5Source final : public Source {
@@ -42,7 +51,10 @@ class Hdf5Source final : public Source {
     ho.timeout_s = default_helper_timeout();
     helper_ = std::make_unique<Hdf5Helper>(path, ho);
     Hdf5Listing listing = helper_->take_listing();
+    infos_.reserve(listing.datasets.size());  // exact: 10^5 entries leave no growth slack
+    entries_.reserve(listing.datasets.size());
     for (auto& d : listing.datasets) add(std::move(d));
+    listing.datasets = {};
     for (const auto& s : listing.skipped_links)
       notes_.push_back(path_ + ": '" + s.name + "' is a " + s.kind + " link" +
                        (s.target.empty() ? "" : " to " + s.target) +
@@ -59,64 +71,87 @@ class Hdf5Source final : public Source {
   const std::vector<TensorInfo>& tensors() const override { return infos_; }
   std::vector<std::string> notes() const override { return notes_; }
 
+  std::optional<std::vector<uint8_t>> uniform_value(size_t index) const override {
+    const Entry& e = entries_[index];
+    if (!e.error.empty() || !infos_[index].unsupported.empty()) return std::nullopt;
+    if (e.path == ReadPath::kFill) return e.fill;
+    if (e.path == ReadPath::kChunks && e.chunked->chunks.empty()) return e.chunked->layout.fill;
+    return std::nullopt;
+  }
+
   void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) override {
     const Entry& e = entries_[index];
+    const TensorInfo& t = infos_[index];
     if (n == 0) return;
-    if (!e.d.error.empty()) throw Error(ErrorCode::kCorrupt, what(e) + ": " + e.d.error);
-    const size_t es = dtype_size(e.d.info.dtype);
-    switch (e.d.path) {
-      case ReadPath::kPread: return pread_exact(e, e.d.file_offset + first * es, n * es, dst);
-      case ReadPath::kChunks: return read_chunks(e, first, n, dst);
+    if (!e.error.empty()) throw Error(ErrorCode::kCorrupt, what(t) + ": " + e.error);
+    const size_t es = dtype_size(t.dtype);
+    switch (e.path) {
+      case ReadPath::kPread: return pread_exact(e, t, e.file_offset + first * es, n * es, dst);
+      case ReadPath::kChunks: return read_chunks(e, t, first, n, dst);
       case ReadPath::kFill:
-        for (uint64_t i = 0; i < n; ++i) std::memcpy(dst + i * es, e.d.fill.data(), es);
+        for (uint64_t i = 0; i < n; ++i) std::memcpy(dst + i * es, e.fill.data(), es);
         return;
-      case ReadPath::kHelper: return helper_->read(index, e.d.info.name, first, n, es, dst);
+      case ReadPath::kHelper: return helper_->read(index, t.name, first, n, es, dst);
     }
   }
 
  private:
-  std::string what(const Entry& e) const { return path_ + ": tensor '" + e.d.info.name + "'"; }
+  std::string what(const TensorInfo& t) const { return path_ + ": tensor '" + t.name + "'"; }
 
   void add(ListedDataset d) {
     Entry e;
     e.fd = main_.fd;
-    e.file_size = main_.size;
-    e.d = std::move(d);
-    if (!e.d.file.empty() && e.d.error.empty()) {
+    uint64_t file_size = main_.size;
+    if (!d.file.empty() && d.error.empty()) {
       // A followed external link: its bytes are in another file, opened like an input.
-      auto it = others_.find(e.d.file);
+      auto it = others_.find(d.file);
       if (it == others_.end()) {
         try {
-          it = others_.emplace(e.d.file, open_input_file(e.d.file)).first;
+          it = others_.emplace(d.file, open_input_file(d.file)).first;
         } catch (const Error& err) {
-          e.d.error = err.what();
+          d.error = err.what();
         }
       }
       if (it != others_.end()) {
         e.fd = it->second.fd;
-        e.file_size = it->second.size;
+        file_size = it->second.size;
       }
     }
-    if (e.d.error.empty() && e.d.info.unsupported.empty()) validate(e);
-    if (log_ && e.d.path == ReadPath::kHelper && e.d.info.unsupported.empty() &&
-        e.d.info.storage.rfind("chunked", 0) == 0)
-      log_(path_ + ": tensor '" + e.d.info.name + "' (" + e.d.info.storage +
+    if (d.error.empty() && d.info.unsupported.empty()) validate(d, file_size);
+    if (log_ && d.path == ReadPath::kHelper && d.info.unsupported.empty() && d.info.storage.rfind("chunked", 0) == 0)
+      log_(path_ + ": tensor '" + d.info.name + "' (" + d.info.storage +
            "): filters decoded by HDF5 in its helper process (slower, serial)");
-    infos_.push_back(e.d.info);
+    e.path = d.path;
+    e.file_offset = d.file_offset;
+    e.error = std::move(d.error);
+    if (e.error.empty() && d.path == ReadPath::kFill) e.fill = std::move(d.fill);
+    if (e.error.empty() && d.path == ReadPath::kChunks) {
+      e.chunked = std::make_unique<Chunked>();
+      Chunked& c = *e.chunked;
+      c.chunks = std::move(d.chunks);
+      c.unfiltered_edges = d.unfiltered_edges;
+      c.layout.id = new_layout_id();
+      c.layout.shape = d.info.shape;
+      c.layout.chunk = std::move(d.chunk);
+      c.layout.elem_size = dtype_size(d.info.dtype);
+      c.layout.filters = std::move(d.filters);
+      c.layout.fill = std::move(d.fill);
+    }
+    infos_.push_back(std::move(d.info));
     entries_.push_back(std::move(e));
   }
 
   // Nothing the file claims is used unchecked: sizes against the dtype and the file's length.
-  void validate(Entry& e) {
-    const ListedDataset& d = e.d;
+  // A failed check becomes the tensor's read error.
+  void validate(ListedDataset& d, uint64_t file_size) {
     const size_t es = dtype_size(d.info.dtype);
     const uint64_t bytes = d.info.count * es;  // count < 2^60 (the helper checks the product)
-    auto bad = [&](const std::string& why) { e.d.error = why; };
+    auto bad = [&](const std::string& why) { d.error = why; };
     switch (d.path) {
       case ReadPath::kPread:
-        if (d.file_offset > e.file_size || bytes > e.file_size - d.file_offset)
+        if (d.file_offset > file_size || bytes > file_size - d.file_offset)
           bad("its " + std::to_string(bytes) + " bytes at offset " + std::to_string(d.file_offset) +
-              " run past the end of the file (" + std::to_string(e.file_size) + " bytes): truncated");
+              " run past the end of the file (" + std::to_string(file_size) + " bytes): truncated");
         break;
       case ReadPath::kFill:
         if (d.fill.size() != es) bad("its fill value has " + std::to_string(d.fill.size()) + " bytes, not " + std::to_string(es));
@@ -141,18 +176,11 @@ class Hdf5Source final : public Source {
           if (c.size > max_stored)
             return bad("a stored chunk of " + std::to_string(c.size) + " bytes, more than its " +
                        std::to_string(chunk_bytes) + "-byte chunks can take: the chunk index is corrupt");
-          if (c.addr > e.file_size || c.size > e.file_size - c.addr)
+          if (c.addr > file_size || c.size > file_size - c.addr)
             return bad("a chunk at offset " + std::to_string(c.addr) + " runs past the end of the file (" +
-                       std::to_string(e.file_size) + " bytes): truncated");
+                       std::to_string(file_size) + " bytes): truncated");
           prev = c.linear;
         }
-        ChunkedLayout& L = e.layout;
-        L.id = new_layout_id();
-        L.shape = d.info.shape;
-        L.chunk = d.chunk;
-        L.elem_size = es;
-        L.filters = d.filters;
-        L.fill = d.fill;
         break;
       }
       case ReadPath::kHelper:
@@ -160,12 +188,12 @@ class Hdf5Source final : public Source {
     }
   }
 
-  void pread_exact(const Entry& e, uint64_t off, uint64_t len, uint8_t* dst) const {
+  void pread_exact(const Entry& e, const TensorInfo& t, uint64_t off, uint64_t len, uint8_t* dst) const {
     while (len > 0) {
       const ssize_t r = ::pread(e.fd, dst, len, static_cast<off_t>(off));
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0)
-        throw Error(ErrorCode::kCorrupt, what(e) + ": cannot read bytes at offset " + std::to_string(off) + ": " +
+        throw Error(ErrorCode::kCorrupt, what(t) + ": cannot read bytes at offset " + std::to_string(off) + ": " +
                                              (r == 0 ? std::string("file is truncated") : std::strerror(errno)));
       dst += r;
       off += static_cast<uint64_t>(r);
@@ -173,27 +201,28 @@ class Hdf5Source final : public Source {
     }
   }
 
-  void read_chunks(const Entry& e, uint64_t first, uint64_t n, uint8_t* dst) const {
-    const ListedDataset& d = e.d;
-    const size_t rank = d.chunk.size();
+  void read_chunks(const Entry& e, const TensorInfo& t, uint64_t first, uint64_t n, uint8_t* dst) const {
+    const Chunked& d = *e.chunked;
+    const ChunkedLayout& L = d.layout;
+    const size_t rank = L.chunk.size();
     const FetchChunk fetch = [&](const std::vector<uint64_t>& offset, std::vector<uint8_t>& raw, unsigned& mask) {
       uint64_t linear = 0;
       bool partial = false;
       for (size_t k = 0; k < rank; ++k) {
-        const uint64_t per = (d.info.shape[k] + d.chunk[k] - 1) / d.chunk[k];
-        linear = linear * per + offset[k] / d.chunk[k];
-        partial = partial || offset[k] + d.chunk[k] > d.info.shape[k];
+        const uint64_t per = (L.shape[k] + L.chunk[k] - 1) / L.chunk[k];
+        linear = linear * per + offset[k] / L.chunk[k];
+        partial = partial || offset[k] + L.chunk[k] > L.shape[k];
       }
       const auto it = std::lower_bound(d.chunks.begin(), d.chunks.end(), linear,
                                        [](const ChunkRecord& c, uint64_t l) { return c.linear < l; });
       if (it == d.chunks.end() || it->linear != linear) return false;  // never written: fill
       raw.resize(it->size);
-      pread_exact(e, it->addr, it->size, raw.data());
+      pread_exact(e, t, it->addr, it->size, raw.data());
       // H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS: edge chunks are stored as they are.
       mask = d.unfiltered_edges && partial ? ~0u : it->mask;
       return true;
     };
-    read_chunked_range(e.layout, first, n, dst, fetch, what(e));
+    read_chunked_range(L, first, n, dst, fetch, what(t));
   }
 
   std::string path_;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,12 @@ class Source {
   virtual void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) = 0;
   // One line each for what the listing left out (e.g. links not followed), for the report.
   virtual std::vector<std::string> notes() const { return {}; }
+  // One element, as stored, when the whole tensor was never written (the fill value
+  // everywhere): the engine then computes it without reading (engine/uniform.hpp).
+  virtual std::optional<std::vector<uint8_t>> uniform_value(size_t index) const {
+    (void)index;
+    return std::nullopt;
+  }
 };
 
 

@@ -49,7 +49,8 @@ std::string bin_label(int i) {
 
 // One histogram as rows "label count bar", from its first to its last nonzero bin; bars are
 // scaled to the largest count, every nonzero count gets at least one mark.
-std::string bars(const std::string& title, const ExpHistogram& h) {
+std::string bars(const std::string& title, const SparseHistogram& sparse) {
+  const ExpHistogram h = sparse.dense();
   int lo = -1, hi = -1;
   uint64_t top = 0;
   for (int i = 0; i < ExpHistogram::kBins; ++i)

@@ -6,6 +6,7 @@
 
 #include "engine/matcher.hpp"
 #include "engine/precision.hpp"
+#include "report/json_writer.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 namespace tensordiff {
@@ -27,15 +28,18 @@ std::string hex16(uint64_t x) {
   return buf;
 }
 
-ordered_json jhist(const ExpHistogram& h) {
-  ordered_json counts = ordered_json::array();
-  for (int i = 0; i < ExpHistogram::kExpBins; ++i) counts.push_back(h.counts[ExpHistogram::kFirstExp + i]);
-  return {{"zero", h.counts[ExpHistogram::kZero]},
-          {"underflow", h.counts[ExpHistogram::kUnderflow]},
+// Schema 2: only non-empty exponent bins, keyed by the exponent e of [2^e, 2^(e+1)).
+ordered_json jhist(const SparseHistogram& h) {
+  ordered_json exp = ordered_json::object();
+  for (const auto& [bin, c] : h.bins)
+    if (bin >= ExpHistogram::kFirstExp && bin < ExpHistogram::kOverflow)
+      exp[std::to_string(ExpHistogram::kMinExp + (bin - ExpHistogram::kFirstExp))] = c;
+  return {{"zero", h.count(ExpHistogram::kZero)},
+          {"underflow", h.count(ExpHistogram::kUnderflow)},
           {"min_exp", ExpHistogram::kMinExp},
           {"max_exp", ExpHistogram::kMaxExp},
-          {"counts", counts},
-          {"overflow", h.counts[ExpHistogram::kOverflow]}};
+          {"exp", exp},
+          {"overflow", h.count(ExpHistogram::kOverflow)}};
 }
 
 ordered_json jside(const SideStats& s, const std::vector<uint64_t>& shape) {
@@ -48,7 +52,7 @@ ordered_json jside(const SideStats& s, const std::vector<uint64_t>& shape) {
           {"pos_inf", s.pos_inf}, {"neg_inf", s.neg_inf}, {"min", jopt(s.min)},
           {"max", jopt(s.max)}, {"mean", jopt(s.mean)},   {"std", jopt(s.std)},
           {"l2", jopt(s.l2)},   {"first_nonzero", fnz},   {"mag_hist", jhist(s.mag_hist)},
-          {"checksum", hex16(s.checksum)}};
+          {"checksum", s.checksum_known ? ordered_json(hex16(s.checksum)) : ordered_json(nullptr)}};
 }
 
 ordered_json jextreme(const std::optional<ExtremeAt>& e, const std::vector<uint64_t>& shape) {
@@ -137,94 +141,255 @@ ordered_json joptions(const CompareOptions& o, const Report& r) {
 
 }  // namespace
 
-std::string to_json(const Report& r) {
-  ordered_json j;
-  j["schema"] = kReportSchema;
-  j["version"] = version();
-  j["inputs"] = {{"a", r.input_a}, {"b", r.input_b}};
-  j["options"] = joptions(r.options, r);
-  j["backend"] = r.backend;
-  const Summary& s = r.summary;
-  j["summary"] = {{"compared", s.compared},
-                  {"matched", s.matched},
-                  {"mismatched", s.mismatched},
-                  {"only_in_a", s.only_in_a},
-                  {"only_in_b", s.only_in_b},
-                  {"incompatible", s.incompatible},
-                  {"consistent", s.consistent},
-                  {"skipped", s.skipped},
-                  {"unsupported", s.unsupported},
-                  {"first_divergence", jname(s.first_divergence)},
-                  {"first_jump", jname(s.first_jump)},
-                  {"precision", s.precision},
-                  {"unit_roundoff", jnum(s.unit_roundoff)},
-                  {"bytes", s.bytes},
-                  {"seconds", jnum(s.seconds)},
-                  {"gb_per_s", jnum(s.gb_per_s)}};
-  ordered_json tensors = ordered_json::array();
-  for (const auto& t : r.tensors) {
-    ordered_json e;
-    e["name"] = t.name;
-    e["name_b"] = t.name_b.empty() ? ordered_json(nullptr) : ordered_json(t.name_b);
-    e["order"] = t.order;
-    e["status"] = status_name(t.status);
-    e["growth"] = jopt(t.growth);
-    e["scale"] = jopt(t.scale);
-    e["shift"] = jopt(t.shift);
-    e["jump"] = t.jump;
-    e["by_order"] = t.by_order;
-    const TensorInfo* src = t.info_b && !t.info_b->source.empty() ? &*t.info_b
-                            : t.info_a && !t.info_a->source.empty() ? &*t.info_a : nullptr;
-    e["source"] = src ? ordered_json(src->source) : ordered_json(nullptr);
-    e["reason"] = t.reason.empty() ? ordered_json(nullptr) : ordered_json(t.reason);
-    e["dtype_a"] = jdtype(t.info_a);
-    e["dtype_b"] = jdtype(t.info_b);
-    e["shape_a"] = jshape(t.info_a);
-    e["shape_b"] = jshape(t.info_b);
-    e["tolerance"] = {{"rtol", jnum(t.tolerance.rtol)}, {"atol", jnum(t.tolerance.atol)}};
-    e["a"] = t.a ? jside(*t.a, t.info_a->shape) : ordered_json(nullptr);
-    e["b"] = t.b ? jside(*t.b, t.info_b->shape) : ordered_json(nullptr);
-    e["diff"] = t.diff ? jdiff(*t.diff, t.info_a->shape) : ordered_json(nullptr);
-    if (t.summary_diff)
-      e["summary_diff"] = {{"checksum_equal", t.summary_diff->checksum_equal},
-                           {"d_min", jopt(t.summary_diff->d_min)},
-                           {"d_max", jopt(t.summary_diff->d_max)},
-                           {"d_mean", jopt(t.summary_diff->d_mean)},
-                           {"d_std", jopt(t.summary_diff->d_std)},
-                           {"first_nonzero_equal", t.summary_diff->first_nonzero_equal}};
-    tensors.push_back(std::move(e));
+namespace {
+
+// Names are bytes from the files: invalid UTF-8 becomes U+FFFD instead of an exception.
+std::string text(const ordered_json& j) {
+  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
+
+void whist(JsonWriter& w, const SparseHistogram& h) {
+  w.begin_object();
+  w.key("zero").value(h.count(ExpHistogram::kZero));
+  w.key("underflow").value(h.count(ExpHistogram::kUnderflow));
+  w.key("min_exp").value(ExpHistogram::kMinExp);
+  w.key("max_exp").value(ExpHistogram::kMaxExp);
+  w.key("exp").begin_object();
+  char key[8];
+  for (const auto& [bin, c] : h.bins)
+    if (bin >= ExpHistogram::kFirstExp && bin < ExpHistogram::kOverflow) {
+      std::snprintf(key, sizeof key, "%d", ExpHistogram::kMinExp + (bin - ExpHistogram::kFirstExp));
+      w.key(key).value(c);
+    }
+  w.end_object();
+  w.key("overflow").value(h.count(ExpHistogram::kOverflow));
+  w.end_object();
+}
+
+void wside(JsonWriter& w, const SideStats& s, const std::vector<uint64_t>& shape, bool open = true) {
+  if (open) w.begin_object();
+  w.key("count").value(s.count);
+  w.key("nonzero").value(s.nonzero);
+  w.key("nan").value(s.nan);
+  w.key("pos_inf").value(s.pos_inf);
+  w.key("neg_inf").value(s.neg_inf);
+  w.key("min").value(s.min);
+  w.key("max").value(s.max);
+  w.key("mean").value(s.mean);
+  w.key("std").value(s.std);
+  w.key("l2").value(s.l2);
+  w.key("first_nonzero").begin_array();
+  for (const auto& e : s.first_nonzero) {
+    w.begin_object();
+    w.key("index").value(unravel_index(e.flat_index, shape));
+    w.key("flat_index").value(e.flat_index);
+    w.key("value").value(e.value);
+    w.end_object();
   }
-  j["tensors"] = std::move(tensors);
-  j["alignment"] = {{"alignable_by_order", r.alignable},
-                    {"applied", r.options.align == Align::kOrder},
-                    {"suggested_maps", r.suggested_maps}};
-  return j.dump() + "\n";  // compact: reports of thousands of tensors are for programs
+  w.end_array();
+  w.key("mag_hist");
+  whist(w, s.mag_hist);
+  w.key("checksum");
+  if (s.checksum_known) w.value(hex16(s.checksum));
+  else w.null();
+  if (open) w.end_object();
+}
+
+void wextreme(JsonWriter& w, const std::optional<ExtremeAt>& e, const std::vector<uint64_t>& shape) {
+  if (!e) {
+    w.null();
+    return;
+  }
+  w.begin_object();
+  w.key("index").value(unravel_index(e->flat_index, shape));
+  w.key("flat_index").value(e->flat_index);
+  w.key("a").value(e->a);
+  w.key("b").value(e->b);
+  w.end_object();
+}
+
+void wdiff(JsonWriter& w, const DiffStats& d, const std::vector<uint64_t>& shape) {
+  w.begin_object();
+  w.key("count").value(d.count);
+  w.key("finite_pairs").value(d.finite_pairs);
+  w.key("max_abs");
+  if (d.max_abs) w.value(d.max_abs->value); else w.null();
+  w.key("max_abs_at");
+  wextreme(w, d.max_abs, shape);
+  w.key("max_rel");
+  if (d.max_rel) w.value(d.max_rel->value); else w.null();
+  w.key("max_rel_at");
+  wextreme(w, d.max_rel, shape);
+  w.key("mean_abs").value(d.mean_abs);
+  w.key("rmse").value(d.rmse);
+  w.key("rel_l2").value(d.rel_l2);
+  w.key("cosine").value(d.cosine);
+  w.key("mismatches").value(d.mismatches);
+  w.key("mismatch_fraction").value(d.mismatch_fraction);
+  w.key("nan_mismatch").value(d.nan_mismatch);
+  w.key("inf_mismatch").value(d.inf_mismatch);
+  w.key("bits_differ");
+  if (d.same_dtype) w.value(d.bits_differ); else w.null();
+  w.key("max_ulp");
+  if (d.same_dtype) w.value(d.max_ulp); else w.null();
+  w.key("err_hist");
+  whist(w, d.err_hist);
+  w.key("worst").begin_array();
+  for (const auto& x : d.worst) {
+    w.begin_object();
+    w.key("index").value(unravel_index(x.flat_index, shape));
+    w.key("flat_index").value(x.flat_index);
+    w.key("a").value(x.a);
+    w.key("b").value(x.b);
+    w.key("abs_diff").value(x.value);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+}
+
+void wtensor(JsonWriter& w, const PairReport& t) {
+  auto opt_str = [&](const char* k, const std::string& v) {
+    w.key(k);
+    if (v.empty()) w.null(); else w.value(v);
+  };
+  w.begin_object();
+  w.key("name").value(t.name);
+  opt_str("name_b", t.name_b);
+  w.key("order").value(t.order);
+  w.key("status").value(status_name(t.status));
+  w.key("growth").value(t.growth);
+  w.key("scale").value(t.scale);
+  w.key("shift").value(t.shift);
+  w.key("jump").value(t.jump);
+  w.key("by_order").value(t.by_order);
+  const TensorInfo* src = t.info_b && !t.info_b->source.empty() ? &*t.info_b
+                          : t.info_a && !t.info_a->source.empty() ? &*t.info_a : nullptr;
+  opt_str("source", src ? src->source : "");
+  opt_str("reason", t.reason);
+  opt_str("dtype_a", t.info_a ? t.info_a->type_name : "");
+  opt_str("dtype_b", t.info_b ? t.info_b->type_name : "");
+  w.key("shape_a");
+  if (t.info_a) w.value(t.info_a->shape); else w.null();
+  w.key("shape_b");
+  if (t.info_b) w.value(t.info_b->shape); else w.null();
+  w.key("tolerance").begin_object().key("rtol").value(t.tolerance.rtol).key("atol").value(t.tolerance.atol).end_object();
+  w.key("a");
+  if (t.a) wside(w, *t.a, t.info_a->shape); else w.null();
+  w.key("b");
+  if (t.b) wside(w, *t.b, t.info_b->shape); else w.null();
+  w.key("diff");
+  if (t.diff) wdiff(w, *t.diff, t.info_a->shape); else w.null();
+  if (t.summary_diff) {
+    const SummaryDiff& sd = *t.summary_diff;
+    w.key("summary_diff").begin_object();
+    w.key("checksum_equal").value(sd.checksum_equal);
+    w.key("d_min").value(sd.d_min);
+    w.key("d_max").value(sd.d_max);
+    w.key("d_mean").value(sd.d_mean);
+    w.key("d_std").value(sd.d_std);
+    w.key("first_nonzero_equal").value(sd.first_nonzero_equal);
+    w.end_object();
+  }
+  w.end_object();
+}
+
+// Writes `head`'s fields, then "key": [items...] from `item(i)`, then `tail`'s fields, as one
+// JSON object, a piece at a time.
+void object_with_array(const ordered_json& head, const char* key, size_t n,
+                       const std::function<void(JsonWriter&, size_t)>& item, const ordered_json& tail,
+                       const TextSink& sink) {
+  std::string h = text(head);
+  h.pop_back();  // the closing brace
+  sink(h + (head.empty() ? "" : ",") + "\"" + key + "\":[");
+  std::string piece;
+  for (size_t i = 0; i < n; ++i) {
+    piece.clear();
+    if (i) piece += ',';
+    JsonWriter w(piece);
+    item(w, i);
+    sink(piece);
+  }
+  std::string t = text(tail);
+  sink("]" + (tail.empty() ? std::string("}") : "," + t.substr(1)) + "\n");
+}
+
+}  // namespace
+
+void write_json(const Report& r, const TextSink& sink) {
+  ordered_json head;
+  head["schema"] = kReportSchema;
+  head["version"] = version();
+  head["inputs"] = {{"a", r.input_a}, {"b", r.input_b}};
+  head["options"] = joptions(r.options, r);
+  head["backend"] = r.backend;
+  const Summary& s = r.summary;
+  head["summary"] = {{"compared", s.compared},
+                     {"matched", s.matched},
+                     {"mismatched", s.mismatched},
+                     {"only_in_a", s.only_in_a},
+                     {"only_in_b", s.only_in_b},
+                     {"incompatible", s.incompatible},
+                     {"consistent", s.consistent},
+                     {"errors", s.errors},
+                     {"skipped", s.skipped},
+                     {"unsupported", s.unsupported},
+                     {"first_divergence", jname(s.first_divergence)},
+                     {"first_jump", jname(s.first_jump)},
+                     {"precision", s.precision},
+                     {"unit_roundoff", jnum(s.unit_roundoff)},
+                     {"bytes", s.bytes},
+                     {"seconds", jnum(s.seconds)},
+                     {"gb_per_s", jnum(s.gb_per_s)}};
+  ordered_json tail;
+  tail["notes"] = r.notes;
+  tail["alignment"] = {{"alignable_by_order", r.alignable},
+                       {"applied", r.options.align == Align::kOrder},
+                       {"suggested_maps", r.suggested_maps}};
+  object_with_array(head, "tensors", r.tensors.size(),
+                    [&](JsonWriter& w, size_t i) { wtensor(w, r.tensors[i]); }, tail, sink);
+}
+
+void write_json(const StatsReport& r, const TextSink& sink) {
+  ordered_json head;
+  head["schema"] = kReportSchema;
+  head["version"] = version();
+  head["kind"] = "stats";
+  head["input"] = r.input;
+  head["backend"] = r.backend;
+  head["summary"] = {{"tensors", r.tensors.size()}, {"unsupported", r.unsupported}, {"errors", r.errors},
+                     {"bytes", r.bytes}, {"seconds", jnum(r.seconds)}};
+  auto item = [&](JsonWriter& w, size_t i) {
+    const StatsEntry& t = r.tensors[i];
+    w.begin_object();
+    w.key("name").value(t.info.name);
+    w.key("order").value(t.info.order);
+    w.key("dtype").value(t.info.type_name);
+    w.key("shape").value(t.info.shape);
+    w.key("storage").value(t.info.storage);
+    w.key("big_endian").value(t.info.big_endian);
+    w.key("source");
+    if (t.info.source.empty()) w.null(); else w.value(t.info.source);
+    w.key("reason");
+    if (!t.error.empty()) w.value(t.error);
+    else if (!t.info.unsupported.empty()) w.value(t.info.unsupported);
+    else w.null();
+    if (t.stats) wside(w, *t.stats, t.info.shape, false);
+    w.end_object();
+  };
+  object_with_array(head, "tensors", r.tensors.size(), item, ordered_json::object(), sink);
+}
+
+std::string to_json(const Report& r) {
+  std::string out;
+  write_json(r, [&](const std::string& piece) { out += piece; });
+  return out;
 }
 
 std::string to_json(const StatsReport& r) {
-  ordered_json j;
-  j["schema"] = kReportSchema;
-  j["version"] = version();
-  j["kind"] = "stats";
-  j["input"] = r.input;
-  j["backend"] = r.backend;
-  j["summary"] = {{"tensors", r.tensors.size()}, {"unsupported", r.unsupported},
-                  {"bytes", r.bytes}, {"seconds", jnum(r.seconds)}};
-  ordered_json tensors = ordered_json::array();
-  for (const auto& t : r.tensors) {
-    ordered_json e = {{"name", t.info.name},        {"order", t.info.order},
-                      {"dtype", t.info.type_name},  {"shape", t.info.shape},
-                      {"storage", t.info.storage},  {"big_endian", t.info.big_endian},
-                      {"reason", t.info.unsupported.empty() ? ordered_json(nullptr)
-                                                            : ordered_json(t.info.unsupported)}};
-    if (t.stats) {
-      const ordered_json side = jside(*t.stats, t.info.shape);  // must outlive the loop
-      for (const auto& [k, v] : side.items()) e[k] = v;
-    }
-    tensors.push_back(std::move(e));
-  }
-  j["tensors"] = std::move(tensors);
-  return j.dump() + "\n";  // compact: reports of thousands of tensors are for programs
+  std::string out;
+  write_json(r, [&](const std::string& piece) { out += piece; });
+  return out;
 }
 
 }  // namespace tensordiff

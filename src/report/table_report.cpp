@@ -66,6 +66,7 @@ std::string status_cell(const PairReport& r) {
     case Status::kOnlyInB: return "only in b";
     case Status::kIncompatible: return "incompatible";
     case Status::kConsistent: return "consistent";
+    case Status::kError: return "ERROR";
   }
   return "?";
 }
@@ -141,6 +142,7 @@ std::string format_table(const Report& rep, const TableStyle& st) {
   if (s.consistent)
     sum += ", " + std::to_string(s.consistent) + " consistent (summaries agree; elements not compared)";
   if (s.incompatible) sum += ", " + std::to_string(s.incompatible) + " incompatible";
+  if (s.errors) sum += ", " + std::to_string(s.errors) + " could not be read";
   if (s.skipped) sum += ", " + std::to_string(s.skipped) + " not read (--stop-at-first)";
   out += "\n" + sum + "\n";
   if (s.first_divergence) {
@@ -208,7 +210,9 @@ std::string format_stats_table(const StatsReport& rep, const TableStyle& st) {
     std::string line = pad(std::to_string(t.info.order), 5, true) + "  " +
                        pad(shorten(t.info.name, nw), nw) + "  " +
                        pad(short_dtype(t.info.type_name), 9) + pad(shape_string(t.info.shape), 18);
-    if (t.stats) {
+    if (!t.error.empty()) {
+      line += "  error: " + t.error;
+    } else if (t.stats) {
       const SideStats& s = *t.stats;
       auto o = [](const std::optional<double>& v) { return v ? g3(*v) : std::string("-"); };
       char hex[17];
