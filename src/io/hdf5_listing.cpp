@@ -125,4 +125,52 @@ Hdf5Listing decode_listing(wire::Reader& r) {
   return l;
 }
 
+// Nothing the file claims is used unchecked: sizes against the dtype and the file's length.
+// A failed check becomes the tensor's read error.
+void validate_listed(ListedDataset& d, uint64_t file_size) {
+  const size_t es = dtype_size(d.info.dtype);
+  const uint64_t bytes = d.info.count * es;  // count < 2^60 (the helper checks the product)
+  auto bad = [&](const std::string& why) { d.error = why; };
+  switch (d.path) {
+    case ReadPath::kPread:
+      if (d.file_offset > file_size || bytes > file_size - d.file_offset)
+        bad("its " + std::to_string(bytes) + " bytes at offset " + std::to_string(d.file_offset) +
+            " run past the end of the file (" + std::to_string(file_size) + " bytes): truncated");
+      break;
+    case ReadPath::kFill:
+      if (d.fill.size() != es) bad("its fill value has " + std::to_string(d.fill.size()) + " bytes, not " + std::to_string(es));
+      break;
+    case ReadPath::kChunks: {
+      if (d.chunk.size() != d.info.shape.size() || d.fill.size() != es) return bad("its chunk layout is corrupt");
+      uint64_t chunk_bytes = es, grid = 1;
+      for (size_t k = 0; k < d.chunk.size(); ++k) {
+        if (d.chunk[k] == 0 || d.chunk[k] > (uint64_t(1) << 32)) return bad("a chunk dimension of " + std::to_string(d.chunk[k]));
+        if (chunk_bytes > (uint64_t(1) << 32) / d.chunk[k]) return bad("chunks of more than 4 GiB");
+        chunk_bytes *= d.chunk[k];
+        const uint64_t per = (d.info.shape[k] + d.chunk[k] - 1) / d.chunk[k];
+        grid = per != 0 && grid > UINT64_MAX / per ? UINT64_MAX : grid * per;
+      }
+      // Deflate never grows data by more than ~0.1% plus a few bytes; fletcher32 adds 4.
+      const uint64_t max_stored = chunk_bytes + chunk_bytes / 64 + 4096;
+      uint64_t prev = 0;
+      for (size_t i = 0; i < d.chunks.size(); ++i) {
+        const ChunkRecord& c = d.chunks[i];
+        if (c.linear >= grid || (i > 0 && c.linear <= prev))
+          return bad("its chunk index is corrupt (chunk " + std::to_string(c.linear) + " of a grid of " + std::to_string(grid) + ")");
+        if (c.size > max_stored)
+          return bad("a stored chunk of " + std::to_string(c.size) + " bytes, more than its " +
+                     std::to_string(chunk_bytes) + "-byte chunks can take: the chunk index is corrupt");
+        if (c.addr > file_size || c.size > file_size - c.addr)
+          return bad("a chunk at offset " + std::to_string(c.addr) + " runs past the end of the file (" +
+                     std::to_string(file_size) + " bytes): truncated");
+        prev = c.linear;
+      }
+      break;
+    }
+    case ReadPath::kHelper:
+      break;
+  }
+}
+
+
 }  // namespace tensordiff

@@ -58,4 +58,9 @@ struct Hdf5Listing {
 void encode(wire::Writer& w, const Hdf5Listing& l);
 Hdf5Listing decode_listing(wire::Reader& r);
 
+// Nothing the file claims is used unchecked: sizes against the dtype and the file's length,
+// chunk addresses and sizes against the file and the chunk's bytes, the chunk index against
+// the grid. A failed check becomes d.error (the tensor's read error).
+void validate_listed(ListedDataset& d, uint64_t file_size);
+
 }  // namespace tensordiff

@@ -171,6 +171,10 @@ bool is_summary_file(const std::string& path) {
 SummaryDump load_summary(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno));
+  return parse_summary(std::string((std::istreambuf_iterator<char>(in)), {}), path);
+}
+
+SummaryDump parse_summary(const std::string& text, const std::string& path) {
   SummaryDump out;
   std::string line;
   size_t lineno = 0;
@@ -178,7 +182,6 @@ SummaryDump load_summary(const std::string& path) {
   try {
     // A stats --json document is one JSON value (possibly spread over lines); a summary dump
     // is JSON lines. Try the whole file first, then line by line.
-    std::string text((std::istreambuf_iterator<char>(in)), {});
     json doc;
     try {
       doc = parse_limited(text, false);

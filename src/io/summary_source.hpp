@@ -21,4 +21,7 @@ bool is_summary_file(const std::string& path);
 // Throws Error(kIo, kCorrupt) naming the file (and line) on bad input.
 SummaryDump load_summary(const std::string& path);
 
+// The same from text already in memory; `path` only names it in errors (and the fuzz target).
+SummaryDump parse_summary(const std::string& text, const std::string& path);
+
 }  // namespace tensordiff

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "tensordiff/error.hpp"
 
 namespace tensordiff {
@@ -49,6 +51,35 @@ TEST(Tolerance, GlobMatchesAcrossSlashes) {
   EXPECT_TRUE(glob_match("model/*", "model/layers/0/w"));
   EXPECT_TRUE(glob_match("*.act", "encoder.layers.1.act"));
   EXPECT_FALSE(glob_match("*.act", "encoder.layers.1"));
+}
+
+}  // namespace
+}  // namespace tensordiff
+
+namespace tensordiff {
+namespace {
+
+TEST(Glob, MatchesLikeTheShellWithStarsCrossingSlashes) {
+  EXPECT_TRUE(glob_match("encoder/*", "encoder/layers.2/act"));
+  EXPECT_TRUE(glob_match("*.act", "encoder/layers.2.act"));
+  EXPECT_TRUE(glob_match("layer?", "layer7"));
+  EXPECT_FALSE(glob_match("layer?", "layer17"));
+  EXPECT_TRUE(glob_match("l[0-3]x", "l2x"));
+  EXPECT_FALSE(glob_match("l[!0-3]x", "l2x"));
+  EXPECT_TRUE(glob_match("a\\*b", "a*b"));
+  EXPECT_FALSE(glob_match("a\\*b", "axb"));
+  EXPECT_TRUE(glob_match("[", "["));  // an unterminated class is a literal
+  EXPECT_TRUE(glob_match("", ""));
+  EXPECT_FALSE(glob_match("", "x"));
+}
+
+TEST(Glob, PathologicalPatternsStayLinear) {
+  // fnmatch backtracks exponentially here; the greedy matcher is O(pattern x name).
+  const std::string name(20000, 'a');
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*b", name));
+  EXPECT_TRUE(glob_match("*a*a*a*a*a*a*a*a*a*a*a*a", name));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
 }
 
 }  // namespace

@@ -1,0 +1,266 @@
+"""Issue 11: hostile and broken inputs. Each case is a small file written here (h5py, or bytes
+patched after writing), run through the real binary: one clear line on stderr naming the file
+and tensor, exit 2, no crash, no hang, bounded memory, nothing of the user's replaced."""
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+BIN = os.environ.get("TENSORDIFF_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "tensordiff"))
+
+
+def run(*args, timeout=60, env=None, **kw):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=e, **kw)
+
+
+def one_line(err):
+    return len([l for l in err.splitlines() if l.strip()]) == 1
+
+
+def pair(tmp_path, write):
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    for p in (a, b):
+        with h5py.File(p, "w") as f:
+            write(f)
+    return a, b
+
+
+def patch(path, old: bytes, new: bytes, count=1):
+    data = path.read_bytes()
+    assert data.count(old) >= 1, "pattern not found"
+    path.write_bytes(data.replace(old, new, count))
+
+
+def test_compact_storage_that_disagrees_with_the_shape(tmp_path):
+    """Crashed libhdf5 (H5VM_memcpyvv) or printed heap bytes as values: now named."""
+    p = tmp_path / "c.h5"
+    values = np.arange(8, dtype=np.float64) + 0.123456789
+    with h5py.File(p, "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.COMPACT)
+        space = h5py.h5s.create_simple((8,))
+        ds = h5py.h5d.create(f.id, b"compact", h5py.h5t.IEEE_F64LE, space, dcpl=dcpl)
+        ds.write(h5py.h5s.ALL, h5py.h5s.ALL, values)
+    good = run("stats", "-q", p)
+    assert good.returncode == 0, good.stderr
+    # The dataspace message (v1: version 1, rank 1, max dims present) says 8 elements; claim
+    # more or fewer while the compact storage keeps its 64 bytes. libhdf5 1.10.8 then copies by
+    # the shape: past its buffer (heap bytes as values, or a crash).
+    data = p.read_bytes()
+    space = bytes([1, 1, 1, 0, 0, 0, 0, 0]) + (8).to_bytes(8, "little") * 2
+    assert data.count(space) == 1
+    for dims in (9, 7, 1000):
+        q = tmp_path / f"c{dims}.h5"
+        q.write_bytes(data.replace(space, bytes([1, 1, 1, 0, 0, 0, 0, 0]) + dims.to_bytes(8, "little") * 2))
+        r = run("stats", q)
+        assert r.returncode == 2, (dims, r.stdout, r.stderr)
+        assert "tensor 'compact'" in r.stderr and "compact storage holds 64 bytes" in r.stderr, r.stderr
+        assert "e+27" not in r.stdout  # no statistics made of heap bytes
+
+
+def test_summary_nested_100000_levels(tmp_path):
+    p = tmp_path / "deep.jsonl"
+    p.write_text('{"name": "x", "shape": ' + "[" * 100000 + "]" * 100000 + "}\n")
+    r = run(p, p)
+    assert r.returncode == 2 and one_line(r.stderr), r.stderr
+    assert "nested deeper than 32 levels" in r.stderr
+
+
+def test_summary_errors_name_line_and_field(tmp_path):
+    p = tmp_path / "s.jsonl"
+    good = {"name": "t", "order": 0, "dtype": "float32", "shape": [2], "count": 2, "nonzero": 2, "nan": 0,
+            "pos_inf": 0, "neg_inf": 0, "min": 1, "max": 2, "mean": 1.5, "std": 0.5, "l2": 2.2,
+            "first_nonzero": [], "checksum": "00ff"}
+    for field, value, want in (("count", "two", "field 'count' must be a non-negative integer"),
+                               ("checksum", "xyz", "field 'checksum' must be 1 to 16 hex digits"),
+                               ("mean", [1], "field 'mean' must be a number")):
+        bad = dict(good, **{field: value})
+        p.write_text('{"kind": "summary"}\n' + json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+        r = run(p, p)
+        assert r.returncode == 2 and one_line(r.stderr), r.stderr
+        assert f"{p}:3: not a tensordiff summary: {want}" in r.stderr, r.stderr
+    # Two entries with one name: the file is blamed, not a --map that was never given.
+    p.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n")
+    r = run(p, p)
+    assert r.returncode == 2 and "two tensors named 't'" in r.stderr and "--map" not in r.stderr, r.stderr
+
+
+def test_threads_and_regexes_cannot_crash_or_hang(tmp_path):
+    long_name = "a" * 20000
+    a, b = pair(tmp_path, lambda f: f.create_dataset(long_name, data=np.ones(4)))
+    r = run("--threads", 100000, a, b)
+    assert r.returncode == 2 and "--threads must be 0 (all cores) to 1024" in r.stderr
+    t0 = time.time()
+    r = run("-q", "--map", "(.)*=x", a, b, timeout=30)
+    assert r.returncode in (0, 1), r.stderr  # B's tensor renamed to 'x': only in one side
+    r = run("-q", "--map", "(a*)*b=x", a, b, timeout=30)
+    assert r.returncode == 0, r.stderr
+    r = run("-q", "--include", "*a*a*a*a*a*a*a*a*a*a*b", a, b, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert time.time() - t0 < 20
+
+
+def test_fifo_and_devices_are_refused_at_once(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    a, _ = pair(tmp_path, lambda f: f.create_dataset("x", data=np.ones(4)))
+    for other in (fifo, "/dev/zero", tmp_path):
+        r = run(a, other, timeout=20)
+        assert r.returncode == 2 and one_line(r.stderr), r.stderr
+        assert str(other) in r.stderr and "not a file" in r.stderr, r.stderr
+
+
+def test_enormous_never_written_datasets_answer_at_once(tmp_path):
+    """A tiny file that declares 2^48 elements: no plan of 2^29 items, no hours of reading."""
+    def write(f):
+        f.create_dataset("huge", shape=(2 ** 48,), chunks=(1 << 16,), dtype=np.float32, fillvalue=0.5)
+        f.create_dataset("contig", shape=(2 ** 40,), dtype=np.float64)
+    a, b = pair(tmp_path, write)
+    assert a.stat().st_size < 64 * 1024
+    t0 = time.time()
+    r = run("--json", tmp_path / "r.json", a, b, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert time.time() - t0 < 30
+    rep = json.loads((tmp_path / "r.json").read_text())
+    huge = next(t for t in rep["tensors"] if t["name"] == "huge")
+    assert huge["a"]["count"] == 2 ** 48 and huge["a"]["mean"] == 0.5 and huge["a"]["std"] == 0
+    assert huge["a"]["checksum"] is None  # never written and too large to checksum
+    s = run("stats", "-q", a, timeout=60)
+    assert s.returncode == 0, s.stderr
+
+
+def test_a_chunk_size_from_a_corrupt_index_is_not_allocated(tmp_path):
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal(4096).astype(np.float32)
+    p = tmp_path / "z.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("z", data=data, chunks=(4096,), compression="gzip")
+        size = f["z"].id.get_chunk_info(0).size
+    # v1 B-tree chunk record: u32 size, u32 filter mask, then the offsets.
+    patch(p, size.to_bytes(4, "little") + b"\0\0\0\0", (0x7FFFFFF0).to_bytes(4, "little") + b"\0\0\0\0")
+    r = run("stats", p)
+    assert r.returncode == 2 and "tensor 'z'" in r.stderr, r.stderr
+    assert "chunk index is corrupt" in r.stderr or "past the end" in r.stderr, r.stderr
+
+
+def test_reports_never_replace_what_is_not_theirs(tmp_path):
+    a, b = pair(tmp_path, lambda f: f.create_dataset("x", data=np.ones(4)))
+    # A device stays a device.
+    r = run("-q", "--json", "/dev/null", a, b)
+    assert r.returncode == 0 and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    # An input is never overwritten.
+    before = a.read_bytes()
+    r = run("--json", a, a, b)
+    assert r.returncode == 2 and "would overwrite input" in r.stderr and a.read_bytes() == before
+    # '-' is stdout, parseable.
+    r = run("--json", "-", a, b)
+    assert r.returncode == 0 and json.loads(r.stdout)["summary"]["compared"] == 1
+    # A full stdout is an error.
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([BIN, a, b], stdout=full, stderr=subprocess.PIPE, text=True, timeout=30)
+    assert r.returncode == 2 and "cannot write to standard output" in r.stderr
+
+
+def test_interrupted_run_leaves_no_temporary_file(tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = pair(tmp_path, lambda f: [f.create_dataset(f"t{i}", data=rng.standard_normal(1 << 18)) for i in range(40)])
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        p = subprocess.Popen([BIN, "-q", "--threads", "1", "--json", tmp_path / "r.json", a, b])
+        time.sleep(0.05)
+        p.send_signal(sig)
+        p.wait(timeout=30)
+        assert not [n for n in os.listdir(tmp_path) if ".tmp." in n]
+
+
+def test_valid_sparse_file_prints_no_hdf5_stacks(tmp_path):
+    def write(f):
+        d = f.create_dataset("sparse", shape=(1000, 1000), chunks=(100, 100), dtype=np.float32)
+        d[0:100, 0:100] = 1.0
+    a, b = pair(tmp_path, write)
+    r = run("--verbose", a, b)
+    assert r.returncode == 0 and "HDF5-DIAG" not in r.stderr, r.stderr
+
+
+def test_non_utf8_names_are_escaped_in_json(tmp_path):
+    a, b = pair(tmp_path, lambda f: f.create_dataset(b"bad\xffname", data=np.ones(3)))
+    r = run("-q", "--json", tmp_path / "r.json", a, b)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["tensors"][0]["name"] == "bad\ufffdname"
+
+
+def test_bfloat16_spelled_with_a_utf8_attribute(tmp_path):
+    """h5py writes str attributes as UTF-8; Keras-style opaque bf16 and uint16 + dtype attr."""
+    bits = (np.arange(1, 9, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    def write(f):
+        f.create_dataset("as_uint16", data=bits).attrs["dtype"] = "bfloat16"
+        opaque = f.create_dataset("as_opaque", data=bits.view(np.dtype("V2")))
+        opaque.attrs["dtype"] = "bfloat16"
+    a, _ = pair(tmp_path, write)
+    r = run("stats", "--json", tmp_path / "s.json", a)
+    assert r.returncode == 0, r.stderr
+    rows = {t["name"]: t for t in json.loads((tmp_path / "s.json").read_text())["tensors"]}
+    for n in ("as_uint16", "as_opaque"):
+        assert rows[n]["dtype"] == "bfloat16" and rows[n]["max"] == 8.0, rows[n]
+
+
+def test_packed_integers_are_decoded(tmp_path):
+    """Integers with reduced precision (H5Tset_precision): values, not raw container bits."""
+    p = tmp_path / "n.h5"
+    t = h5py.h5t.STD_I16LE.copy()
+    t.set_precision(12)
+    values = np.arange(-2048, 2048, dtype=np.int16)
+    with h5py.File(p, "w") as f:
+        ds = h5py.h5d.create(f.id, b"packed", t, h5py.h5s.create_simple(values.shape))
+        ds.write(h5py.h5s.ALL, h5py.h5s.ALL, values)
+        f.create_dataset("nbit", data=values, chunks=(512,), compression=h5py.h5z.FILTER_NBIT)
+    r = run("stats", "--json", tmp_path / "s.json", p)
+    assert r.returncode == 0, r.stderr
+    rows = {t["name"]: t for t in json.loads((tmp_path / "s.json").read_text())["tensors"]}
+    for n in ("packed", "nbit"):  # was read as raw container bits: 12..16400
+        assert rows[n]["min"] == -2048 and rows[n]["max"] == 2047, rows[n]
+
+
+def test_one_unreadable_tensor_does_not_stop_the_others(tmp_path):
+    def write(f):
+        f.create_dataset("good", data=np.ones(100))
+        f.create_dataset("lzf", data=np.ones(1000), chunks=(100,), compression="lzf")
+        f.create_dataset("also_good", data=np.zeros(100))
+    a, b = pair(tmp_path, write)
+    r = run("--json", tmp_path / "r.json", a, b)
+    rep = json.loads((tmp_path / "r.json").read_text())
+    rows = {t["name"]: t for t in rep["tensors"]}
+    assert rows["good"]["status"] == "match" and rows["also_good"]["status"] == "match"
+    if rows["lzf"]["status"] == "error":  # no lzf plugin on this machine: named, exit 2
+        assert r.returncode == 2
+        assert "needs the HDF5 filter 'lzf'" in rows["lzf"]["reason"], rows["lzf"]
+    else:
+        assert rows["lzf"]["status"] == "match" and r.returncode == 0
+
+
+def test_external_and_soft_links_are_noted_or_followed(tmp_path):
+    target = tmp_path / "target.h5"
+    with h5py.File(target, "w") as f:
+        f.create_dataset("w", data=np.arange(5.0))
+    def write(f):
+        f["ext"] = h5py.ExternalLink(str(target), "/w")
+        f.create_dataset("real", data=np.ones(3))
+        f["soft"] = h5py.SoftLink("/real")
+    a, b = pair(tmp_path, write)
+    r = run(a, b)
+    assert r.returncode == 0
+    assert "'ext' is a external link" in r.stderr and "not followed (--follow-links)" in r.stderr, r.stderr
+    assert "1 compared" in r.stdout
+    r = run("--follow-links", "--json", tmp_path / "r.json", a, b)
+    assert r.returncode == 0, r.stderr
+    names = {t["name"] for t in json.loads((tmp_path / "r.json").read_text())["tensors"]}
+    assert names == {"ext", "real", "soft"}
