@@ -10,6 +10,14 @@ scripts/python-venv.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600) | tee "$log"
+# The hostile-input build: ASan + UBSan, fuzz targets, corrupted files (scripts/sanitize.sh).
+asan_log=$(mktemp)
+trap 'rm -f "$log" "$asan_log"' EXIT
+if [[ ${TENSORDIFF_SKIP_SANITIZE:-0} != 1 ]]; then
+  echo
+  echo "sanitizer build (build-asan): C++ suite, crafted files, fuzz targets, corrupted HDF5 files:"
+  scripts/sanitize.sh | tee "$asan_log"
+fi
 if [[ ${TENSORDIFF_SKIP_BENCH:-0} != 1 ]]; then
   echo
   echo "benchmark gate (bench/thresholds.txt), the machine's best SIMD target:"
@@ -32,3 +40,7 @@ total=$(sed -E 's/.* out of ([0-9]+)/\1/' <<<"$summary")
 failed=$(sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/' <<<"$summary")
 skipped=$(grep -cE '^\s*[0-9]+ - .*\(Skipped\)$' "$log" || true)
 echo "tests: $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+if [[ -s $asan_log ]]; then
+  summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$asan_log" | tail -1)
+  echo "sanitizer build: $summary"
+fi

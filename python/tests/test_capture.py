@@ -236,3 +236,12 @@ def test_a_crash_keeps_what_was_recorded(tmp_path):
     assert subprocess.run(["/usr/bin/python3", "-c", code], env=env).returncode == 3
     with h5py.File(path, "r") as f:
         assert f["before"][()].tolist() == list(np.arange(10.0))
+
+
+def test_summary_keeps_the_sign_of_zero(tmp_path):
+    # min -0.0 must survive JSON: the engine writes "-0.0" ("-0" reads back as the integer 0).
+    path = str(tmp_path / "s.jsonl")
+    with tensordiff.Recorder(path, mode="summary") as rec:
+        rec.save("x", np.array([1.0, -0.0, np.nan, np.inf], np.float32))
+    t = json.loads(open(path).read().splitlines()[1])
+    assert isinstance(t["min"], float) and t["min"] == 0 and np.signbit(t["min"])

@@ -264,3 +264,74 @@ def test_external_and_soft_links_are_noted_or_followed(tmp_path):
     assert r.returncode == 0, r.stderr
     names = {t["name"] for t in json.loads((tmp_path / "r.json").read_text())["tensors"]}
     assert names == {"ext", "real", "soft"}
+
+
+def test_dimension_above_its_maximum_is_corrupt(tmp_path):
+    # Found by tests/fuzz/hdf5_mutate.py: a dataspace whose size exceeds its maximum made a
+    # 20 KB file claim 2^44 elements, most of them never written, and the run never ended.
+    a, b = pair(tmp_path, lambda f: (f.create_dataset("x", data=np.ones(1237, np.float32), maxshape=(1237,),
+                                                       chunks=(100,)),
+                                     f.create_dataset("y", data=np.ones(4, np.float32))))
+    patch(a, (1237).to_bytes(8, "little") * 2, (1 << 44).to_bytes(8, "little") + (1237).to_bytes(8, "little"))
+    t = time.monotonic()
+    r = run(a, b, "--json", tmp_path / "r.json", timeout=30)
+    assert time.monotonic() - t < 10
+    assert r.returncode == 2, r.stderr
+    rows = {x["name"]: x for x in json.load(open(tmp_path / "r.json"))["tensors"]}
+    assert rows["x"]["status"] == "error" and "above its maximum 1237" in rows["x"]["reason"]
+    assert rows["y"]["status"] == "match"
+
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "hostile")
+
+
+def test_libhdf5_crash_is_contained(tmp_path):
+    # Found by tests/fuzz/hdf5_mutate.py: libhdf5 1.10 copies 256 MB out of a 2-byte buffer
+    # while opening a dataset of this file (H5T_copy). It happens in the helper process.
+    r = run("stats", os.path.join(FIXTURES, "libhdf5_overflows.h5"))
+    assert r.returncode == 2
+    last = [l for l in r.stderr.splitlines() if l.strip()][-1]
+    if "AddressSanitizer" in r.stderr:  # the instrumented build reports it from the helper
+        assert "run_hdf5_helper" in r.stderr and "HDF5 helper ended without an answer" in last
+    else:
+        assert one_line(r.stderr) and "libhdf5 crashed (SIGSEGV)" in last, r.stderr
+
+
+def test_libhdf5_endless_loop_times_out_and_dies_with_the_engine(tmp_path):
+    # Found by tests/fuzz/hdf5_mutate.py: libhdf5 loops forever listing this file.
+    path = os.path.join(FIXTURES, "libhdf5_loops.h5")
+    t = time.monotonic()
+    r = run("stats", path, env={"TENSORDIFF_HDF5_TIMEOUT": "2"})
+    assert time.monotonic() - t < 15
+    assert r.returncode == 2 and one_line(r.stderr)
+    assert "libhdf5 did not answer within 2 s (TENSORDIFF_HDF5_TIMEOUT)" in r.stderr
+    # An engine killed outright takes its helper with it (no orphan spinning in libhdf5).
+    p = subprocess.Popen([BIN, "stats", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    children = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+    assert children, "the helper should be running"
+    p.kill()
+    p.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{c}") for c in children):
+        time.sleep(0.05)
+    alive = [c for c in children if os.path.exists(f"/proc/{c}") and
+             "Z" not in open(f"/proc/{c}/stat").read().split()[2]]
+    assert not alive, f"helper {alive} outlived the engine"
+
+
+def test_helper_executable_and_fork_fallback_agree(tmp_path):
+    # The helper runs as its own executable (posix_spawn); a program without it forks the
+    # engine instead (TENSORDIFF_HDF5_HELPER=fork forces that). Same listing, same reads.
+    a, b = pair(tmp_path, lambda f: (f.create_dataset("c", data=np.arange(100, dtype=np.float32), chunks=(7,),
+                                                      compression="gzip"),
+                                     f.create_dataset("s", data=np.float64(3.0))))
+    out = {}
+    for mode in ("", "fork"):
+        r = run("stats", a, "--json", "-", env={"TENSORDIFF_HDF5_HELPER": mode})
+        assert r.returncode == 0, r.stderr
+        out[mode] = [{k: v for k, v in t.items()} for t in json.loads(r.stdout)["tensors"]]
+    assert out[""] == out["fork"]
+    r = run("stats", a, env={"TENSORDIFF_HDF5_HELPER": str(tmp_path / "missing")})
+    assert r.returncode == 2 and one_line(r.stderr)
+    assert "cannot start the HDF5 helper" in r.stderr and "No such file" in r.stderr

@@ -197,12 +197,25 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
       }
 
   std::vector<Job> jobs;
-  std::vector<size_t> job_pair;
+  std::vector<size_t> job_pair, done_early;
   for (size_t i = 0; i < pairs.size(); ++i) {
     const MatchedPair& m = pairs[i];
     PairReport& r = rep.tensors[i];
     init_pair_report(r, m, ta, tb, precision, o);
-    if (m.status != Status::kMatch || i >= read_limit) continue;
+    if (i >= read_limit) continue;
+    // A tensor whose listing is corrupt is an error whatever it is paired with: its shape or
+    // dtype may be the corrupt part, which would otherwise pass for a mismatch.
+    if (m.status != Status::kMatch) {
+      std::optional<std::string> e;
+      if (m.a) e = src_a->read_error(*m.a);
+      if (!e && m.b) e = src_b->read_error(*m.b);
+      if (e) {
+        r.status = Status::kError;
+        r.reason = *e;
+        done_early.push_back(i);
+      }
+      continue;
+    }
     Job job;
     job.a = src_a;
     job.ia = *m.a;
@@ -210,6 +223,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     job.ib = *m.b;
     job.count = ta[*m.a].count;
     job.params = pair_params(ta[*m.a], tb[*m.b], r.tolerance, o);
+    job.error = known_read_error(*src_a, *m.a, src_b, *m.b);
     job.uniform_a = src_a->uniform_value(*m.a);
     if (job.uniform_a) job.uniform_b = src_b->uniform_value(*m.b);
     jobs.push_back(job);
@@ -217,6 +231,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   }
 
   std::vector<bool> done(pairs.size(), false);
+  for (size_t i : done_early) done[i] = true;
   run_jobs(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
     PairReport& r = rep.tensors[job_pair[j]];
     if (error) {
@@ -272,6 +287,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
     job.count = t.count;
     job.params.type_a = t.dtype;
     job.params.first_k = o.first_k;
+    job.error = known_read_error(*src, t.order, nullptr, 0);
     job.uniform_a = src->uniform_value(t.order);
     jobs.push_back(job);
     job_entry.push_back(rep.tensors.size() - 1);

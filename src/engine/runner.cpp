@@ -1,6 +1,8 @@
 #include "engine/runner.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <new>
 #include <thread>
 
@@ -41,6 +43,11 @@ uint64_t chunk_elements(uint64_t chunk_bytes, size_t elem_size) {
   return blocks * kBlockElems;
 }
 
+std::optional<std::string> known_read_error(const Source& a, size_t ia, const Source* b, size_t ib) {
+  if (auto e = a.read_error(ia)) return e;
+  return b ? b->read_error(ib) : std::nullopt;
+}
+
 void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend& backend,
               const DoneFn& on_done) {
   // Items (one chunk of one job) are numbered, not stored: a tensor that claims 2^48 elements
@@ -53,9 +60,10 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
                                job.b ? dtype_size(job.params.type_b) : size_t(1));
     chunk[j] = chunk_elements(plan.chunk_bytes, es);
     buf_bytes = std::max(buf_bytes, std::min(chunk[j], job.count) * es);
-    const bool uniform = job.uniform_a && (!job.b || job.uniform_b);
-    const uint64_t n = job.count == 0 || uniform ? 1 : (job.count + chunk[j] - 1) / chunk[j];
-    if (uniform) chunk[j] = std::max<uint64_t>(job.count, 1);
+    // One item for a job computed without reads: never written, or failing up front.
+    const bool single = (job.uniform_a && (!job.b || job.uniform_b)) || job.error;
+    const uint64_t n = job.count == 0 || single ? 1 : (job.count + chunk[j] - 1) / chunk[j];
+    if (single) chunk[j] = std::max<uint64_t>(job.count, 1);
     item_start[j + 1] = item_start[j] + n;
   }
   auto item = [&](uint64_t i) {
@@ -68,6 +76,10 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
   const size_t window = 4 * plan.threads;
   std::vector<Partial> slots(window);
   std::vector<std::string> slot_error(window);  // a chunk whose read failed: why
+  // A job whose read failed: its later chunks are not read (the first error in chunk order
+  // is still the one reported: the chunk that failed is merged like any other).
+  std::unique_ptr<std::atomic<bool>[]> failed(new std::atomic<bool>[jobs.size()]());
+  std::vector<char> skipped(window, 0);
   // One pair of read buffers per worker, reused for every chunk it reads; the backend
   // allocates them (pinned memory for the GPU).
   struct Buffer {
@@ -92,6 +104,7 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
   std::vector<Buffer> buf_a(plan.threads), buf_b(plan.threads);
   Partial acc;
   std::string job_error;  // the first failed chunk of the job being merged
+  bool job_failed = false;  // a chunk of it failed or was skipped: its partial is not merged
   const int first_k = jobs.empty() ? 5 : jobs.front().params.first_k;
   const int worst_k = jobs.empty() ? 5 : jobs.front().params.worst_k;
 
@@ -108,6 +121,15 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
     }
     Partial& out = slots[i % window];
     slot_error[i % window].clear();
+    skipped[i % window] = 0;
+    if (job.error) {
+      slot_error[i % window] = *job.error;
+      return;
+    }
+    if (failed[it.job].load(std::memory_order_relaxed)) {
+      skipped[i % window] = 1;
+      return;
+    }
     if (job.uniform_a && (!job.b || job.uniform_b)) {
       auto le = [&](std::vector<uint8_t> v, Source& s, size_t idx) {
         if (s.tensors()[idx].big_endian) swap_bytes_inplace(v.data(), 1, v.size());
@@ -126,6 +148,7 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
       // every other pair is still compared.
       if (e.code() == ErrorCode::kOutOfMemory || e.code() == ErrorCode::kInternal) throw;
       slot_error[i % window] = e.what();
+      failed[it.job].store(true, std::memory_order_relaxed);
       return;
     }
     if (job.b) backend.pair_chunk(job.params, buf_a[w].data(), buf_b[w].data(), it.first, it.n, out);
@@ -134,9 +157,13 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
   auto merge = [&](size_t i) {
     const Item it = item(i);
     Partial& p = slots[i % window];
-    if (it.first == 0) job_error.clear();
+    if (it.first == 0) {
+      job_error.clear();
+      job_failed = false;
+    }
     if (!slot_error[i % window].empty() && job_error.empty()) job_error = slot_error[i % window];
-    if (job_error.empty()) {
+    job_failed = job_failed || skipped[i % window] || !job_error.empty();
+    if (!job_failed) {
       if (it.first == 0) acc = std::move(p);
       else merge_partial(acc, p, first_k, worst_k);
     }

@@ -21,7 +21,12 @@ struct Job {
   PairParams params;    // type_a/type_b also name the single side's dtype
   // Both sides (or the single side) never written: one element each, computed without reads.
   std::optional<std::vector<uint8_t>> uniform_a, uniform_b;
+  // Either side's Source::read_error: the job fails with it and reads nothing.
+  std::optional<std::string> error;
 };
+
+// The read error of a job over tensor ia of a (and ib of b, when b is set), if known up front.
+std::optional<std::string> known_read_error(const Source& a, size_t ia, const Source* b, size_t ib);
 
 // More workers than this only cost memory (each holds two chunk buffers) and thread limits.
 constexpr unsigned kMaxThreads = 1024;

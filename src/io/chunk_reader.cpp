@@ -58,6 +58,9 @@ void read_chunked_range(const ChunkedLayout& L, uint64_t first, uint64_t n, uint
                         const FetchChunk& fetch, const std::string& what) {
   const size_t r = L.shape.size();
   const size_t es = L.elem_size;
+  // HDF5 chunks only datasets of rank >= 1, in chunks of at least one element per dimension.
+  if (r == 0 || L.chunk.size() != r || std::count(L.chunk.begin(), L.chunk.end(), 0u) != 0)
+    throw Error(ErrorCode::kCorrupt, what + ": its chunk layout is corrupt");
   std::vector<uint64_t> cstride(r, 1);  // strides inside a chunk
   for (size_t d = r - 1; d-- > 0;) cstride[d] = cstride[d + 1] * L.chunk[d + 1];
   uint64_t dst_base = 0;

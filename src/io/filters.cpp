@@ -102,6 +102,11 @@ bool filters_supported(const std::vector<FilterStep>& pipeline) {
 bool unfilter_chunk(const std::vector<FilterStep>& pipeline, unsigned mask, size_t elem_size,
                     size_t raw_size, std::vector<uint8_t>& data, std::vector<uint8_t>& scratch,
                     std::string& why) {
+  // HDF5 allows at most 32 filters (H5Z_MAX_NFILTERS); `mask` has one bit per step.
+  if (pipeline.size() > 32) {
+    why = "a filter pipeline of " + std::to_string(pipeline.size()) + " steps (HDF5 allows 32)";
+    return false;
+  }
   // Sizes between the steps when the chunk was written: fletcher32 appends 4 bytes.
   std::vector<size_t> size_before(pipeline.size());
   size_t s = raw_size;

@@ -1,6 +1,9 @@
 #include "io/hdf5_helper.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -10,8 +13,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "io/hdf5_helper_child.hpp"
+#include "io/helper_path.hpp"
 #include "tensordiff/error.hpp"
 
 namespace tensordiff {
@@ -33,6 +42,102 @@ const char* signal_name(int sig) {
     case SIGKILL: return "SIGKILL";
     default: return "a signal";
   }
+}
+
+// Every helper is started by one thread that lives as long as the process, and asks for
+// SIGKILL when its parent goes (PR_SET_PDEATHSIG): a helper stuck in libhdf5 (an endless loop
+// on corrupt metadata) must not outlive an engine that was killed. The death signal follows
+// the thread that started the helper, so pool threads, which come and go, must not start it.
+class Starter {
+ public:
+  static Starter& get() {
+    static Starter* s = new Starter;  // never destroyed: its thread runs until the process ends
+    return *s;
+  }
+  // Runs `start` (posix_spawn or fork; returns the pid, or -1 with err set) on the thread.
+  pid_t run(const std::function<pid_t(int&)>& start, int& err) {
+    std::unique_lock<std::mutex> lock(m_);
+    Request r{&start};
+    queue_.push_back(&r);
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return r.done; });
+    err = r.err;
+    return r.pid;
+  }
+
+ private:
+  struct Request {
+    const std::function<pid_t(int&)>* start;
+    pid_t pid = -1;
+    int err = 0;
+    bool done = false;
+  };
+  Starter() { std::thread([this] { loop(); }).detach(); }
+  void loop() {
+    std::unique_lock<std::mutex> lock(m_);
+    for (;;) {
+      cv_.wait(lock, [&] { return !queue_.empty(); });
+      Request* r = queue_.front();
+      queue_.pop_front();
+      r->pid = (*r->start)(r->err);
+      r->done = true;
+      cv_.notify_all();
+    }
+  }
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<Request*> queue_;
+};
+
+// The helper executable with its socket as fd 3 and nothing else of the engine's open.
+pid_t spawn_helper(const std::string& exe, int child_fd, const std::string& path,
+                   const HelperOptions& o, bool list, int& err) {
+  int fd = child_fd;
+  if (fd == 3) {  // dup2(3, 3) would keep close-on-exec
+    fd = ::fcntl(child_fd, F_DUPFD_CLOEXEC, 4);
+    if (fd < 0) {
+      err = errno;
+      return -1;
+    }
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fd, 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+  const std::string engine = std::to_string(::getpid());
+  auto flag = [](bool b) { return b ? "1" : "0"; };
+  const char* argv[] = {kHelperName, "3", engine.c_str(), flag(list), flag(o.verbose),
+                        flag(o.follow_links), flag(o.hdf5_only), path.c_str(), nullptr};
+  pid_t pid = -1;
+  err = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (fd != child_fd) ::close(fd);
+  return err == 0 ? pid : -1;
+}
+
+// Without a helper executable (a program that links the library but does not install it):
+// a fork of the engine runs the helper. glibc makes malloc safe in the child of a threaded
+// process; sanitizer runtimes before LLVM 18 do not, hence the executable first.
+pid_t fork_helper(int child_fd, const std::string& path, const HelperOptions& o, bool list, int& err) {
+  const pid_t engine = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != engine) ::_exit(0);  // the engine died before prctl
+    // Only its own socket stays open: a helper must not hold the sockets of other helpers
+    // (their engine side would never see them close), nor the engine's files.
+    ::close_range(3, static_cast<unsigned>(child_fd) - 1, 0);
+    ::close_range(static_cast<unsigned>(child_fd) + 1, ~0u, 0);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::signal(SIGINT, SIG_IGN);  // the engine decides what an interrupt means
+    try {
+      run_hdf5_helper(child_fd, path, o, list);
+    } catch (...) {
+    }
+    ::_exit(0);  // no atexit handlers of the engine
+  }
+  err = pid < 0 ? errno : 0;
+  return pid;
 }
 
 }  // namespace
@@ -74,22 +179,18 @@ void Hdf5Helper::spawn(bool list) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     throw Error(ErrorCode::kIo, path_ + ": cannot start the HDF5 helper: " + std::strerror(errno));
-  const pid_t pid = ::fork();
+  const std::optional<std::string> exe = helper_executable();
+  const std::function<pid_t(int&)> start = [&](int& err) {
+    return exe ? spawn_helper(*exe, sv[1], path_, options_, list, err)
+               : fork_helper(sv[1], path_, options_, list, err);
+  };
+  int err = 0;
+  const pid_t pid = Starter::get().run(start, err);
   if (pid < 0) {
-    const int err = errno;
     ::close(sv[0]);
     ::close(sv[1]);
-    throw Error(ErrorCode::kIo, path_ + ": cannot start the HDF5 helper: " + std::strerror(err));
-  }
-  if (pid == 0) {  // the helper: libhdf5 on the file, then _exit (no parent atexit handlers)
-    ::close(sv[0]);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::signal(SIGINT, SIG_IGN);  // the engine decides what an interrupt means
-    try {
-      run_hdf5_helper(sv[1], path_, options_, list);
-    } catch (...) {
-    }
-    ::_exit(0);
+    throw Error(ErrorCode::kIo, path_ + ": cannot start the HDF5 helper" + (exe ? " " + *exe : "") +
+                                    ": " + std::strerror(err));
   }
   ::close(sv[1]);
   pid_ = pid;

@@ -283,9 +283,15 @@ class Lister {
     bool overflow = false;
     if (sclass == H5S_SIMPLE) {
       const int rank = H5Sget_simple_extent_ndims(space);
-      std::vector<hsize_t> dims(rank > 0 ? rank : 0);
-      H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+      std::vector<hsize_t> dims(rank > 0 ? rank : 0), maxdims(dims.size());
+      H5Sget_simple_extent_dims(space, dims.data(), maxdims.data());
       d.info.shape.assign(dims.begin(), dims.end());
+      // HDF5 never writes a size above its maximum: a corrupt dataspace (which would make
+      // a 4 KB file claim petabytes of fill values).
+      for (size_t k = 0; k < dims.size(); ++k)
+        if (maxdims[k] != H5S_UNLIMITED && dims[k] > maxdims[k] && d.error.empty())
+          d.error = "its dataspace is corrupt (dimension " + std::to_string(k) + " is " +
+                    std::to_string(dims[k]) + ", above its maximum " + std::to_string(maxdims[k]) + ")";
       d.info.count = 1;
       for (auto x : dims) {
         if (x != 0 && d.info.count > (UINT64_MAX >> 4) / x) overflow = true;
@@ -378,7 +384,7 @@ class Lister {
         d.error = "compact storage holds " + std::to_string(stored) + " bytes, but the shape needs " +
                   std::to_string(d.info.count * es) + ": the file is corrupt";
     } else if (layout == H5D_CHUNKED) {
-      list_chunks(d, o, dcpl, type, es);
+      list_chunks(d, o, dcpl, type);
     }
   }
 
@@ -400,7 +406,7 @@ class Lister {
     H5Eclear2(H5E_DEFAULT);
   }
 
-  void list_chunks(ListedDataset& d, const Open& o, hid_t dcpl, hid_t type, size_t es) {
+  void list_chunks(ListedDataset& d, const Open& o, hid_t dcpl, hid_t type) {
     const int rank = H5Pget_chunk(dcpl, 0, nullptr);
     if (rank <= 0 || static_cast<size_t>(rank) != d.info.shape.size()) return;
     std::vector<hsize_t> cdims(rank);

@@ -22,6 +22,16 @@ TensorInfo decode_info(wire::Reader& r) {
   t.name = r.str();
   t.shape = r.u64s();
   t.count = r.u64();
+  // The engine sizes buffers from count: it must be the shape's product and below 2^60
+  // (a larger shape is listed as unsupported).
+  uint64_t product = 1;
+  bool overflow = false;
+  for (uint64_t d : t.shape) {
+    if (d != 0 && product > (uint64_t(1) << 60) / d) overflow = true;
+    else product *= d;
+  }
+  if (overflow ? t.unsupported.empty() : t.count != product)
+    throw wire::WireError("count is not the shape's product");
   const uint8_t dt = r.u8();
   if (dt > static_cast<uint8_t>(DType::kBool)) throw wire::WireError("bad dtype");
   t.dtype = static_cast<DType>(dt);
@@ -88,7 +98,7 @@ Hdf5Listing decode_listing(wire::Reader& r) {
     d.file_offset = r.u64();
     d.chunk = r.u64s();
     const uint64_t nf = r.u64();
-    if (nf > 64) throw wire::WireError("bad filter count");
+    if (nf > 32) throw wire::WireError("bad filter count");
     for (uint64_t k = 0; k < nf; ++k) {
       FilterStep f;
       f.id = static_cast<int>(r.u64());

@@ -79,6 +79,12 @@ class Hdf5Source final : public Source {
     return std::nullopt;
   }
 
+  std::optional<std::string> read_error(size_t index) const override {
+    const Entry& e = entries_[index];
+    if (e.error.empty()) return std::nullopt;
+    return what(infos_[index]) + ": " + e.error;
+  }
+
   void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) override {
     const Entry& e = entries_[index];
     const TensorInfo& t = infos_[index];

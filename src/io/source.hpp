@@ -29,6 +29,13 @@ class Source {
     (void)index;
     return std::nullopt;
   }
+  // The error every read of the tensor gives, when the listing already shows it (a corrupt
+  // layout, a truncated file): the engine then reports it without planning any reads, which
+  // matters for a tensor that claims 2^50 elements.
+  virtual std::optional<std::string> read_error(size_t index) const {
+    (void)index;
+    return std::nullopt;
+  }
 };
 
 

@@ -60,6 +60,8 @@ class JsonWriter {
       out_ += "\"NaN\"";
     } else if (std::isinf(v)) {
       out_ += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+    } else if (v == 0 && std::signbit(v)) {
+      out_ += "-0.0";  // "-0" reads back as the integer 0 in Python and loses the sign
     } else {
       char buf[32];
       out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
