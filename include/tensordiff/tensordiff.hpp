@@ -1,6 +1,7 @@
 // The public API: compare two dumps, summarise one, render reports. Host C++ only.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "tensordiff/error.hpp"
@@ -31,6 +32,28 @@ struct ArrayView {
 Report compare_arrays(const std::vector<ArrayView>& a, const std::vector<ArrayView>& b,
                       const CompareOptions& options);
 StatsReport stats_arrays(const std::vector<ArrayView>& arrays, const EngineOptions& options);
+
+// A run that checks itself (the Python Recorder's reference mode): tensors of run B, as they
+// are produced, each compared with the reference dump's tensor of the same name (after
+// --map), with compare()'s verdicts and diagnosis. The reference is opened once.
+class ReferenceSession {
+ public:
+  // Throws Error for a reference that cannot be read (or is a summary: it has no data).
+  ReferenceSession(const std::string& reference, const CompareOptions& options);
+  ~ReferenceSession();
+  ReferenceSession(const ReferenceSession&) = delete;
+  ReferenceSession& operator=(const ReferenceSession&) = delete;
+  // `b`'s row, as compare() would report it: status only_in_b when the reference has no
+  // tensor of that name, error when reading the reference's fails. Thread-safe (serialised).
+  PairReport check(const ArrayView& b);
+  // Every row so far, in the order they were checked, diagnosed (growth, first divergence,
+  // first jump) as compare()'s report is.
+  Report report() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // What this build and machine run: the version, the CPU SIMD target that `simd` selects
 // (EngineOptions::simd rules: empty means $TENSORDIFF_SIMD, else the best) among those this

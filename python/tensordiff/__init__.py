@@ -6,14 +6,18 @@
     ...  # the same for run B
     report = tensordiff.compare("run_a.h5", "run_b.h5")
     report["summary"]["first_divergence"]
+
+    # or: run B checks itself against run A as it goes, and stops where it parts from it
+    with tensordiff.Recorder(reference="run_a.h5"), tensordiff.hook_module(model):
+        model(x)  # raises tensordiff.Divergence at the first tensor that differs
 """
 from .checksum import checksum
-from .compare import TensordiffError, compare, find_binary
+from .compare import TensordiffError, compare, compare_arrays, find_binary, stats
 from .hooks import hook_module
-from .recorder import Recorder, current, save
+from .recorder import Divergence, Recorder, current, save
 from .summary import summarize
 from .watch import watch
 
-__all__ = ["Recorder", "watch", "hook_module", "save", "compare", "checksum", "summarize",
-           "current", "find_binary", "TensordiffError"]
+__all__ = ["Recorder", "Divergence", "watch", "hook_module", "save", "compare", "compare_arrays",
+           "stats", "checksum", "summarize", "current", "find_binary", "TensordiffError"]
 __version__ = "0.1.0"

@@ -1,19 +1,34 @@
-"""Running the C++ engine from Python."""
+"""The C++ engine, in this process: compare dumps, compare arrays, summarise either.
+
+Options are the command line's, spelled as keywords: rtol=1e-3 is --rtol 1e-3,
+stop_at_first=True is --stop-at-first, tol=["enc*:rtol=1e-2", ...] repeats --tol. The engine
+parses them with the command line's own parser, so every option of one exists in the other
+(the output options --json, --quiet, --color and --name-width belong to the terminal: the
+report is the return value). Reports are the dicts of `--json`, plus "exit_code": the status
+the same command would exit with.
+"""
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import subprocess
-import tempfile
+import sysconfig
+
+from ._native import engine
+from .convert import array_arg
 
 
 class TensordiffError(RuntimeError):
-    pass
+    """A bad input or option: the engine's one-line message (the command line's exit 2)."""
+
+
+_OUTPUT_ONLY = {"json", "quiet", "q", "color", "name_width", "verbose", "help", "version"}
 
 
 def find_binary() -> str:
-    """$TENSORDIFF_BIN, then `tensordiff` on PATH, then the repository's build/ folder."""
+    """The `tensordiff` command: $TENSORDIFF_BIN, then PATH, then this environment's scripts
+    folder (pip installs it there; an unactivated venv is not on PATH), then the repository's
+    build/."""
     env = os.environ.get("TENSORDIFF_BIN")
     if env:
         if not os.access(env, os.X_OK):
@@ -22,41 +37,75 @@ def find_binary() -> str:
     found = shutil.which("tensordiff")
     if found:
         return found
+    scripts = os.path.join(sysconfig.get_path("scripts"), "tensordiff")
+    if os.access(scripts, os.X_OK):
+        return scripts
     here = os.path.dirname(os.path.abspath(__file__))
     candidate = os.path.join(here, "..", "..", "build", "tensordiff")
     if os.access(candidate, os.X_OK):
         return os.path.normpath(candidate)
-    raise TensordiffError("tensordiff binary not found: build it (scripts/build.sh), put it on "
-                          "PATH or set TENSORDIFF_BIN")
+    raise TensordiffError("tensordiff binary not found: pip install ./python (see the README), "
+                          "put it on PATH or set TENSORDIFF_BIN")
 
 
-def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-def compare(a: str, b: str, *tensors: str, **options) -> dict:
-    """Compares dumps a and b with the engine and returns its JSON report as a dict.
-
-    Keyword options map to the CLI's flags: rtol=1e-3 -> --rtol 1e-3, stop_at_first=True ->
-    --stop-at-first, tol=["enc*:rtol=1e-2"] -> --tol ... (lists repeat the flag).
-    """
-    args = [find_binary(), "-q", a, b, *tensors]
+def flags(options: dict) -> list[str]:
+    """Keyword options as command-line flags."""
+    out = []
     for key, value in options.items():
+        if key in _OUTPUT_ONLY:
+            raise TypeError(f"{key}= is an output option of the command line; the report is returned")
+        flag = "--" + key.replace("_", "-")
         if value is True:
-            args.append(_flag(key))
+            out.append(flag)
         elif value is False or value is None:
             continue
         elif isinstance(value, (list, tuple)):
             for v in value:
-                args += [_flag(key), str(v)]
+                out += [flag, str(v)]
         else:
-            args += [_flag(key), str(value)]
-    with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "report.json")
-        proc = subprocess.run(args + ["--json", out], capture_output=True, text=True)
-        if proc.returncode not in (0, 1) or not os.path.exists(out):
-            raise TensordiffError(proc.stderr.strip() or f"tensordiff exited {proc.returncode}")
-        with open(out, encoding="utf-8") as f:
-            report = json.load(f)
-    report["exit_code"] = proc.returncode
+            out += [flag, str(value)]
+    return out
+
+
+def _engine():
+    eng = engine()
+    if eng is None:
+        raise TensordiffError("the tensordiff engine module is not built: pip install ./python "
+                              "(see the README) or scripts/build.sh")
+    return eng
+
+
+def _call(fn, *args) -> dict:
+    eng = _engine()
+    try:
+        text, code = fn(eng)(*args)
+    except eng.EngineError as e:
+        raise TensordiffError(str(e)) from None
+    report = json.loads(text)
+    report["exit_code"] = code
     return report
+
+
+def compare(a, b, *tensors: str, **options) -> dict:
+    """Compares dumps a (the reference) and b, in this process; returns the JSON report."""
+    args = flags(options) + ["--", os.fspath(a), os.fspath(b), *tensors]
+    return _call(lambda e: e.run, args)
+
+
+def _arrays(x, name: str) -> list:
+    items = x.items() if isinstance(x, dict) else [(name, x)]
+    return [array_arg(str(n), v) for n, v in items]
+
+
+def compare_arrays(a, b, name: str = "tensor", **options) -> dict:
+    """Compares tensors in memory: two arrays (numpy, torch, JAX, MindSpore; bfloat16 and
+    float8 included), or two dicts of them matched by name like the tensors of two dumps.
+    Contiguous CPU memory is read in place, not copied."""
+    return _call(lambda e: e.compare_arrays, _arrays(a, name), _arrays(b, name), flags(options))
+
+
+def stats(x, *tensors: str, name: str = "tensor", **options) -> dict:
+    """Per-tensor summary (`tensordiff stats`) of a dump path, an array or a dict of arrays."""
+    if isinstance(x, (str, os.PathLike)):
+        return _call(lambda e: e.run, ["stats", *flags(options), "--", os.fspath(x), *tensors])
+    return _call(lambda e: e.stats_arrays, _arrays(x, name), flags(options))

@@ -64,3 +64,16 @@ def to_numpy(value):
 
 def bf16_to_float32(bits: np.ndarray) -> np.ndarray:
     return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
+
+
+def array_arg(name: str, value, source: str = ""):
+    """(name, dtype, shape, buffer, source) for the engine: C-contiguous, little-endian, raw
+    bits for bfloat16/float8. Memory that already is so is passed as it is (zero-copy)."""
+    arr, dtype = to_numpy(value)
+    if arr.dtype.name.startswith("float8"):  # ml_dtypes (JAX): keep the bits
+        arr = arr.view(np.uint8)
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    # C order without np.ascontiguousarray, which turns a 0-d array into shape (1,).
+    arr = np.require(arr, requirements="C")
+    return (name, dtype, [int(d) for d in arr.shape], arr, source)

@@ -6,6 +6,11 @@ framework and dtype, in a file that tracks creation order. `summary` mode writes
 JSON line per tensor with the fields of `tensordiff stats --json` (a JSON-lines file whose first
 line is a header), which `tensordiff A B` compares like dumps. Every record is flushed at once,
 so a crash of the traced program keeps what was recorded.
+
+With `reference=` the run checks itself: each tensor is compared, as it is recorded, with the
+reference dump's tensor of the same name (the engine in this process, the command line's
+verdicts and diagnosis), and the first divergence raises `Divergence` (or warns, or is only
+marked). `path` may then be None: nothing is written.
 """
 from __future__ import annotations
 
@@ -16,11 +21,11 @@ import sys
 import threading
 import warnings
 
-import h5py
 import numpy as np
 
 from ._native import engine
-from .convert import framework_of, to_numpy
+from .compare import TensordiffError, flags
+from .convert import array_arg, framework_of
 from .summary import summarize
 
 _local = threading.local()
@@ -32,8 +37,18 @@ def current():
     return stack[-1] if stack else None
 
 
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise TensordiffError("recording full dumps needs h5py (Debian: apt install python3-h5py; "
+                              "or pip install h5py); summary mode and reference mode do not") from None
+    return h5py
+
+
 def _bf16_type():
     """The custom HDF5 float that the engine reads as bfloat16: fields (15, 7, 8, 0, 7), bias 127."""
+    h5py = _h5py()
     t = h5py.h5t.IEEE_F32LE.copy()
     t.set_fields(15, 7, 8, 0, 7)
     t.set_size(2)
@@ -54,12 +69,54 @@ def _caller_source() -> str:
     return ""
 
 
+class Divergence(AssertionError):
+    """Run B parted from its reference: `name`, `source` (file:line that produced it), `row`
+    (the tensor's report, as in compare()'s "tensors"), `first_jump` (where the error was
+    introduced, when the diagnosis names a tensor) and `report` (every tensor so far)."""
+
+    def __init__(self, reference: str, row: dict, report: dict):
+        self.name, self.row, self.report = row["name"], row, report
+        self.source = row.get("source") or ""
+        self.first_jump = report["summary"].get("first_jump")
+        super().__init__(_divergence_message(reference, row, report))
+
+
+def _fmt(x):
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def _divergence_message(reference: str, row: dict, report: dict) -> str:
+    where = f" ({row['source']})" if row.get("source") else ""
+    msg = f"tensordiff: this run parts from {reference} at {row['name']!r}{where}: {row['reason']}"
+    d = row.get("diff")
+    if d:
+        at = d.get("max_abs_at") or {}
+        msg += (f"; max|d| {_fmt(d['max_abs'])}" +
+                (f" at {at['index']} (a {_fmt(at['a'])}, b {_fmt(at['b'])})" if at else "") +
+                f", rel L2 {_fmt(d['rel_l2'])}, cosine {_fmt(d['cosine'])}")
+    jump = report["summary"].get("first_jump")
+    if jump and jump != row["name"]:
+        msg += f"; the error was introduced at {jump!r} (first jump)"
+    return msg
+
+
 class Recorder:
-    def __init__(self, path: str, mode: str = "full", filter=None, max_bytes: int | None = None,
-                 step: int = 0):
+    def __init__(self, path: str | None = None, mode: str = "full", filter=None,
+                 max_bytes: int | None = None, step: int = 0, reference: str | None = None,
+                 on_divergence: str = "raise", **options):
         if mode not in ("full", "summary"):
             raise ValueError(f"mode must be 'full' or 'summary', not {mode!r}")
+        if on_divergence not in ("raise", "warn", "mark"):
+            raise ValueError(f"on_divergence must be 'raise', 'warn' or 'mark', not {on_divergence!r}")
+        if path is None and reference is None:
+            raise ValueError("Recorder needs a path to write, a reference to check against, or both")
+        if options and reference is None:
+            raise TypeError(f"comparison options ({', '.join(options)}) need reference=")
         self.path, self.mode, self.step = path, mode, step
+        self.reference, self.on_divergence = reference, on_divergence
+        self._flags = flags(options)
+        self._ref = None
+        self.divergence: Divergence | None = None  # the first one, in reference mode
         self.max_bytes = max_bytes
         self._filter = filter
         self._order = 0
@@ -72,8 +129,19 @@ class Recorder:
 
     # -- lifetime ---------------------------------------------------------------------------
     def __enter__(self):
-        if self.mode == "full":
-            self._file = h5py.File(self.path, "w", track_order=True)
+        if self.reference is not None:
+            eng = engine()
+            if eng is None:
+                raise TensordiffError("reference mode needs the engine module: pip install ./python "
+                                      "(see the README) or scripts/build.sh")
+            try:
+                self._ref = eng.Reference(os.fspath(self.reference), self._flags)
+            except eng.EngineError as e:
+                raise TensordiffError(str(e)) from None
+        if self.path is None:
+            self._file = _NoFile()
+        elif self.mode == "full":
+            self._file = _h5py().File(self.path, "w", track_order=True)
         else:
             self._file = open(self.path, "w", encoding="utf-8")
             self._file.write(json.dumps({"schema": 1, "kind": "summary", "version": "0.1.0"}) + "\n")
@@ -86,6 +154,26 @@ class Recorder:
         self._file.close()
         self._file = None
         return False
+
+    def report(self) -> dict:
+        """Reference mode: every tensor checked so far, as compare()'s report (first
+        divergence, first jump, growth), with "exit_code"."""
+        if self._ref is None:
+            raise RuntimeError("report() is for reference mode (Recorder(reference=...))")
+        text, code = self._ref.report()
+        rep = json.loads(text)
+        rep["exit_code"] = code
+        return rep
+
+    def _check(self, name, arr, dtype, source):
+        row = json.loads(self._ref.check((name, dtype, [int(d) for d in arr.shape], arr, source)))["tensors"][0]
+        if self.divergence is not None or row["status"] not in ("mismatch", "incompatible", "error"):
+            return
+        self.divergence = Divergence(os.fspath(self.reference), row, self.report())
+        if self.on_divergence == "raise":
+            raise self.divergence
+        if self.on_divergence == "warn":
+            warnings.warn(str(self.divergence), stacklevel=3)
 
     # -- recording --------------------------------------------------------------------------
     def next_call(self, function: str) -> int:
@@ -116,9 +204,7 @@ class Recorder:
             raise RuntimeError("Recorder.save outside its 'with' block")
         if not self.wants(name):
             return False
-        arr, dtype = to_numpy(value)
-        # C order without np.ascontiguousarray, which turns a 0-d array into shape (1,).
-        arr = np.require(arr, requirements="C")
+        _, dtype, _, arr, _ = array_arg(name, value)
         if self.max_bytes is not None and self._bytes + arr.nbytes > self.max_bytes:
             warnings.warn(f"tensordiff: {name} not recorded: max_bytes={self.max_bytes} reached")
             return False
@@ -137,22 +223,32 @@ class Recorder:
             attrs = {"order": order, "step": self.step if step is None else step,
                      "source": source if source is not None else _caller_source(),
                      "framework": framework_of(value), "dtype": dtype}
-            if self.mode == "full":
-                try:
-                    self._write_dataset(name, arr, dtype, attrs)
-                except (ValueError, TypeError, KeyError, OSError) as e:
-                    # e.g. a name that clashes with a group: a warning, never the user's crash
-                    warnings.warn(f"tensordiff: {self.path}: {name!r} not recorded: {e}")
+            if self.path is not None:
+                if not self._write(name, arr, dtype, order, attrs):
                     return False
-            else:
-                entry = {"name": name, "order": order, "dtype": dtype, "shape": list(arr.shape)}
-                entry.update(_summary(name, arr, dtype))
-                entry.update({k: attrs[k] for k in ("step", "source", "framework")})
-                self._file.write(json.dumps(entry) + "\n")
-            self._file.flush()
+        # Outside the lock: the check runs the engine (and may raise Divergence).
+        if self._ref is not None:
+            self._check(name, arr, dtype, attrs["source"])
+        return True
+
+    def _write(self, name, arr, dtype, order, attrs) -> bool:
+        if self.mode == "full":
+            try:
+                self._write_dataset(name, arr, dtype, attrs)
+            except (ValueError, TypeError, KeyError, OSError) as e:
+                # e.g. a name that clashes with a group: a warning, never the user's crash
+                warnings.warn(f"tensordiff: {self.path}: {name!r} not recorded: {e}")
+                return False
+        else:
+            entry = {"name": name, "order": order, "dtype": dtype, "shape": list(arr.shape)}
+            entry.update(_summary(name, arr, dtype))
+            entry.update({k: attrs[k] for k in ("step", "source", "framework")})
+            self._file.write(json.dumps(entry) + "\n")
+        self._file.flush()
         return True
 
     def _write_dataset(self, name, arr, dtype, attrs):
+        h5py = _h5py()
         if dtype == "bfloat16":
             space = h5py.h5s.create_simple(arr.shape) if arr.shape else h5py.h5s.create(h5py.h5s.SCALAR)
             tid = _bf16_type()
@@ -195,3 +291,16 @@ def save(name: str, value, **kw) -> bool:
     """Records into the current Recorder (no-op without one)."""
     rec = current()
     return rec.save(name, value, **kw) if rec is not None else False
+
+
+class _NoFile:
+    """Reference mode without a path: nothing is written."""
+
+    def write(self, _):
+        pass
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass

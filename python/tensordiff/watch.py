@@ -158,13 +158,16 @@ def watch(*names: str, name: str | None = None, step=None, every_change: bool = 
             previous = sys.gettrace()
             sys.settrace(global_trace)
             try:
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
             finally:
                 sys.settrace(previous)
-                for var in names:
-                    if var not in seen:
-                        warn_once(f"missing:{var}", f"no local variable {var!r} during the call "
-                                                    "(misspelled?); nothing recorded for it")
+            # Only a call that ran to its end says a name never appeared (a call stopped by an
+            # exception, a Divergence included, may not have reached it).
+            for var in names:
+                if var not in seen:
+                    warn_once(f"missing:{var}", f"no local variable {var!r} during the call "
+                                                "(misspelled?); nothing recorded for it")
+            return result
 
         return wrapper
 

@@ -203,9 +203,13 @@ def test_plain_objects_with_array_interface(tmp_path):
         assert f["w"].attrs["framework"] == __name__.split(".")[0]  # the object's own module
 
 
-def test_compare_without_binary_is_a_clear_error(tmp_path, monkeypatch):
+def test_missing_binary_or_engine_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("TENSORDIFF_BIN", str(tmp_path / "nope"))
     with pytest.raises(tensordiff.TensordiffError, match="TENSORDIFF_BIN"):
+        tensordiff.find_binary()
+    import sys
+    monkeypatch.setattr(sys.modules["tensordiff.compare"], "engine", lambda: None)
+    with pytest.raises(tensordiff.TensordiffError, match="engine module is not built: pip install"):
         tensordiff.compare("a.h5", "b.h5")
 
 

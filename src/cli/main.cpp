@@ -8,6 +8,7 @@
 #include <memory>
 #include <new>
 
+#include "cli/exit_status.hpp"
 #include "cli/options_parse.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -15,8 +16,8 @@ using namespace tensordiff;
 
 namespace {
 
-// 3: nothing differs, but some pairs agree only as summaries (not proven equal).
-constexpr int kExitMatch = 0, kExitDiffer = 1, kExitError = 2, kExitConsistent = 3;
+using cli::kExitError;
+using cli::kExitMatch;
 
 bool use_color(cli::Color c) {
   if (c == cli::Color::kAlways) return true;
@@ -48,11 +49,7 @@ int run_compare(const cli::CliArgs& args) {
   }
   for (const auto& t : rep.tensors)
     if (t.status == Status::kError) warn(t.reason);
-  if (rep.summary.unsupported > 0 || rep.summary.errors > 0) return kExitError;
-  const Summary& s = rep.summary;
-  const bool none_differ = s.mismatched == 0 && s.only_in_a == 0 && s.only_in_b == 0 &&
-                           s.incompatible == 0 && s.skipped == 0;
-  return !none_differ ? kExitDiffer : s.consistent > 0 ? kExitConsistent : kExitMatch;
+  return cli::compare_exit_status(rep);
 }
 
 // One pair in detail: compares only that tensor (its name in A; B's after --map).
@@ -72,13 +69,7 @@ int run_show(const cli::CliArgs& args) {
   p.growth.reset();
   if (!args.quiet) std::cout << format_detail(p);
   if (p.status == Status::kError) warn(p.reason);
-  return p.status == Status::kMatch ? kExitMatch
-         : p.status == Status::kError ? kExitError
-         : p.status == Status::kConsistent ? kExitConsistent
-         : p.status == Status::kIncompatible && p.info_a && p.info_b &&
-                 (!p.info_a->unsupported.empty() || !p.info_b->unsupported.empty())
-             ? kExitError
-             : kExitDiffer;
+  return cli::show_exit_status(p);
 }
 
 int run_stats(const cli::CliArgs& args) {
@@ -90,7 +81,7 @@ int run_stats(const cli::CliArgs& args) {
   if (!args.quiet) std::cout << format_stats_table(rep, {use_color(args.color), args.name_width});
   for (const auto& t : rep.tensors)
     if (!t.stats) warn(!t.error.empty() ? t.error : args.files[0] + ": tensor '" + t.info.name + "': " + t.info.unsupported);
-  return rep.unsupported > 0 || rep.errors > 0 ? kExitError : kExitMatch;
+  return cli::stats_exit_status(rep);
 }
 
 }  // namespace

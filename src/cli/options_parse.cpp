@@ -36,7 +36,7 @@ cxxopts::Options make_options() {
   o.add_options("Selection")
       ("include", "compare only tensors matching GLOB (repeatable)", cxxopts::value<std::vector<std::string>>(), "GLOB")
       ("exclude", "skip tensors matching GLOB (repeatable)", cxxopts::value<std::vector<std::string>>(), "GLOB")
-      ("map", "rename B's tensors: ECMAScript REGEX=REPL (repeatable; \\= for a literal '=')",
+      ("map", "rename B's tensors: REGEX=REPL (RE2 syntax, $1..$9 in REPL; repeatable; \\= for a literal '=')",
        cxxopts::value<std::vector<std::string>>(), "REGEX=REPL")
       ("allow-reshape", "compare tensors of different shapes but equal element counts")
       ("follow-links", "list the datasets that soft and external links lead to (else they are noted and skipped)")

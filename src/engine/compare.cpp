@@ -10,6 +10,7 @@
 #include "engine/diagnosis.hpp"
 #include "engine/precision.hpp"
 #include "engine/matcher.hpp"
+#include "engine/pair_ops.hpp"
 #include "engine/runner.hpp"
 #include "io/input_file.hpp"
 #include "io/memory_source.hpp"
@@ -74,6 +75,12 @@ void apply_verdict(PairReport& r, const CompareOptions& o) {
   r.reason = why;
 }
 
+bool is_divergence(const PairReport& r, bool unsupported) {
+  return r.status == Status::kMismatch || (r.status == Status::kIncompatible && !unsupported);
+}
+
+}  // namespace
+
 PairParams pair_params(const TensorInfo& a, const TensorInfo& b, const Tolerance& tol,
                        const CompareOptions& o) {
   PairParams p;
@@ -90,11 +97,15 @@ PairParams pair_params(const TensorInfo& a, const TensorInfo& b, const Tolerance
   return p;
 }
 
-bool is_divergence(const PairReport& r, bool unsupported) {
-  return r.status == Status::kMismatch || (r.status == Status::kIncompatible && !unsupported);
+// A pair's fields and verdict from its merged partial.
+void finish_pair(PairReport& r, Partial& p, const Job& job, const CompareOptions& o) {
+  const TreeNode sums = p.tree.total();
+  const uint64_t n = job.count;
+  r.a = finalize_side(p.a, sums.a, n * dtype_size(job.params.type_a));
+  r.b = finalize_side(p.b, sums.b, n * dtype_size(job.params.type_b));
+  r.diff = finalize_diff(p.d, sums.d, n, job.params.type_a == job.params.type_b);
+  apply_verdict(r, o);
 }
-
-}  // namespace
 
 Precision run_precision(const std::vector<MatchedPair>& pairs, const std::vector<TensorInfo>& ta,
                         const std::vector<TensorInfo>& tb, const CompareOptions& o) {
@@ -240,13 +251,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
       done[job_pair[j]] = true;
       return true;
     }
-    const TreeNode sums = p.tree.total();
-    const uint64_t n = jobs[j].count;
-    r.a = finalize_side(p.a, sums.a, n * dtype_size(jobs[j].params.type_a));
-    r.b = finalize_side(p.b, sums.b, n * dtype_size(jobs[j].params.type_b));
-    r.diff = finalize_diff(p.d, sums.d, n,
-                           jobs[j].params.type_a == jobs[j].params.type_b);
-    apply_verdict(r, o);
+    finish_pair(r, p, jobs[j], o);
     rep.summary.bytes += p.bytes;
     done[job_pair[j]] = true;
     return !(o.stop_at_first && r.status != Status::kMatch);

@@ -70,6 +70,8 @@ std::vector<MapRule> compile_maps(const CompareOptions& o) {
   return maps;
 }
 
+}  // namespace
+
 std::string incompatibility(const TensorInfo& x, const TensorInfo& y, bool allow_reshape,
                             bool& unsupported) {
   unsupported = false;
@@ -84,7 +86,18 @@ std::string incompatibility(const TensorInfo& x, const TensorInfo& y, bool allow
   return "";
 }
 
-}  // namespace
+struct NameMap::Rules {
+  std::vector<MapRule> maps;
+};
+NameMap::NameMap(const CompareOptions& o) : rules_(std::make_unique<Rules>()) { rules_->maps = compile_maps(o); }
+NameMap::~NameMap() = default;
+NameMap::NameMap(NameMap&&) noexcept = default;
+bool NameMap::empty() const { return rules_->maps.empty(); }
+std::string NameMap::operator()(const std::string& b_name) const {
+  std::string n = b_name;
+  for (const auto& m : rules_->maps) re2::RE2::GlobalReplace(&n, *m.re, m.rewrite);
+  return n;
+}
 
 MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<TensorInfo>& b,
                           const CompareOptions& o) {

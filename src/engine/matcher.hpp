@@ -1,5 +1,6 @@
 // Pairs A's tensors with B's by full path, after --map renames and the name filters.
 #pragma once
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,5 +38,23 @@ bool name_selected(const std::string& name, const std::vector<std::string>& tens
                    const std::vector<std::string>& include, const std::vector<std::string>& exclude);
 
 std::string shape_string(const std::vector<uint64_t>& shape);
+
+// The --map rules, compiled once: B's name as A calls it. Throws Error(kUsage) for a bad rule.
+class NameMap {
+ public:
+  explicit NameMap(const CompareOptions& o);
+  ~NameMap();
+  NameMap(NameMap&&) noexcept;
+  std::string operator()(const std::string& b_name) const;
+  bool empty() const;
+
+ private:
+  struct Rules;
+  std::unique_ptr<Rules> rules_;
+};
+
+// Why x and y cannot be compared ("" when they can); `unsupported`: a dtype we do not read.
+std::string incompatibility(const TensorInfo& x, const TensorInfo& y, bool allow_reshape,
+                            bool& unsupported);
 
 }  // namespace tensordiff

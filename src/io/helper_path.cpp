@@ -34,6 +34,9 @@ std::optional<std::string> find() {
     for (const std::string& p : {dir + "/" + kHelperName, dir + "/../libexec/" + kHelperName})
       if (executable(p)) return p;
   }
+#ifdef TENSORDIFF_HELPER_INSTALL_PATH
+  if (executable(TENSORDIFF_HELPER_INSTALL_PATH)) return std::string(TENSORDIFF_HELPER_INSTALL_PATH);
+#endif
 #ifdef TENSORDIFF_HELPER_BUILD_PATH
   if (executable(TENSORDIFF_HELPER_BUILD_PATH)) return std::string(TENSORDIFF_HELPER_BUILD_PATH);
 #endif

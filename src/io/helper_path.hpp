@@ -13,7 +13,8 @@ constexpr const char* kHelperName = "tensordiff-hdf5-helper";
 
 // $TENSORDIFF_HDF5_HELPER (a path, or "fork" for the fork fallback), else the first that
 // exists of: beside the running executable, beside the shared object holding this code, its
-// ../libexec, the build tree's. nullopt: none found, fork the engine instead. Cached.
+// ../libexec, the install prefix's libexec, the build tree's. nullopt: none found, fork the
+// engine instead. Cached.
 std::optional<std::string> helper_executable();
 
 }  // namespace tensordiff

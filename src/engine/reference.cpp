@@ -1,0 +1,142 @@
+// ReferenceSession: one pair at a time against a reference opened once (tensordiff.hpp).
+#include <chrono>
+#include <mutex>
+#include <unordered_map>
+
+#include "engine/backend.hpp"
+#include "engine/diagnosis.hpp"
+#include "engine/matcher.hpp"
+#include "engine/pair_ops.hpp"
+#include "engine/precision.hpp"
+#include "engine/runner.hpp"
+#include "engine/summary_compare.hpp"
+#include "engine/tolerance.hpp"
+#include "io/input_file.hpp"
+#include "io/memory_source.hpp"
+#include "io/summary_source.hpp"
+#include "tensordiff/tensordiff.hpp"
+
+namespace tensordiff {
+
+struct ReferenceSession::Impl {
+  CompareOptions o;
+  std::unique_ptr<ComputeBackend> backend;
+  std::string note;
+  std::unique_ptr<Source> ref;
+  std::unordered_map<std::string, size_t> by_name;
+  NameMap map;
+  Report rep;
+  std::vector<DType> dtypes;  // of the pairs compared so far: the run's precision
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  mutable std::mutex m;
+
+  explicit Impl(const CompareOptions& options) : o(options), map(options) {}
+};
+
+ReferenceSession::ReferenceSession(const std::string& reference, const CompareOptions& options)
+    : impl_(std::make_unique<Impl>(options)) {
+  Impl& s = *impl_;
+  check_input_file(reference);
+  if (is_summary_file(reference))
+    throw Error(ErrorCode::kUsage, reference + ": a summary holds no data to check tensors against; "
+                                               "record the reference run in full mode");
+  s.backend = make_backend(s.o.engine.backend, s.o.engine.device, s.o.engine.simd, s.o.engine.log, &s.note);
+  s.ref = open_hdf5(reference, s.o.engine.log,
+                    s.o.engine.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only, s.o.engine.follow_links);
+  const auto& t = s.ref->tensors();
+  for (size_t i = 0; i < t.size(); ++i) s.by_name.emplace(t[i].name, i);
+  s.rep.input_a = reference;
+  s.rep.input_b = "(this run)";
+  s.rep.options = s.o;
+  s.rep.options.engine.log = nullptr;
+  s.rep.backend = s.backend->name();
+  s.rep.backend_note = s.note;
+  for (const auto& n : s.ref->notes()) s.rep.notes.push_back(n);
+}
+
+ReferenceSession::~ReferenceSession() = default;
+
+PairReport ReferenceSession::check(const ArrayView& b) {
+  Impl& s = *impl_;
+  std::lock_guard<std::mutex> lock(s.m);
+  auto mem = memory_source({b}, "this run");
+  const TensorInfo& tb = mem->tensors()[0];
+  PairReport r;
+  r.name_b = b.name;
+  r.name = s.map(b.name);
+  r.info_b = tb;
+  const auto it = s.by_name.find(r.name);
+  if (it == s.by_name.end() || !name_selected(r.name, s.o.tensors, s.o.include, s.o.exclude)) {
+    r.status = Status::kOnlyInB;
+    r.order = s.rep.tensors.size();
+    if (it != s.by_name.end()) return r;  // filtered out: not part of the report
+    s.rep.tensors.push_back(r);
+    return r;
+  }
+  const size_t ia = it->second;
+  const TensorInfo& ta = s.ref->tensors()[ia];
+  r.info_a = ta;
+  r.order = ta.order;
+  bool unsupported = false;
+  r.reason = incompatibility(ta, tb, s.o.allow_reshape, unsupported);
+  if (!r.reason.empty()) {
+    r.status = Status::kIncompatible;
+  } else if (auto e = s.ref->read_error(ia)) {
+    r.status = Status::kError;
+    r.reason = *e;
+  } else {
+    s.dtypes.push_back(ta.dtype);
+    s.dtypes.push_back(tb.dtype);
+    const Precision run = s.o.precision != Precision::kAuto ? s.o.precision : least_precise(s.dtypes);
+    r.tolerance = resolve_tolerance(r.name, ta.dtype, tb.dtype, run, s.o);
+    Job job;
+    job.a = s.ref.get();
+    job.ia = ia;
+    job.b = mem.get();
+    job.ib = 0;
+    job.count = ta.count;
+    job.params = pair_params(ta, tb, r.tolerance, s.o);
+    job.uniform_a = s.ref->uniform_value(ia);
+    RunPlan plan = plan_run(s.o.engine);
+    // A tensor of one chunk is computed in this thread: no pool for a few KB.
+    if (ta.count * std::max(dtype_size(ta.dtype), dtype_size(tb.dtype)) <= plan.chunk_bytes) plan.threads = 1;
+    run_jobs({job}, plan, *s.backend, [&](size_t, Partial& p, const std::string* error) {
+      if (error) {
+        r.status = Status::kError;
+        r.reason = *error;
+      } else {
+        finish_pair(r, p, job, s.o);
+        s.rep.summary.bytes += p.bytes;
+      }
+      return true;
+    });
+  }
+  s.rep.tensors.push_back(r);
+  return r;
+}
+
+Report ReferenceSession::report() const {
+  const Impl& s = *impl_;
+  std::lock_guard<std::mutex> lock(s.m);
+  Report rep = s.rep;
+  rep.threads = plan_run(s.o.engine).threads;
+  rep.chunk_elements = chunk_elements(plan_run(s.o.engine).chunk_bytes, 4);
+  // Counts and the first divergence as compare() gives them, in check order.
+  std::vector<MatchedPair> pairs(rep.tensors.size());
+  for (size_t i = 0; i < rep.tensors.size(); ++i) {
+    pairs[i].status = rep.tensors[i].status == Status::kOnlyInB ? Status::kOnlyInB
+                      : rep.tensors[i].status == Status::kIncompatible ? Status::kIncompatible
+                                                                        : Status::kMatch;
+    pairs[i].unsupported = rep.tensors[i].reason.rfind("a: ", 0) == 0 || rep.tensors[i].reason.rfind("b: ", 0) == 0;
+  }
+  assemble_report(rep, pairs, std::vector<bool>(pairs.size(), true), false);
+  const Precision run = s.o.precision != Precision::kAuto ? s.o.precision : least_precise(s.dtypes);
+  rep.summary.precision = precision_name(run);
+  rep.summary.unit_roundoff = unit_roundoff(run);
+  diagnose(rep, rep.summary.unit_roundoff);
+  rep.summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.t0).count();
+  rep.summary.gb_per_s = rep.summary.seconds > 0 ? rep.summary.bytes / 1e9 / rep.summary.seconds : 0;
+  return rep;
+}
+
+}  // namespace tensordiff
