@@ -10,6 +10,7 @@
 #   W2  the same data, chunked (1 MiB chunks) with gzip level 4 + shuffle
 #   W3  many small tensors (4-256 KiB) of float32, bfloat16, float16 and int64
 #   W4  one large float32 tensor
+#   W1s, W1n, W1p  W1's data as safetensors, .npz and a PyTorch state dict (no h5diff: td/floor only)
 #
 # Usage: bench/run_bench.sh [--scale small|full] [--w4-full] [--repeats N] [--threads N]
 #                           [--only W1,W3] [--simd TARGET] [--gate FILE]
@@ -20,7 +21,7 @@
 # that ran ("W1@avx2 td/h5diff 0.2"), else the untagged ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scale=full; repeats=5; threads=$(nproc); only=W1,W2,W3,W4; gate=""; w4full=0; simd=""
+scale=full; repeats=5; threads=$(nproc); only=W1,W2,W3,W4,W1s,W1n,W1p; gate=""; w4full=0; simd=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --scale) scale=$2; shift 2 ;;
@@ -40,10 +41,19 @@ mkdir -p "$dir"
 gen=build/tensordiff_gen
 
 wdir() { [[ $1 == W4 ]] && echo "$dir/W4_${w4_mib}MiB" || echo "$dir/$1"; }
+# W1s, W1n, W1p: W1's data as safetensors, .npz (stored) and a torch.save state dict.
+ext() { case $1 in W1s) echo safetensors ;; W1n) echo npz ;; W1p) echo pt ;; *) echo h5 ;; esac; }
 
 prepare() {  # workload -> files a/b under $(wdir $1)
   local w=$1 d; d=$(wdir "$1")
-  [[ -f $d/a.h5 && -f $d/b.h5 ]] && return
+  local e; e=$(ext "$w")
+  [[ -f $d/a.$e && -f $d/b.$e ]] && return
+  if [[ $e != h5 ]]; then
+    prepare W1
+    mkdir -p "$d"
+    for s in a b; do /usr/bin/python3 bench/convert_dump.py "$(wdir W1)/$s.h5" "$d/$s.$e" "$e"; done
+    return
+  fi
   mkdir -p "$d"
   local elems=$((mib * 262144))
   case $w in
@@ -72,7 +82,7 @@ printf '%s scale, %d threads, median of %d, SIMD %s, %s\n' "$scale" "$threads" "
   "${target:-?}" "$(date -u +%Y-%m-%dT%H:%MZ)"
 for w in ${only//,/ }; do
   prepare "$w"
-  a=$(wdir "$w")/a.h5; b=$(wdir "$w")/b.h5
+  a=$(wdir "$w")/a.$(ext "$w"); b=$(wdir "$w")/b.$(ext "$w")
   cat "$a" "$b" >/dev/null  # page cache warm
   td=(build/tensordiff -q --threads "$threads" --json "$(wdir "$w")/report.json" "$a" "$b")
   time_cmd build/tensordiff_readfloor "$threads" "$a" "$b" >/dev/null
@@ -80,14 +90,15 @@ for w in ${only//,/ }; do
   fl=(); hd=(); tt=()
   for ((i = 0; i < repeats; i++)); do
     fl+=("$(time_cmd build/tensordiff_readfloor "$threads" "$a" "$b")")
-    hd+=("$(time_cmd h5diff -d 1e-5 "$a" "$b")")
+    if [[ $(ext "$w") == h5 ]]; then hd+=("$(time_cmd h5diff -d 1e-5 "$a" "$b")"); else hd+=(0); fi
     tt+=("$(time_cmd "${td[@]}")")
   done
   rss=$( { /usr/bin/time -f "%M" "${td[@]}" >/dev/null || true; } 2>&1 | tail -1)
   f=$(printf '%s\n' "${fl[@]}" | median); h=$(printf '%s\n' "${hd[@]}" | median)
   t=$(printf '%s\n' "${tt[@]}" | median)
   bytes=$(( $(stat -c %s "$a") + $(stat -c %s "$b") ))
-  rf=$(ratio "$t" "$f"); rh=$(ratio "$t" "$h"); rss_mib=$((rss / 1024))
+  rf=$(ratio "$t" "$f"); rss_mib=$((rss / 1024))
+  if (( $(echo "$h > 0" | bc -l) )); then rh=$(ratio "$t" "$h"); else rh=0; fi  # no h5diff for other formats
   printf '%s  %7.3f GB  floor %7.3f s  h5diff %7.3f s  tensordiff %7.3f s (%5.2f GB/s)  td/floor %6.2f  td/h5diff %6.3f  rss %5d MiB\n' \
     "$w" "$(echo "$bytes / 1000000000" | bc -l)" "$f" "$h" "$t" "$(echo "$bytes / 1000000000 / $t" | bc -l)" \
     "$rf" "$rh" "$rss_mib"

@@ -53,6 +53,8 @@ struct SideStats {
   SparseHistogram mag_hist;
   uint64_t checksum = 0;
   bool checksum_known = true;  // false: never written and too large to checksum (JSON null)
+  // false: a summary that records no nonzero/NaN/inf counts (msprobe's statistics; JSON null)
+  bool counts_known = true;
 };
 
 struct ExtremeAt {

@@ -86,6 +86,7 @@ struct StatsReport {
   double seconds = 0;
   uint64_t unsupported = 0;
   uint64_t errors = 0;              // tensors whose data could not be read
+  std::vector<std::string> notes;   // what the input's listing left out
   std::vector<StatsEntry> tensors;  // execution order
 };
 

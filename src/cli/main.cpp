@@ -77,6 +77,7 @@ int run_stats(const cli::CliArgs& args) {
   if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path, args.files);
   const StatsReport rep = stats(args.files[0], args.compare.engine, args.compare.tensors);
   if (!rep.backend_note.empty()) warn(rep.backend_note);
+  for (const auto& note : rep.notes) warn(note);
   if (json) json->commit_stream([&](const TextSink& sink) { write_json(rep, sink); });
   if (!args.quiet) std::cout << format_stats_table(rep, {use_color(args.color), args.name_width});
   for (const auto& t : rep.tensors)

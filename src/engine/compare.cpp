@@ -12,7 +12,8 @@
 #include "engine/matcher.hpp"
 #include "engine/pair_ops.hpp"
 #include "engine/runner.hpp"
-#include "io/input_file.hpp"
+#include "io/formats.hpp"
+#include "io/msprobe.hpp"
 #include "io/memory_source.hpp"
 #include "engine/summary_compare.hpp"
 #include "io/summary_source.hpp"
@@ -273,6 +274,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
   Source* src = &source;
   StatsReport rep;
   rep.input = source.path();
+  rep.notes = source.notes();
   rep.backend = backend.name();
   rep.backend_note = note;
   const RunPlan plan = plan_run(o);
@@ -315,21 +317,27 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
 
 }  // namespace
 
+namespace {
+
+// A summary, or an msprobe statistics dump (no tensor files): compared by their statistics.
+bool is_summary_input(const std::string& path) {
+  const Format f = detect_format(path);
+  return f == Format::kSummary || (f == Format::kMsprobe && !msprobe_has_data(read_msprobe(path)));
+}
+
+}  // namespace
+
 Report compare(const std::string& path_a, const std::string& path_b, const CompareOptions& o) {
-  check_input_file(path_a);  // before anything reads them: a FIFO would block
-  check_input_file(path_b);
-  if (is_summary_file(path_a) || is_summary_file(path_b)) return compare_summaries(path_a, path_b, o);
+  // Formats by content, before anything reads them (a FIFO is refused, not waited on).
+  if (is_summary_input(path_a) || is_summary_input(path_b)) return compare_summaries(path_a, path_b, o);
   const auto t0 = std::chrono::steady_clock::now();
   std::string note;
   auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
-  const ReadMode mode = o.engine.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only;
-  // Both listings at once: each comes from its own HDF5 helper process.
-  auto b_future = std::async(std::launch::async, [&] {
-    return open_hdf5(path_b, o.engine.log, mode, o.engine.follow_links);
-  });
+  // Both listings at once (each HDF5 file's comes from its own helper process).
+  auto b_future = std::async(std::launch::async, [&] { return open_source(path_b, o.engine); });
   std::unique_ptr<Source> src_a, src_b;
   try {
-    src_a = open_hdf5(path_a, o.engine.log, mode, o.engine.follow_links);
+    src_a = open_source(path_a, o.engine);
   } catch (...) {
     try { b_future.get(); } catch (...) {}  // A's error is the one reported
     throw;
@@ -353,8 +361,7 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
   const auto t0 = std::chrono::steady_clock::now();
   std::string note;
   auto backend = make_backend(o.backend, o.device, o.simd, o.log, &note);
-  auto src = open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only,
-                       o.follow_links);
+  auto src = open_source(path, o);
   return stats_source(*src, *backend, note, t0, o, names);
 }
 

@@ -11,7 +11,7 @@
 #include "engine/runner.hpp"
 #include "engine/summary_compare.hpp"
 #include "engine/tolerance.hpp"
-#include "io/input_file.hpp"
+#include "io/formats.hpp"
 #include "io/memory_source.hpp"
 #include "io/summary_source.hpp"
 #include "tensordiff/tensordiff.hpp"
@@ -36,13 +36,11 @@ struct ReferenceSession::Impl {
 ReferenceSession::ReferenceSession(const std::string& reference, const CompareOptions& options)
     : impl_(std::make_unique<Impl>(options)) {
   Impl& s = *impl_;
-  check_input_file(reference);
-  if (is_summary_file(reference))
+  if (detect_format(reference) == Format::kSummary)
     throw Error(ErrorCode::kUsage, reference + ": a summary holds no data to check tensors against; "
                                                "record the reference run in full mode");
   s.backend = make_backend(s.o.engine.backend, s.o.engine.device, s.o.engine.simd, s.o.engine.log, &s.note);
-  s.ref = open_hdf5(reference, s.o.engine.log,
-                    s.o.engine.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only, s.o.engine.follow_links);
+  s.ref = open_source(reference, s.o.engine);
   const auto& t = s.ref->tensors();
   for (size_t i = 0; i < t.size(); ++i) s.by_name.emplace(t[i].name, i);
   s.rep.input_a = reference;

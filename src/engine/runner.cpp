@@ -126,7 +126,8 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
       slot_error[i % window] = *job.error;
       return;
     }
-    if (failed[it.job].load(std::memory_order_relaxed)) {
+    const bool in_order = job.a->sequential(job.ia) || (job.b && job.b->sequential(job.ib));
+    if (!in_order && failed[it.job].load(std::memory_order_relaxed)) {
       skipped[i % window] = 1;
       return;
     }
@@ -140,14 +141,22 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
                             job.count, !job.b);
       return;
     }
-    try {
-      read_side(*job.a, job.ia, it.first, it.n, buf_a[w].data());
-      if (job.b) read_side(*job.b, job.ib, it.first, it.n, buf_b[w].data());
-    } catch (const Error& e) {
-      // One unreadable tensor (a corrupt chunk, an unavailable filter) fails its own pair;
-      // every other pair is still compared.
-      if (e.code() == ErrorCode::kOutOfMemory || e.code() == ErrorCode::kInternal) throw;
-      slot_error[i % window] = e.what();
+    // One unreadable tensor (a corrupt chunk, an unavailable filter) fails its own pair;
+    // every other pair is still compared. B's chunk is read even when A's failed if B is a
+    // stream (its next chunk waits for this one).
+    std::string error;
+    auto read = [&](Source& s, size_t idx, uint8_t* dst) {
+      try {
+        read_side(s, idx, it.first, it.n, dst);
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kOutOfMemory || e.code() == ErrorCode::kInternal) throw;
+        if (error.empty()) error = e.what();
+      }
+    };
+    read(*job.a, job.ia, buf_a[w].data());
+    if (job.b && (error.empty() || job.b->sequential(job.ib))) read(*job.b, job.ib, buf_b[w].data());
+    if (!error.empty()) {
+      slot_error[i % window] = error;
       failed[it.job].store(true, std::memory_order_relaxed);
       return;
     }

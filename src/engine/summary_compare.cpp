@@ -6,6 +6,8 @@
 
 #include "engine/precision.hpp"
 #include "engine/tolerance.hpp"
+#include "io/formats.hpp"
+#include "io/msprobe.hpp"
 #include "io/summary_source.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -15,6 +17,10 @@ namespace {
 
 SummaryDump summary_of(const std::string& path, const CompareOptions& o) {
   if (is_summary_file(path)) return load_summary(path);
+  if (detect_format(path) == Format::kMsprobe) {
+    const MsprobeDump d = read_msprobe(path);
+    if (!msprobe_has_data(d)) return msprobe_summary(path);
+  }
   const StatsReport st = stats(path, o.engine);
   SummaryDump d;
   for (const auto& e : st.tensors) {
@@ -40,7 +46,7 @@ std::string g(double v) {
 // every summary statistic agrees under the pair's tolerance.
 void judge(PairReport& r, const SideStats& a, const SideStats& b, bool same_dtype) {
   SummaryDiff d;
-  d.checksum_equal = a.checksum == b.checksum;
+  d.checksum_equal = a.checksum_known && b.checksum_known && a.checksum == b.checksum;
   auto delta = [](const std::optional<double>& x, const std::optional<double>& y) {
     return x && y ? std::optional<double>(*y - *x) : std::nullopt;
   };
@@ -55,20 +61,26 @@ void judge(PairReport& r, const SideStats& a, const SideStats& b, bool same_dtyp
                             close(a.first_nonzero[i].value, b.first_nonzero[i].value, t);
   std::string why;
   auto add = [&](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
+  // Only what both summaries record is compared (msprobe's statistics have no counts, no std
+  // and no first nonzeros).
+  const bool counts = a.counts_known && b.counts_known;
   if (!(d.checksum_equal && same_dtype)) {
-    if (a.nan != b.nan) add("NaN count " + std::to_string(a.nan) + " vs " + std::to_string(b.nan));
-    if (a.pos_inf + a.neg_inf != b.pos_inf + b.neg_inf)
+    if (counts && a.nan != b.nan) add("NaN count " + std::to_string(a.nan) + " vs " + std::to_string(b.nan));
+    if (counts && a.pos_inf + a.neg_inf != b.pos_inf + b.neg_inf)
       add("inf count " + std::to_string(a.pos_inf + a.neg_inf) + " vs " +
           std::to_string(b.pos_inf + b.neg_inf));
     const std::pair<const char*, std::pair<std::optional<double>, std::optional<double>>> fields[] =
         {{"min", {a.min, b.min}}, {"max", {a.max, b.max}}, {"mean", {a.mean, b.mean}},
-         {"std", {a.std, b.std}}};
-    for (const auto& [name, v] : fields)
-      if (v.first.has_value() != v.second.has_value() ||
-          (v.first && !close(*v.first, *v.second, t)))
+         {"std", {a.std, b.std}}, {"l2", {a.l2, b.l2}}};
+    const bool partial = !counts;  // a side may lack a field it does not record
+    for (const auto& [name, v] : fields) {
+      if (partial && v.first.has_value() != v.second.has_value()) continue;
+      if (v.first.has_value() != v.second.has_value() || (v.first && !close(*v.first, *v.second, t)))
         add(std::string(name) + " " + (v.first ? g(*v.first) : "-") + " vs " +
             (v.second ? g(*v.second) : "-"));
-    if (!d.first_nonzero_equal) add("first nonzero values differ");
+    }
+    const bool both_fnz = !a.first_nonzero.empty() && !b.first_nonzero.empty();
+    if (!d.first_nonzero_equal && (counts || both_fnz)) add("first nonzero values differ");
   }
   r.summary_diff = d;
   // Equal checksums and dtypes: the same bytes (a 64-bit hash collision aside). Otherwise

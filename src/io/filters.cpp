@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 #include <libdeflate.h>
+#include <lzf.h>
 
 #include <cstring>
 #include <memory>
@@ -94,7 +95,8 @@ uint32_t hdf5_fletcher32(const uint8_t* data, size_t nbytes) {
 
 bool filters_supported(const std::vector<FilterStep>& pipeline) {
   for (const auto& f : pipeline)
-    if (f.id != H5Z_FILTER_DEFLATE && f.id != H5Z_FILTER_SHUFFLE && f.id != H5Z_FILTER_FLETCHER32)
+    if (f.id != H5Z_FILTER_DEFLATE && f.id != H5Z_FILTER_SHUFFLE && f.id != H5Z_FILTER_FLETCHER32 &&
+        f.id != kFilterLzf)
       return false;
   return true;
 }
@@ -120,6 +122,18 @@ bool unfilter_chunk(const std::vector<FilterStep>& pipeline, unsigned mask, size
       case H5Z_FILTER_DEFLATE:
         if (!inflate(data, scratch, size_before[i], why)) return false;
         break;
+      case kFilterLzf: {  // h5py's LZF (Debian's LZF plugin misses its liblzf dependency)
+        scratch.resize(size_before[i]);
+        const unsigned got = size_before[i] == 0 ? 0
+            : lzf_decompress(data.data(), static_cast<unsigned>(data.size()), scratch.data(),
+                             static_cast<unsigned>(scratch.size()));
+        if (got != size_before[i]) {
+          why = "corrupt LZF data";
+          return false;
+        }
+        data.swap(scratch);
+        break;
+      }
       case H5Z_FILTER_SHUFFLE: {
         const size_t es = pipeline[i].cd.empty() ? elem_size : pipeline[i].cd[0];
         unshuffle(data, scratch, es);

@@ -13,7 +13,10 @@ struct FilterStep {
   std::vector<unsigned> cd;     // client data values
 };
 
-// Whether every step is one we undo ourselves (deflate, shuffle, fletcher32).
+// h5py's LZF filter (registered id 32000).
+constexpr int kFilterLzf = 32000;
+
+// Whether every step is one we undo ourselves (deflate, shuffle, fletcher32, LZF).
 bool filters_supported(const std::vector<FilterStep>& pipeline);
 
 // Undoes `pipeline` (in reverse) on a stored chunk. `mask` bit i set: step i was skipped

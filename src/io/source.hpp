@@ -36,6 +36,12 @@ class Source {
     (void)index;
     return std::nullopt;
   }
+  // Whether the tensor's chunks must all be read, in order (a deflated stream: a chunk left
+  // unread would hold up the next). The engine then reads every chunk even after a failure.
+  virtual bool sequential(size_t index) const {
+    (void)index;
+    return false;
+  }
 };
 
 

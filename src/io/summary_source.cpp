@@ -1,5 +1,7 @@
 #include "io/summary_source.hpp"
 
+#include "io/formats.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -161,11 +163,11 @@ json parse_limited(const std::string& text, bool allow_exceptions) {
 }  // namespace
 
 bool is_summary_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char c;
-  while (in.get(c))
-    if (!std::isspace(static_cast<unsigned char>(c))) return c == '{';
-  return false;
+  try {
+    return detect_format(path) == Format::kSummary;
+  } catch (const Error&) {
+    return false;  // the reader that opens it says what is wrong
+  }
 }
 
 SummaryDump load_summary(const std::string& path) {

@@ -97,10 +97,15 @@ void whist(JsonWriter& w, const SparseHistogram& h) {
 void wside(JsonWriter& w, const SideStats& s, const std::vector<uint64_t>& shape, bool open = true) {
   if (open) w.begin_object();
   w.key("count").value(s.count);
-  w.key("nonzero").value(s.nonzero);
-  w.key("nan").value(s.nan);
-  w.key("pos_inf").value(s.pos_inf);
-  w.key("neg_inf").value(s.neg_inf);
+  auto counted = [&](const char* k, uint64_t v) {
+    w.key(k);
+    if (s.counts_known) w.value(v);
+    else w.null();
+  };
+  counted("nonzero", s.nonzero);
+  counted("nan", s.nan);
+  counted("pos_inf", s.pos_inf);
+  counted("neg_inf", s.neg_inf);
   w.key("min").value(s.min);
   w.key("max").value(s.max);
   w.key("mean").value(s.mean);
@@ -116,7 +121,8 @@ void wside(JsonWriter& w, const SideStats& s, const std::vector<uint64_t>& shape
   }
   w.end_array();
   w.key("mag_hist");
-  whist(w, s.mag_hist);
+  if (s.counts_known) whist(w, s.mag_hist);
+  else w.null();
   w.key("checksum");
   if (s.checksum_known) w.value(hex16(s.checksum));
   else w.null();

@@ -256,8 +256,12 @@ void expect_side_eq(const SideStats& g, const SideStats& w, double rel, const ch
   // By bits: == cannot tell -0.0 from +0.0.
   EXPECT_EQ(g.min.has_value(), w.min.has_value()) << s << " min";
   EXPECT_EQ(g.max.has_value(), w.max.has_value()) << s << " max";
-  if (g.min && w.min) EXPECT_TRUE(same_bits(*g.min, *w.min)) << s << " min got " << *g.min << " want " << *w.min;
-  if (g.max && w.max) EXPECT_TRUE(same_bits(*g.max, *w.max)) << s << " max got " << *g.max << " want " << *w.max;
+  if (g.min && w.min) {
+    EXPECT_TRUE(same_bits(*g.min, *w.min)) << s << " min got " << *g.min << " want " << *w.min;
+  }
+  if (g.max && w.max) {
+    EXPECT_TRUE(same_bits(*g.max, *w.max)) << s << " max got " << *g.max << " want " << *w.max;
+  }
   // mean can cancel: bound its error by the mean magnitude (l2 / sqrt(n) >= mean |x|... scale).
   const double scale = w.l2 && w.finite ? *w.l2 / std::sqrt(double(w.finite)) : 0.0;
   expect_near(g.mean, w.mean, rel * scale + 1e-300, s + " mean");

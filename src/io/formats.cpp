@@ -1,0 +1,130 @@
+#include "io/formats.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "io/input_file.hpp"
+#include "io/npy.hpp"
+#include "io/zip_archive.hpp"
+#include "tensordiff/error.hpp"
+
+namespace tensordiff {
+
+namespace {
+
+constexpr char kHdf5Magic[] = "\x89HDF\r\n\x1a\n";
+
+const char* kFormats =
+    "HDF5, safetensors (or a sharded checkpoint's index), .npy, .npz, a PyTorch .pt/.pth, an msprobe "
+    "dump folder, or a tensordiff summary";
+
+bool has_suffix(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+Format detect_folder(const std::string& path) {
+  if (::access((path + "/dump.json").c_str(), R_OK) == 0) return Format::kMsprobe;
+  if (DIR* d = ::opendir(path.c_str())) {
+    bool index = false;
+    while (const dirent* e = ::readdir(d)) index = index || has_suffix(e->d_name, ".safetensors.index.json");
+    ::closedir(d);
+    if (index) return Format::kSafetensorsIndex;
+  }
+  throw Error(ErrorCode::kNotHdf5, path + ": is a directory, not a file (a folder is read when it is an msprobe "
+                                          "dump, with dump.json, or a sharded safetensors checkpoint, with "
+                                          "*.safetensors.index.json)");
+}
+
+// The HDF5 signature sits at 0, or after a user block of 512, 1024, 2048, ... bytes.
+bool is_hdf5(int fd, uint64_t size) {
+  char b[8];
+  for (uint64_t off = 0; off + 8 <= size; off = off == 0 ? 512 : off * 2)
+    if (::pread(fd, b, 8, static_cast<off_t>(off)) == 8 && std::memcmp(b, kHdf5Magic, 8) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+const char* format_name(Format f) {
+  switch (f) {
+    case Format::kHdf5: return "HDF5";
+    case Format::kSummary: return "summary";
+    case Format::kSafetensors: return "safetensors";
+    case Format::kSafetensorsIndex: return "safetensors index";
+    case Format::kNpy: return "npy";
+    case Format::kNpz: return "npz";
+    case Format::kTorch: return "PyTorch";
+    case Format::kTorchLegacy: return "PyTorch (legacy)";
+    case Format::kMsprobe: return "msprobe";
+  }
+  return "?";
+}
+
+Format detect_format(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw Error(ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return detect_folder(path);
+  InputFile f = open_input_file(path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{f.fd};
+  uint8_t b[4096];
+  const ssize_t r = ::pread(f.fd, b, sizeof b, 0);
+  const size_t n = r > 0 ? static_cast<size_t>(r) : 0;
+  if (is_hdf5(f.fd, f.size)) return Format::kHdf5;
+  if (is_npy(b, n)) return Format::kNpy;
+  if (is_zip(b, n)) {
+    bool pkl = false, npy = true;
+    for (const auto& m : list_zip(path, 0)) {
+      pkl = pkl || m.name == "data.pkl" || has_suffix(m.name, "/data.pkl");
+      npy = npy && has_suffix(m.name, ".npy");
+    }
+    if (pkl) return Format::kTorch;
+    if (npy) return Format::kNpz;
+    throw Error(ErrorCode::kNotHdf5, path + ": a zip archive that is neither an .npz nor a torch.save checkpoint");
+  }
+  if (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) return Format::kTorchLegacy;
+  if (n >= 9) {
+    uint64_t len = 0;
+    for (int i = 0; i < 8; ++i) len |= uint64_t(b[i]) << (8 * i);
+    if (len >= 2 && b[8] == '{') return Format::kSafetensors;  // the reader checks len
+  }
+  size_t i = 0;
+  while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) ++i;
+  if (i < n && b[i] == '{') {
+    const std::string head(reinterpret_cast<const char*>(b), n);
+    if (head.find("\"weight_map\"") != std::string::npos) return Format::kSafetensorsIndex;
+    if (head.find("\"dump_data_dir\"") != std::string::npos ||
+        (head.find("\"task\"") != std::string::npos && head.find("\"data\"") != std::string::npos &&
+         head.find("\"kind\"") == std::string::npos))
+      return Format::kMsprobe;
+    return Format::kSummary;
+  }
+  throw Error(ErrorCode::kNotHdf5, path + ": not a dump tensordiff reads (" + kFormats + ")");
+}
+
+std::unique_ptr<Source> open_source(const std::string& path, const EngineOptions& o) {
+  switch (detect_format(path)) {
+    case Format::kHdf5:
+      return open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only, o.follow_links);
+    case Format::kSafetensors:
+    case Format::kSafetensorsIndex: return open_safetensors(path);
+    case Format::kNpy: return open_npy(path);
+    case Format::kNpz: return open_npz(path);
+    case Format::kTorch: return open_torch(path);
+    case Format::kMsprobe: return open_msprobe(path);
+    case Format::kTorchLegacy:
+      throw Error(ErrorCode::kUnsupported, path + ": PyTorch's legacy format (before torch 1.6), which only "
+                                                  "unpickling can read; load it and torch.save it again");
+    case Format::kSummary:
+      throw Error(ErrorCode::kUsage, path + ": a summary holds no data here");
+  }
+  throw Error(ErrorCode::kInternal, path + ": unknown format");
+}
+
+}  // namespace tensordiff

@@ -1,0 +1,356 @@
+// msprobe dumps (Ascend's accuracy tool, mindstudio-probe): a folder
+// dump_path/step{N}/rank{R}/ (or proc{pid}/) holding dump.json, stack.json and, for task
+// "tensor", dump_tensor_data/ with one file per tensor (.pt from PyTorch via torch.save, .npy
+// from MindSpore, bfloat16/float8 widened to float32). dump.json's "data" is in execution order:
+//   {"Functional.linear.0.forward": {"input_args": [T, ...], "input_kwargs": {"k": T},
+//    "output": [T]}, "Functional.linear.0.backward": {"input": [T], "output": [T]},
+//    "Module.fc.Linear.forward.0": {..., "parameters": {"weight": T}},
+//    "Module.fc.Linear.parameters_grad.0": {"weight": [T]}}
+// with T = {"type": "torch.Tensor", "dtype": "torch.float32", "shape": [2, 3], "Max", "Min",
+// "Mean", "Norm", "data_name": "Functional.linear.0.forward.input.0.pt"} and non-tensors as
+// {"type": "int", "value": 1} or null. Tensors are named as msprobe names their files
+// (entry + category + index path), so tensor and statistics dumps line up. Python's json
+// writes NaN and Infinity bare; they are read as such.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "io/formats.hpp"
+#include "io/msprobe.hpp"
+#include "io/npy.hpp"
+#include "io/raw_source.hpp"
+#include "tensordiff/error.hpp"
+
+namespace tensordiff {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+constexpr uint64_t kMaxJson = uint64_t(4) << 30;
+
+// Bare NaN / Infinity / -Infinity (Python's json) as strings, which JSON can carry.
+std::string quote_non_finite(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  bool in_str = false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (in_str) {
+      out += c;
+      if (c == '\\' && i + 1 < in.size()) out += in[++i];
+      else if (c == '"') in_str = false;
+      continue;
+    }
+    if (c == '"') in_str = true;
+    for (const char* w : {"NaN", "Infinity", "-Infinity"}) {
+      const size_t n = std::strlen(w);
+      if (in.compare(i, n, w) == 0) {
+        out += '"';
+        out += w;
+        out += '"';
+        i += n - 1;
+        goto next;
+      }
+    }
+    out += c;
+  next:;
+  }
+  return out;
+}
+
+std::optional<double> number(const ordered_json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;  // bool tensors: Max = any, Min = all
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    if (s == "NaN") return std::nan("");
+    if (s == "Infinity") return INFINITY;
+    if (s == "-Infinity") return -INFINITY;
+  }
+  return std::nullopt;
+}
+
+// "torch.float32", "Float32", "BFloat16", "torch.bool", ... → our dtype.
+std::optional<DType> msprobe_dtype(std::string s) {
+  if (s.rfind("torch.", 0) == 0) s = s.substr(6);
+  std::string l;
+  for (char c : s)
+    if (c != '_') l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::map<std::string, DType> kTypes = {
+      {"float64", DType::kF64}, {"double", DType::kF64}, {"float32", DType::kF32}, {"float", DType::kF32},
+      {"float16", DType::kF16}, {"half", DType::kF16}, {"bfloat16", DType::kBF16},
+      {"float8e4m3fn", DType::kF8E4M3}, {"float8e5m2", DType::kF8E5M2},
+      {"int8", DType::kI8}, {"int16", DType::kI16}, {"int32", DType::kI32}, {"int64", DType::kI64},
+      {"long", DType::kI64}, {"int", DType::kI32}, {"uint8", DType::kU8}, {"uint16", DType::kU16},
+      {"uint32", DType::kU32}, {"uint64", DType::kU64}, {"bool", DType::kBool}};
+  const auto it = kTypes.find(l);
+  if (it == kTypes.end()) return std::nullopt;
+  return it->second;
+}
+
+bool is_tensor(const ordered_json& v) {
+  if (!v.is_object() || !v.contains("type") || !v["type"].is_string()) return false;
+  const std::string t = v["type"].get<std::string>();
+  return t.find("Tensor") != std::string::npos || t == "numpy.ndarray";
+}
+
+// The category msprobe puts in a file name for each key of an entry.
+std::string category(const std::string& key) {
+  if (key == "input_args") return "input";
+  if (key == "input_kwargs") return "kwargs";
+  return key;  // output, input (backward), parameters
+}
+
+void collect(const ordered_json& v, const std::string& name, int depth, std::vector<MsprobeTensor>& out,
+             const std::string& what) {
+  if (depth > 32) throw Error(ErrorCode::kCorrupt, what + ": '" + name + "' nested deeper than 32 levels");
+  if (is_tensor(v)) {
+    MsprobeTensor t;
+    t.name = name;
+    if (v.contains("dtype") && v["dtype"].is_string()) t.dtype = v["dtype"].get<std::string>();
+    if (v.contains("shape") && v["shape"].is_array())
+      for (const auto& d : v["shape"]) {
+        if (!d.is_number_unsigned()) throw Error(ErrorCode::kCorrupt, what + ": '" + name + "': shape must hold sizes");
+        t.shape.push_back(d.get<uint64_t>());
+      }
+    if (v.contains("data_name") && v["data_name"].is_string()) t.data_name = v["data_name"].get<std::string>();
+    for (const auto& [key, field] : {std::pair{"Max", &t.max}, {"Min", &t.min}, {"Mean", &t.mean}, {"Norm", &t.norm}})
+      if (v.contains(key)) *field = number(v[key]);
+    if (v.contains("md5") && v["md5"].is_string()) t.crc32 = v["md5"].get<std::string>();
+    out.push_back(std::move(t));
+    return;
+  }
+  if (v.is_array()) {
+    for (size_t i = 0; i < v.size(); ++i) collect(v[i], name + "." + std::to_string(i), depth + 1, out, what);
+  } else if (v.is_object() && !v.contains("type")) {  // a dict of arguments (not a non-tensor value)
+    for (const auto& [k, x] : v.items()) collect(x, name + "." + k, depth + 1, out, what);
+  }
+}
+
+// "File /x/model.py, line 41, in forward, \n y = self.fc(x)" → "/x/model.py:41", for the first
+// frame that is not the framework's or msprobe's own.
+std::string user_frame(const ordered_json& lines) {
+  for (const auto& l : lines) {
+    if (!l.is_string()) continue;
+    const std::string s = l.get<std::string>();
+    if (s.rfind("File ", 0) != 0) continue;
+    const size_t comma = s.find(", line ");
+    if (comma == std::string::npos) continue;
+    const std::string file = s.substr(5, comma - 5);
+    if (file.find("site-packages") != std::string::npos || file.find("/msprobe/") != std::string::npos) continue;
+    size_t k = comma + 7, e = k;
+    while (e < s.size() && std::isdigit(static_cast<unsigned char>(s[e]))) ++e;
+    return file + ":" + s.substr(k, e - k);
+  }
+  return "";
+}
+
+// Entry name → its user's source line, from stack.json (both of its layouts).
+std::unordered_map<std::string, std::string> read_stacks(const std::string& dir) {
+  std::unordered_map<std::string, std::string> out;
+  std::ifstream in(dir + "/stack.json");
+  if (!in) return out;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const ordered_json j = ordered_json::parse(ss.str(), nullptr, false);
+  if (!j.is_object()) return out;  // a broken stack.json costs the source lines only
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_array() && v.size() == 2 && v[0].is_array() && v[1].is_array()) {  // {"0": [[names], [lines]]}
+      const std::string src = user_frame(v[1]);
+      for (const auto& n : v[0])
+        if (n.is_string()) out.emplace(n.get<std::string>(), src);
+    } else if (v.is_array()) {  // {name: [lines]}
+      out.emplace(k, user_frame(v));
+    }
+  }
+  return out;
+}
+
+std::string dims(const std::vector<uint64_t>& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + (s.size() == 1 ? ",)" : ")");
+}
+
+std::string dump_json_path(const std::string& path, std::string& dir) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    dir = path;
+    return path + "/dump.json";
+  }
+  const auto slash = path.rfind('/');
+  dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  return path;
+}
+
+}  // namespace
+
+MsprobeDump read_msprobe(const std::string& path) {
+  MsprobeDump d;
+  const std::string json_path = dump_json_path(path, d.dir);
+  std::ifstream in(json_path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kIo, json_path + ": cannot open");
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<uint64_t>(in.tellg());
+  if (size > kMaxJson) throw Error(ErrorCode::kCorrupt, json_path + ": larger than 4 GiB");
+  in.seekg(0);
+  std::string text(size, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(size));
+  const ordered_json::parser_callback_t limit = [&](int depth, ordered_json::parse_event_t, ordered_json&) {
+    if (depth > 40) throw Error(ErrorCode::kCorrupt, json_path + ": values nested deeper than 40 levels");
+    return true;
+  };
+  const ordered_json j = ordered_json::parse(quote_non_finite(text), limit, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_object())
+    throw Error(ErrorCode::kCorrupt, json_path + ": not an msprobe dump.json (no \"data\" object)");
+  if (j.contains("task") && j["task"].is_string()) d.task = j["task"].get<std::string>();
+  if (j.contains("framework") && j["framework"].is_string()) d.framework = j["framework"].get<std::string>();
+  const auto stacks = read_stacks(d.dir);
+  for (const auto& [entry, v] : j["data"].items()) {
+    if (!v.is_object()) continue;
+    const size_t first = d.tensors.size();
+    const bool grads = entry.find(".parameters_grad.") != std::string::npos ||
+                       (entry.size() > 16 && entry.compare(entry.size() - 16, 16, ".parameters_grad") == 0);
+    for (const auto& [key, x] : v.items()) {
+      if (key == "input_args" || key == "input_kwargs" || key == "output" || key == "input" || key == "parameters")
+        collect(x, entry + "." + category(key), 0, d.tensors, json_path);
+      else if (grads)  // {"weight": [T]}: files are named ENTRY.weight
+        collect(x.is_array() && x.size() == 1 ? x[0] : x, entry + "." + key, 0, d.tensors, json_path);
+    }
+    const auto it = stacks.find(entry);
+    for (size_t i = first; i < d.tensors.size(); ++i) {
+      if (it != stacks.end()) d.tensors[i].source = it->second;
+      // The file name is the name msprobe gave it; without a file, the same name built here.
+      if (d.tensors[i].data_name) {
+        std::string n = *d.tensors[i].data_name;
+        const auto dot = n.rfind('.');
+        if (dot != std::string::npos) n.resize(dot);
+        d.tensors[i].name = n;
+      }
+    }
+  }
+  std::unordered_set<std::string> names;
+  for (const auto& t : d.tensors)
+    if (!names.insert(t.name).second) throw Error(ErrorCode::kCorrupt, json_path + ": two tensors named '" + t.name + "'");
+  return d;
+}
+
+bool msprobe_has_data(const MsprobeDump& d) {
+  for (const auto& t : d.tensors)
+    if (t.data_name) return true;
+  return false;
+}
+
+std::unique_ptr<Source> open_msprobe(const std::string& path) {
+  const MsprobeDump d = read_msprobe(path);
+  if (!msprobe_has_data(d))
+    throw Error(ErrorCode::kUsage, path + ": an msprobe statistics dump (no tensor files): it compares as a summary");
+  std::vector<std::string> files, notes;
+  std::vector<RawTensor> tensors;
+  uint64_t missing = 0;
+  for (const MsprobeTensor& m : d.tensors) {
+    RawTensor t;
+    t.info.name = m.name;
+    t.info.shape = m.shape;
+    t.info.source = m.source;
+    t.info.storage = "msprobe";
+    const auto declared = msprobe_dtype(m.dtype);
+    const std::string what = path + ": tensor '" + m.name + "'";
+    if (!m.data_name) {
+      t.info.count = checked_count(m.shape, what);
+      t.info.dtype = declared.value_or(DType::kF32);
+      t.info.type_name = declared ? dtype_name(*declared) : m.dtype;
+      t.error = "msprobe recorded its statistics only (no tensor file)";
+      ++missing;
+      tensors.push_back(std::move(t));
+      continue;
+    }
+    if (m.data_name->find('/') != std::string::npos || m.data_name->find("..") != std::string::npos)
+      throw Error(ErrorCode::kCorrupt, what + ": data_name '" + *m.data_name + "' is not a plain file name");
+    const std::string file = d.dir + "/dump_tensor_data/" + *m.data_name;
+    const size_t k = files.size();
+    try {
+      std::vector<RawTensor> got;
+      if (file.size() > 4 && file.compare(file.size() - 4, 4, ".npy") == 0) {
+        got.push_back(npy_tensor(file, m.name, k));
+      } else {
+        std::vector<std::string> ignored;
+        got = torch_tensors(file, k, m.name, ignored);
+        if (got.size() != 1) throw Error(ErrorCode::kCorrupt, file + ": holds " + std::to_string(got.size()) + " tensors, not one");
+      }
+      t = std::move(got[0]);
+      files.push_back(file);
+    } catch (const Error& e) {
+      if (::access(file.c_str(), F_OK) != 0) {
+        t.error = "its file dump_tensor_data/" + *m.data_name + " is missing";
+        ++missing;
+      } else {
+        t.error = e.what();
+      }
+      t.info.count = checked_count(m.shape, what);
+      t.info.dtype = declared.value_or(DType::kF32);
+      t.info.type_name = declared ? dtype_name(*declared) : m.dtype;
+    }
+    t.info.name = m.name;
+    t.info.source = m.source;
+    t.info.storage = "msprobe (" + m.data_name->substr(m.data_name->rfind('.') + 1) + ")";
+    // MindSpore's bfloat16 and float8 are saved widened to float32: read back to their bits.
+    if (t.error.empty() && declared && t.info.dtype == DType::kF32 && *declared != DType::kF32 &&
+        (*declared == DType::kBF16 || *declared == DType::kF8E4M3 || *declared == DType::kF8E5M2)) {
+      t.widened_f32 = true;
+      t.info.dtype = *declared;
+      t.info.type_name = dtype_name(*declared);
+    }
+    if (t.error.empty() && t.info.unsupported.empty() && t.info.shape != m.shape)
+      t.error = "its file holds shape " + dims(t.info.shape) + ", dump.json says " + dims(m.shape);
+    tensors.push_back(std::move(t));
+  }
+  if (missing > 0)
+    notes.push_back(path + ": " + std::to_string(missing) + " tensors without a tensor file (statistics only): error rows");
+  return raw_source(path, files, std::move(tensors), std::move(notes));
+}
+
+SummaryDump msprobe_summary(const std::string& path) {
+  const MsprobeDump d = read_msprobe(path);
+  SummaryDump out;
+  for (const MsprobeTensor& m : d.tensors) {
+    TensorInfo t;
+    t.name = m.name;
+    t.shape = m.shape;
+    t.count = checked_count(m.shape, path + ": tensor '" + m.name + "'");
+    t.source = m.source;
+    t.storage = "msprobe statistics";
+    if (const auto dt = msprobe_dtype(m.dtype)) {
+      t.dtype = *dt;
+      t.type_name = dtype_name(*dt);
+    } else {
+      t.type_name = m.dtype;
+      t.unsupported = "msprobe dtype '" + m.dtype + "'";
+    }
+    t.order = out.tensors.size();
+    SideStats s;
+    s.count = t.count;
+    s.counts_known = false;     // msprobe records no NaN/inf/nonzero counts
+    s.checksum_known = false;   // its crc32 is not our checksum
+    auto finite = [](const std::optional<double>& x) { return x && std::isfinite(*x) ? x : std::nullopt; };
+    s.min = finite(m.min);
+    s.max = finite(m.max);
+    s.mean = finite(m.mean);
+    s.l2 = finite(m.norm);
+    out.tensors.push_back(std::move(t));
+    out.stats.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace tensordiff
