@@ -57,6 +57,9 @@ struct EngineOptions {
   bool direct_reads = true;
   bool follow_links = false;               // --follow-links: soft and external links listed
   LogFn log;
+  // Called from the merging thread as chunks complete (at most every few ms): bytes read so
+  // far of `total` (both sides), and the tensor being merged. For a progress line.
+  std::function<void(uint64_t done, uint64_t total, const std::string& tensor)> progress;
 };
 
 struct CompareOptions {

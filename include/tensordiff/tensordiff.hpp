@@ -68,12 +68,27 @@ std::string to_json(const StatsReport& report);
 using TextSink = std::function<void(const std::string&)>;
 void write_json(const Report& report, const TextSink& sink);
 void write_json(const StatsReport& report, const TextSink& sink);
+// One row per pair (per tensor for stats) of scalar fields; csv_columns() is the pair header's
+// first columns (then a_*, b_* per side: count, nonzero, nan, pos_inf, neg_inf, min, max,
+// mean, std, l2, checksum).
+const char* csv_columns();
+void write_csv(const Report& report, const TextSink& sink);
+void write_csv(const StatsReport& report, const TextSink& sink);
+// A self-contained page: summary, plot of rel L2 and growth, the table, per-pair histograms.
+void write_html(const Report& report, const TextSink& sink);
 
 struct TableStyle {
   bool color = false;
-  size_t name_width = 40;  // longer names are shortened in the middle
+  size_t name_width = 40;  // longer names are shortened, keeping their numbers and last parts
+  size_t width = 0;        // the terminal's columns: columns drop to fit (0: unlimited)
+  bool only_diff = false;  // rows that are not matches (the first divergence and jump always)
+  size_t top = 0;          // the N pairs of largest rel L2 (or growth), largest first (0: all)
+  bool top_by_growth = false;
+  size_t collapse = 0;     // runs of more matching rows than this become one line (0: never)
 };
 std::string format_table(const Report& report, const TableStyle& style);
+// The lines under the table: counts, first divergence, first jump, suggested maps, speed.
+std::string format_summary(const Report& report, const TableStyle& style);
 std::string format_stats_table(const StatsReport& report, const TableStyle& style);
 // One pair for a person (`tensordiff show`): sides, every metric, worst elements, histograms.
 std::string format_detail(const PairReport& pair);

@@ -1,6 +1,8 @@
 // The command line: argument parsing and exit codes only; all work is in the library.
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -27,14 +29,89 @@ bool use_color(cli::Color c) {
 
 void warn(const std::string& line) { std::cerr << "tensordiff: " << line << "\n"; }
 
+// The table's width: --width, else the terminal's (stdout), else unlimited (a pipe or file
+// gets every column, for grep and scripts).
+TableStyle table_style(const cli::CliArgs& a) {
+  TableStyle st;
+  st.color = use_color(a.color);
+  st.name_width = a.name_width;
+  const bool tty = ::isatty(STDOUT_FILENO);
+  if (a.width_given) {
+    st.width = a.width;
+  } else if (tty) {
+    winsize ws{};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) st.width = ws.ws_col;
+    else if (const char* c = std::getenv("COLUMNS")) st.width = std::strtoul(c, nullptr, 10);
+  }
+  st.only_diff = a.only_diff;
+  st.top = a.top;
+  st.top_by_growth = a.top_by_growth;
+  st.collapse = tty && !a.all_rows ? 20 : 0;  // a terminal folds long runs of matches
+  return st;
+}
+
+// A progress line on stderr when it is a terminal and the run takes more than a second:
+// bytes done of the total, speed, time left, the tensor being merged.
+class Progress {
+ public:
+  explicit Progress(bool on) : on_(on && ::isatty(STDERR_FILENO)), t0_(std::chrono::steady_clock::now()) {
+    // $TENSORDIFF_PROGRESS_AFTER_MS: when the line appears (1000 ms; the tests use 0).
+    if (const char* e = std::getenv("TENSORDIFF_PROGRESS_AFTER_MS")) after_s_ = std::atof(e) / 1000;
+  }
+  ~Progress() { clear(); }
+  void install(EngineOptions& e) {
+    if (!on_) return;
+    e.progress = [this](uint64_t done, uint64_t total, const std::string& tensor) { show(done, total, tensor); };
+  }
+  void clear() {
+    if (shown_) std::cerr << "\r\033[K" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  void show(uint64_t done, uint64_t total, const std::string& tensor) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    if (secs < after_s_ || done >= total) return;
+    const double rate = done / secs;
+    char line[160];
+    std::snprintf(line, sizeof line, "  %.2f/%.2f GB  %.2f GB/s  ETA %.0f s  ", done / 1e9, total / 1e9, rate / 1e9,
+                  rate > 0 ? (total - done) / rate : 0.0);
+    std::string text = line + tensor;
+    winsize ws{};
+    const size_t cols = ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 ? ws.ws_col - 1 : 79;
+    if (text.size() > cols) text.resize(cols);
+    std::cerr << "\r\033[K" << text << std::flush;
+    shown_ = true;
+  }
+  bool on_;
+  bool shown_ = false;
+  double after_s_ = 1.0;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+struct Outputs {
+  std::unique_ptr<AtomicFile> json, csv, html;
+  Outputs(const cli::CliArgs& a) {
+    // Every target is checked before the work starts: a bad path fails in a moment.
+    if (a.json_path) json = std::make_unique<AtomicFile>(*a.json_path, a.files);
+    if (a.csv_path) csv = std::make_unique<AtomicFile>(*a.csv_path, a.files);
+    if (a.html_path) html = std::make_unique<AtomicFile>(*a.html_path, a.files);
+  }
+};
+
 int run_compare(const cli::CliArgs& args) {
-  std::unique_ptr<AtomicFile> json;
-  if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path, args.files);
-  const Report rep = compare(args.files[0], args.files[1], args.compare);
+  Outputs out(args);
+  Progress progress(!args.quiet);
+  cli::CliArgs a = args;
+  progress.install(a.compare.engine);
+  const Report rep = compare(a.files[0], a.files[1], a.compare);
+  progress.clear();
   if (!rep.backend_note.empty()) warn(rep.backend_note);
   for (const auto& note : rep.notes) warn(note);
-  if (json) json->commit_stream([&](const TextSink& sink) { write_json(rep, sink); });
-  if (!args.quiet) std::cout << format_table(rep, {use_color(args.color), args.name_width});
+  if (out.json) out.json->commit_stream([&](const TextSink& sink) { write_json(rep, sink); });
+  if (out.csv) out.csv->commit_stream([&](const TextSink& sink) { write_csv(rep, sink); });
+  if (out.html) out.html->commit_stream([&](const TextSink& sink) { write_html(rep, sink); });
+  if (!args.quiet) std::cout << format_table(rep, table_style(args));
   // Pairs that could not be compared get a line on stderr even with -q.
   for (const auto& t : rep.tensors) {
     if (t.status != Status::kIncompatible) continue;
@@ -73,13 +150,18 @@ int run_show(const cli::CliArgs& args) {
 }
 
 int run_stats(const cli::CliArgs& args) {
-  std::unique_ptr<AtomicFile> json;
-  if (args.json_path) json = std::make_unique<AtomicFile>(*args.json_path, args.files);
-  const StatsReport rep = stats(args.files[0], args.compare.engine, args.compare.tensors);
+  if (args.html_path) throw Error(ErrorCode::kUsage, "--html is a compare report (tensordiff A B --html FILE)");
+  Outputs out(args);
+  Progress progress(!args.quiet);
+  cli::CliArgs a = args;
+  progress.install(a.compare.engine);
+  const StatsReport rep = stats(a.files[0], a.compare.engine, a.compare.tensors);
+  progress.clear();
   if (!rep.backend_note.empty()) warn(rep.backend_note);
   for (const auto& note : rep.notes) warn(note);
-  if (json) json->commit_stream([&](const TextSink& sink) { write_json(rep, sink); });
-  if (!args.quiet) std::cout << format_stats_table(rep, {use_color(args.color), args.name_width});
+  if (out.json) out.json->commit_stream([&](const TextSink& sink) { write_json(rep, sink); });
+  if (out.csv) out.csv->commit_stream([&](const TextSink& sink) { write_csv(rep, sink); });
+  if (!args.quiet) std::cout << format_stats_table(rep, table_style(args));
   for (const auto& t : rep.tensors)
     if (!t.stats) warn(!t.error.empty() ? t.error : args.files[0] + ": tensor '" + t.info.name + "': " + t.info.unsupported);
   return cli::stats_exit_status(rep);
@@ -112,8 +194,9 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is a write error we report, not a kill
   try {
     cli::CliArgs args = cli::parse_args(argc, argv);
-    // JSON on stdout: the table would mix into it.
-    if (args.json_path && *args.json_path == "-") args.quiet = true;
+    // A report on stdout: the table would mix into it.
+    for (const auto* p : {&args.json_path, &args.csv_path, &args.html_path})
+      if (*p && **p == "-") args.quiet = true;
     switch (args.command) {
       case cli::Command::kHelp: std::cout << args.help; return checked_exit(kExitMatch);
       case cli::Command::kVersion: std::cout << build_info(args.compare.engine.simd); return checked_exit(kExitMatch);

@@ -25,7 +25,14 @@ cxxopts::Options make_options() {
   cxxopts::Options o("tensordiff", "Find which tensors of two dumps differ, by how much, and "
                                    "where two runs first part ways.\n\n" + std::string(kUsage));
   o.add_options("Output")
-      ("json", "write the JSON report to FILE (atomically)", cxxopts::value<std::string>(), "FILE")
+      ("json", "write the JSON report to FILE (atomically; - for stdout)", cxxopts::value<std::string>(), "FILE")
+      ("csv", "write one CSV row per pair (scalar fields; - for stdout)", cxxopts::value<std::string>(), "FILE")
+      ("html", "write a self-contained HTML report (plot, sortable table, histograms)", cxxopts::value<std::string>(), "FILE")
+      ("only-diff", "table: only pairs that are not matches (the first divergence and jump always)")
+      ("top", "table: the N pairs of largest rel L2 (or --top-by growth), largest first", cxxopts::value<size_t>(), "N")
+      ("top-by", "rel-l2 or growth", cxxopts::value<std::string>()->default_value("rel-l2"), "KEY")
+      ("all", "table: every row (on a terminal long runs of matching rows are folded)")
+      ("width", "table width in columns (default: the terminal's; unlimited when not a terminal)", cxxopts::value<size_t>(), "N")
       ("q,quiet", "print nothing; the exit status tells")
       ("verbose", "log progress and HDF5's own error stack to stderr")
       ("color", "colour the table: auto (on a TTY), always, never",
@@ -144,6 +151,25 @@ CliArgs parse_args(int argc, char** argv) {
   if (a.command == Command::kShow) a.show_name = pos[2];
   else c.tensors.assign(pos.begin() + nfiles, pos.end());
   if (r.count("json")) a.json_path = r["json"].as<std::string>();
+  if (r.count("csv")) a.csv_path = r["csv"].as<std::string>();
+  if (r.count("html")) a.html_path = r["html"].as<std::string>();
+  int to_stdout = 0;
+  for (const auto* p : {&a.json_path, &a.csv_path, &a.html_path}) to_stdout += *p && **p == "-";
+  if (to_stdout > 1) throw Error(ErrorCode::kUsage, "only one of --json, --csv and --html can write to stdout (-)");
+  a.only_diff = r.count("only-diff") > 0;
+  a.all_rows = r.count("all") > 0;
+  if (r.count("top")) {
+    a.top = r["top"].as<size_t>();
+    if (a.top == 0) throw Error(ErrorCode::kUsage, "--top must be at least 1");
+  }
+  const std::string top_by = r["top-by"].as<std::string>();
+  if (top_by == "growth") a.top_by_growth = true;
+  else if (top_by != "rel-l2") throw Error(ErrorCode::kUsage, "--top-by must be rel-l2 or growth, not '" + top_by + "'");
+  if (r.count("width")) {
+    a.width = r["width"].as<size_t>();
+    a.width_given = true;
+    if (a.width != 0 && a.width < 40) throw Error(ErrorCode::kUsage, "--width must be 0 (unlimited) or at least 40");
+  }
   a.quiet = r.count("quiet") > 0;
   a.verbose = r.count("verbose") > 0;
   const std::string color = r["color"].as<std::string>();

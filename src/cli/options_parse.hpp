@@ -15,7 +15,12 @@ struct CliArgs {
   std::vector<std::string> files;  // A B (compare, show) or A (stats)
   std::string show_name;           // show: the tensor (A's name)
   CompareOptions compare;
-  std::optional<std::string> json_path;
+  std::optional<std::string> json_path, csv_path, html_path;
+  // The table: --width (0: the terminal's when stdout is one), --only-diff, --top N [--top-by],
+  // --all (no collapsing of long runs of matching rows on a terminal).
+  size_t width = 0;
+  bool width_given = false, only_diff = false, all_rows = false, top_by_growth = false;
+  size_t top = 0;
   bool quiet = false, verbose = false;
   Color color = Color::kAuto;
   size_t name_width = 40;

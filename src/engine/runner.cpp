@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <new>
 #include <thread>
@@ -35,6 +36,7 @@ RunPlan plan_run(const EngineOptions& o) {
   p.threads = std::min(p.threads, kMaxThreads);
   const uint64_t budget = std::max<uint64_t>(o.memory_bytes / (2ull * p.threads), 1);
   p.chunk_bytes = std::min(o.chunk_bytes ? o.chunk_bytes : 1, budget);
+  p.progress = o.progress;
   return p;
 }
 
@@ -163,8 +165,24 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
     if (job.b) backend.pair_chunk(job.params, buf_a[w].data(), buf_b[w].data(), it.first, it.n, out);
     else backend.side_chunk(job.params.type_a, job.params.first_k, buf_a[w].data(), it.first, it.n, out);
   };
+  // Progress: bytes of both sides merged so far, reported at most every 100 ms.
+  auto side_bytes = [&](const Job& j, uint64_t n) {
+    return n * (dtype_size(j.params.type_a) + (j.b ? dtype_size(j.params.type_b) : 0));
+  };
+  uint64_t total_bytes = 0, done_bytes = 0;
+  if (plan.progress)
+    for (const Job& j : jobs) total_bytes += side_bytes(j, j.count);
+  auto last_report = std::chrono::steady_clock::now();
   auto merge = [&](size_t i) {
     const Item it = item(i);
+    if (plan.progress) {
+      done_bytes += side_bytes(jobs[it.job], it.n);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_report > std::chrono::milliseconds(100) || i + 1 == item_start.back()) {
+        last_report = now;
+        plan.progress(done_bytes, total_bytes, jobs[it.job].a->tensors()[jobs[it.job].ia].name);
+      }
+    }
     Partial& p = slots[i % window];
     if (it.first == 0) {
       job_error.clear();

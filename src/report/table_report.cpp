@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/matcher.hpp"
+#include "report/table_layout.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 namespace tensordiff {
@@ -29,18 +30,6 @@ std::string g3(double v) {
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   if (v == 0) return "0";
   return fmt("%.3g", v);
-}
-
-std::string pad(const std::string& s, size_t w, bool right = false) {
-  if (s.size() >= w) return s;
-  return right ? std::string(w - s.size(), ' ') + s : s + std::string(w - s.size(), ' ');
-}
-
-// Long names keep their head and tail: the distinguishing parts are usually at both ends.
-std::string shorten(const std::string& s, size_t w) {
-  if (s.size() <= w || w < 8) return s;
-  const size_t keep = w - 3, head = keep / 2, tail = keep - head;
-  return s.substr(0, head) + "..." + s.substr(s.size() - tail);
 }
 
 std::string short_dtype(const std::string& t) {
@@ -88,53 +77,178 @@ std::string growth_cell(const PairReport& r) {
 template <typename Rows, typename NameOf>
 size_t name_column(const Rows& rows, NameOf name_of, size_t limit) {
   size_t w = 4;
-  for (const auto& r : rows) w = std::max(w, name_of(r).size());
+  for (const auto& r : rows) w = std::max(w, display_width(name_of(r)));
   return std::min(w, limit);
 }
+
+namespace {
+
+// The compare table's columns; `drop` is the order in which they go on a narrow terminal.
+enum Col { kOrder, kName, kDtype, kMaxAbs, kMaxRel, kRelL2, kCosine, kMismatched, kP99, kGrowth, kStatus };
+const std::vector<Column>& compare_columns(size_t name_w) {
+  static std::vector<Column> cols = {
+      {"#", 5, true, 0},       {"name", 0, false, 0},    {"dtype", 7, false, 6},
+      {"max|d|", 9, true, 5},  {"max rel", 9, true, 2},  {"rel L2", 9, true, 0},
+      {"cosine", 11, true, 3}, {"mismatched", 22, true, 4}, {"p99|d|", 9, true, 1},
+      {"growth", 9, true, 0},  {"status", 6, false, 0}};
+  cols[kName].width = name_w;
+  return cols;
+}
+
+std::string mismatch_cell(const DiffStats& d) {
+  return std::to_string(d.mismatches) + "/" + std::to_string(d.count) + " (" +
+         (d.mismatches == 0 ? std::string("0%") : fmt("%.3g%%", 100 * d.mismatch_fraction)) + ")";
+}
+
+std::vector<std::string> cells(const PairReport& r, const TableStyle& st) {
+  std::vector<std::string> c(11);
+  c[kOrder] = std::to_string(r.order);
+  c[kName] = r.name;
+  c[kDtype] = dtype_cell(r);
+  for (int k : {kMaxAbs, kMaxRel, kRelL2, kCosine, kMismatched, kP99, kGrowth}) c[k] = "";
+  if (r.diff) {
+    const DiffStats& d = *r.diff;
+    const auto p99 = d.err_hist.quantile_upper_bound(0.99);
+    c[kMaxAbs] = d.max_abs ? g3(d.max_abs->value) : "-";
+    c[kMaxRel] = d.max_rel ? g3(d.max_rel->value) : "-";
+    c[kRelL2] = g3(d.rel_l2);
+    c[kCosine] = d.cosine == 1 ? "1" : fmt("%.8f", d.cosine);
+    c[kMismatched] = mismatch_cell(d);
+    c[kP99] = p99 ? (*p99 == 0 ? "0" : "<" + g3(*p99)) : "-";
+    c[kGrowth] = growth_cell(r);
+  }
+  std::string status = status_cell(r);
+  if (r.by_order) status += " [b: " + r.name_b + "]";
+  // Summaries carry no per-element diff: the reason is all there is to show.
+  if (!r.reason.empty() && (r.status != Status::kMismatch || r.summary_diff))
+    status += ": " + r.reason;
+  else if (r.summary_diff && r.summary_diff->checksum_equal)
+    status += " (identical checksum)";
+  (void)st;
+  c[kStatus] = status;
+  return c;
+}
+
+// The rows to print: all, the differing ones, or the top N; each with whether it is the first
+// divergence / first jump. Runs of matching rows longer than `collapse` become one line (-1).
+std::vector<long> chosen_rows(const Report& rep, const TableStyle& st) {
+  const Summary& s = rep.summary;
+  auto marked = [&](const PairReport& r) {
+    return (s.first_divergence && r.name == *s.first_divergence) || (s.first_jump && r.name == *s.first_jump);
+  };
+  std::vector<long> rows;
+  if (st.top > 0) {
+    std::vector<long> idx;
+    for (size_t i = 0; i < rep.tensors.size(); ++i)
+      if (rep.tensors[i].diff) idx.push_back(static_cast<long>(i));
+    auto key = [&](long i) {
+      const PairReport& r = rep.tensors[i];
+      const double v = st.top_by_growth ? r.growth.value_or(0) : r.diff->rel_l2;
+      return std::isnan(v) ? INFINITY : v;
+    };
+    std::stable_sort(idx.begin(), idx.end(), [&](long x, long y) { return key(x) > key(y); });
+    if (idx.size() > st.top) idx.resize(st.top);
+    for (size_t i = 0; i < rep.tensors.size(); ++i)  // the markers' rows always
+      if (marked(rep.tensors[i]) && std::find(idx.begin(), idx.end(), static_cast<long>(i)) == idx.end())
+        idx.push_back(static_cast<long>(i));
+    return idx;
+  }
+  size_t run = 0;
+  auto flush = [&](size_t end) {
+    if (st.collapse > 0 && run > st.collapse) {
+      // keep the first and last two of the run, one line for the rest
+      const size_t begin = end - run;
+      rows.push_back(static_cast<long>(begin));
+      rows.push_back(static_cast<long>(begin + 1));
+      rows.push_back(-static_cast<long>(run - 4) - 1);
+      rows.push_back(static_cast<long>(end - 2));
+      rows.push_back(static_cast<long>(end - 1));
+    } else {
+      for (size_t i = end - run; i < end; ++i) rows.push_back(static_cast<long>(i));
+    }
+    run = 0;
+  };
+  for (size_t i = 0; i < rep.tensors.size(); ++i) {
+    const PairReport& r = rep.tensors[i];
+    const bool ok = r.status == Status::kMatch && !marked(r);
+    if (st.only_diff && ok) continue;
+    if (ok && !st.only_diff) {
+      ++run;
+      continue;
+    }
+    flush(i);
+    rows.push_back(static_cast<long>(i));
+  }
+  flush(rep.tensors.size());
+  return rows;
+}
+
+}  // namespace
 
 std::string format_table(const Report& rep, const TableStyle& st) {
   const size_t nw = name_column(rep.tensors, [](const PairReport& r) -> const std::string& { return r.name; },
                                 st.name_width);
-  std::string out;
-  out += "  " + pad("#", 5, true) + "  " + pad("name", nw) + "  " + pad("dtype", 9) +
-         pad("max|d|", 10, true) + pad("max rel", 10, true) + pad("rel L2", 10, true) +
-         pad("cosine", 12, true) + "  " + pad("mismatched", 22, true) + pad("p99|d|", 10, true) +
-         pad("growth", 10, true) + "  status\n";
-  // Markers: '>' the first divergence (first over tolerance), '*' the first jump (where the
-  // error is introduced); both on one row: ">*".
-  for (const auto& r : rep.tensors) {
-    const bool first = rep.summary.first_divergence && r.name == *rep.summary.first_divergence;
-    const bool jump = rep.summary.first_jump && r.name == *rep.summary.first_jump;
-    std::string line = std::string(first ? (st.color ? "\u25b6" : ">") : " ") + (jump ? "*" : " ");
-    line += pad(std::to_string(r.order), 5, true) + "  " + pad(shorten(r.name, nw), nw) + "  " +
-            pad(dtype_cell(r), 9);
-    if (r.diff) {
-      const DiffStats& d = *r.diff;
-      const auto p99 = d.err_hist.quantile_upper_bound(0.99);
-      line += pad(d.max_abs ? g3(d.max_abs->value) : "-", 10, true) +
-              pad(d.max_rel ? g3(d.max_rel->value) : "-", 10, true) + pad(g3(d.rel_l2), 10, true) +
-              pad(d.cosine == 1 ? "1" : fmt("%.8f", d.cosine), 12, true) + "  " +
-              pad(std::to_string(d.mismatches) + "/" + std::to_string(d.count) + " (" +
-                      (d.mismatches == 0 ? std::string("0%") : fmt("%.3g%%", 100 * d.mismatch_fraction)) + ")",
-                  22, true) +
-              pad(p99 ? (*p99 == 0 ? "0" : "<" + g3(*p99)) : "-", 10, true) +
-              pad(growth_cell(r), 10, true);
-    } else {
-      line += pad("", 10 * 3 + 12 + 2 + 22 + 10 + 10);
+  const auto& cols = compare_columns(nw);
+  const Layout lay = fit_columns(cols, kName, nw, std::min<size_t>(nw, 14), st.width, 2);
+  auto render = [&](const std::vector<std::string>& c, bool head) {
+    std::string line;
+    for (size_t k = 0; k < cols.size(); ++k) {
+      if (!lay.shown[k]) continue;
+      std::string v = k == kName && !head ? shorten_name(c[k], lay.name_width) : c[k];
+      const size_t w = k == kName ? lay.name_width : cols[k].width;
+      if (k == kStatus) {
+        line += v;
+      } else {
+        line += pad_to(v, w, cols[k].right) + "  ";
+      }
     }
-    std::string status = status_cell(r);
-    if (r.by_order) status += " [b: " + r.name_b + "]";
-    // Summaries carry no per-element diff: the reason is all there is to show.
-    if (!r.reason.empty() && (r.status != Status::kMismatch || r.summary_diff))
-      status += ": " + r.reason;
-    else if (r.summary_diff && r.summary_diff->checksum_equal)
-      status += " (identical checksum)";
+    return line;
+  };
+  std::vector<std::string> head;
+  for (const auto& c : cols) head.push_back(c.head);
+  std::string out = "  " + render(head, true) + "\n";
+  const Summary& s = rep.summary;
+  const size_t used = display_width(out) - 1;
+  const std::vector<long> rows = chosen_rows(rep, st);
+  for (long i : rows) {
+    if (i < 0) {
+      out += "   " + pad_to("", cols[kOrder].width) + "\u2026 " + std::to_string(-i - 1) + " more matching tensors\n";
+      continue;
+    }
+    const PairReport& r = rep.tensors[static_cast<size_t>(i)];
+    const bool first = s.first_divergence && r.name == *s.first_divergence;
+    const bool jump = s.first_jump && r.name == *s.first_jump;
+    // Markers: '>' the first divergence (first over tolerance), '*' the first jump (where the
+    // error is introduced); both on one row: ">*".
+    std::string line = std::string(first ? (st.color ? "\u25b6" : ">") : " ") + (jump ? "*" : " ");
+    std::vector<std::string> c = cells(r, st);
+    std::string status = c[kStatus];
+    c[kStatus].clear();
+    line += render(c, false);
+    // On a terminal the status keeps to the width (the reason is in the summary and JSON).
+    if (st.width > 0 && display_width(line) + display_width(status) > st.width) {
+      const size_t room = st.width > display_width(line) + 1 ? st.width - display_width(line) - 1 : 4;
+      if (display_width(status) > room) status = status.substr(0, room) + "\u2026";
+    }
     if (st.color) status = std::string(status_color(r.status)) + status + kReset;
-    line += "  " + status;
+    line += status;
     if ((first || jump) && st.color) line = std::string(kBold) + line + kReset;
     out += line + "\n";
   }
+  (void)used;
+  if (rows.size() < rep.tensors.size() && (st.only_diff || st.top > 0))
+    out += "   (" + std::to_string(rep.tensors.size() - rows.size()) + " rows not shown: " +
+           (st.top > 0 ? "--top " + std::to_string(st.top) : std::string("--only-diff")) + ")\n";
+  return out + "\n" + format_summary(rep, st);
+}
+
+std::string format_summary(const Report& rep, const TableStyle& st) {
+  std::string out;
   const Summary& s = rep.summary;
+  auto emit = [&](const std::string& text, const char* color) {
+    const std::string w = wrap(text, st.width);
+    out += (st.color && color ? std::string(kBold) + color + w + kReset : w) + "\n";
+  };
   std::string sum = std::to_string(s.compared) + " compared: " + std::to_string(s.matched) +
                     " match, " + std::to_string(s.mismatched) + " differ";
   if (s.only_in_a) sum += ", " + std::to_string(s.only_in_a) + " only in a";
@@ -144,7 +258,7 @@ std::string format_table(const Report& rep, const TableStyle& st) {
   if (s.incompatible) sum += ", " + std::to_string(s.incompatible) + " incompatible";
   if (s.errors) sum += ", " + std::to_string(s.errors) + " could not be read";
   if (s.skipped) sum += ", " + std::to_string(s.skipped) + " not read (--stop-at-first)";
-  out += "\n" + sum + "\n";
+  emit(sum, nullptr);
   if (s.first_divergence) {
     for (const auto& r : rep.tensors)
       if (r.name == *s.first_divergence) {
@@ -158,7 +272,7 @@ std::string format_table(const Report& rep, const TableStyle& st) {
         } else if (!r.reason.empty()) {
           fd += ": " + r.reason;
         }
-        out += (st.color ? std::string(kBold) + kRed + fd + kReset : fd) + "\n";
+        emit(fd, kRed);
         break;
       }
   } else if (s.mismatched == 0 && s.incompatible == 0) {
@@ -174,61 +288,83 @@ std::string format_table(const Report& rep, const TableStyle& st) {
         if (r.scale) fj += ", l2(b)/l2(a) " + fmt("%.6f", *r.scale);
         if (r.shift && std::fabs(*r.shift) > 1e-3) fj += ", mean shift " + g3(*r.shift) + " rms";
         if (r.info_b && !r.info_b->source.empty()) fj += "; recorded at " + r.info_b->source;
-        out += (st.color ? std::string(kBold) + kYellow + fj + kReset : fj) + "\n";
+        emit(fj, kYellow);
         break;
       }
   } else if (s.compared > 0 && s.consistent < s.compared) {
-    out += "no jump (no error beyond what earlier tensors carry and the " + s.precision +
-           " noise floor)\n";
+    emit("no jump (no error beyond what earlier tensors carry and the " + s.precision + " noise floor)", nullptr);
   }
   if (rep.alignable > 0) {
     const bool applied = rep.options.align == Align::kOrder;
-    out += std::to_string(rep.alignable) + " tensors with other names in B " +
-           (applied ? "were paired by execution order (--align order)"
-                    : "pair by execution order, shape and dtype (--align order)") +
-           "; to pair them by name:";
+    std::string al = std::to_string(rep.alignable) + " tensors with other names in B " +
+                     (applied ? "were paired by execution order (--align order)"
+                              : "pair by execution order, shape and dtype (--align order)") +
+                     "; to pair them by name:";
     const size_t show = std::min<size_t>(rep.suggested_maps.size(), 8);
-    for (size_t i = 0; i < show; ++i) out += " --map '" + rep.suggested_maps[i] + "'";
+    for (size_t i = 0; i < show; ++i) al += " --map '" + rep.suggested_maps[i] + "'";
     if (rep.suggested_maps.size() > show)
-      out += " (and " + std::to_string(rep.suggested_maps.size() - show) + " more in the JSON report)";
-    out += "\n";
+      al += " (and " + std::to_string(rep.suggested_maps.size() - show) + " more in the JSON report)";
+    emit(al, nullptr);
   }
-  out += "precision " + s.precision + "; " + fmt("%.3g GB", s.bytes / 1e9) + " read in " + fmt("%.3g s", s.seconds) + " (" +
-         fmt("%.3g GB/s", s.gb_per_s) + ", " + rep.backend + ", " + std::to_string(rep.threads) +
-         " threads)\n";
+  emit("precision " + s.precision + "; " + fmt("%.3g GB", s.bytes / 1e9) + " read in " + fmt("%.3g s", s.seconds) + " (" +
+           fmt("%.3g GB/s", s.gb_per_s) + ", " + rep.backend + ", " + std::to_string(rep.threads) + " threads)",
+       nullptr);
   return out;
 }
 
 std::string format_stats_table(const StatsReport& rep, const TableStyle& st) {
   const size_t nw = name_column(rep.tensors, [](const StatsEntry& e) -> const std::string& { return e.info.name; },
                                 st.name_width);
-  std::string out = pad("#", 5, true) + "  " + pad("name", nw) + "  " + pad("dtype", 9) +
-                    pad("shape", 18) + pad("nonzero", 12, true) + pad("min", 11, true) +
-                    pad("max", 11, true) + pad("mean", 11, true) + pad("std", 11, true) +
-                    "  checksum\n";
+  enum { kO, kN, kD, kShape, kNz, kMin, kMax, kMean, kStd, kSum };
+  const std::vector<Column> cols = {{"#", 5, true, 0},        {"name", nw, false, 0},   {"dtype", 7, false, 4},
+                                    {"shape", 16, false, 5},  {"nonzero", 10, true, 2}, {"min", 9, true, 0},
+                                    {"max", 9, true, 0},      {"mean", 9, true, 3},     {"std", 9, true, 1},
+                                    {"checksum", 16, false, 6}};
+  const Layout lay = fit_columns(cols, kN, nw, std::min<size_t>(nw, 14), st.width, 0);
+  auto render = [&](std::vector<std::string> c, bool head) {
+    std::string line;
+    for (size_t k = 0; k < cols.size(); ++k) {
+      if (!lay.shown[k]) continue;
+      if (k == kN && !head) c[k] = shorten_name(c[k], lay.name_width);
+      line += pad_to(c[k], k == kN ? lay.name_width : cols[k].width, cols[k].right) + (k + 1 < cols.size() ? "  " : "");
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    return line;
+  };
+  std::vector<std::string> head;
+  for (const auto& c : cols) head.push_back(c.head);
+  std::string out = render(head, true) + "\n";
   for (const auto& t : rep.tensors) {
-    std::string line = pad(std::to_string(t.info.order), 5, true) + "  " +
-                       pad(shorten(t.info.name, nw), nw) + "  " +
-                       pad(short_dtype(t.info.type_name), 9) + pad(shape_string(t.info.shape), 18);
+    std::vector<std::string> c(cols.size());
+    c[kO] = std::to_string(t.info.order);
+    c[kN] = t.info.name;
+    c[kD] = short_dtype(t.info.type_name);
+    c[kShape] = shape_string(t.info.shape);
+    std::string tail;
     if (!t.error.empty()) {
-      line += "  error: " + t.error;
+      tail = "error: " + t.error;
     } else if (t.stats) {
       const SideStats& s = *t.stats;
       auto o = [](const std::optional<double>& v) { return v ? g3(*v) : std::string("-"); };
       char hex[17];
       std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(s.checksum));
-      line += pad(std::to_string(s.nonzero), 12, true) + pad(o(s.min), 11, true) +
-              pad(o(s.max), 11, true) + pad(o(s.mean), 11, true) + pad(o(s.std), 11, true) +
-              "  " + hex;
+      c[kNz] = s.counts_known ? std::to_string(s.nonzero) : "-";
+      c[kMin] = o(s.min);
+      c[kMax] = o(s.max);
+      c[kMean] = o(s.mean);
+      c[kStd] = o(s.std);
+      c[kSum] = s.checksum_known ? hex : "-";
       if (s.nan || s.pos_inf || s.neg_inf)
-        line += "  (" + std::to_string(s.nan) + " NaN, " + std::to_string(s.pos_inf + s.neg_inf) + " inf)";
+        tail = "(" + std::to_string(s.nan) + " NaN, " + std::to_string(s.pos_inf + s.neg_inf) + " inf)";
     } else {
-      line += "  unsupported: " + t.info.unsupported;
+      tail = "unsupported: " + t.info.unsupported;
     }
+    std::string line = render(c, false);
+    if (!tail.empty()) line += "  " + tail;
     out += line + "\n";
   }
-  out += "\n" + std::to_string(rep.tensors.size()) + " tensors, " + fmt("%.3g GB", rep.bytes / 1e9) +
-         " read in " + fmt("%.3g s", rep.seconds) + " (" + rep.backend + ")\n";
+  out += "\n" + wrap(std::to_string(rep.tensors.size()) + " tensors, " + fmt("%.3g GB", rep.bytes / 1e9) +
+                     " read in " + fmt("%.3g s", rep.seconds) + " (" + rep.backend + ")", st.width) + "\n";
   return out;
 }
 

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "report/table_layout.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -83,10 +87,47 @@ TEST(TableReport, MarksTheFirstDivergenceAndShortensNames) {
   r.summary.first_divergence = r.tensors[0].name;
   const std::string t = format_table(r, {false, 30});
   EXPECT_NE(t.find("> "), std::string::npos);
-  // Head and tail kept, the middle elided: 30 columns in all.
-  EXPECT_NE(t.find(" " + std::string(13, 'x') + "..." + std::string(10, 'x') + "tail "), std::string::npos) << t;
+  // One component: head and tail kept, the middle elided: 30 columns in all.
+  EXPECT_NE(t.find(" " + std::string(14, 'x') + "\u2026" + std::string(11, 'x') + "tail "), std::string::npos) << t;
   EXPECT_EQ(t.find("\033["), std::string::npos);  // no colour unless asked
   EXPECT_NE(format_table(r, {true, 30}).find("\033["), std::string::npos);
+}
+
+TEST(TableLayout, ShortNamesKeepTheirNumbersAndLastParts) {
+  const std::string base = "module.language_model.encoder.layers.";
+  std::set<std::string> seen;
+  for (int i : {7, 15, 23})
+    for (const char* p : {".mlp.dense_4h_to_h.bias.main_grad", ".self_attention.query_key_value.weight.main_grad"}) {
+      const std::string s = shorten_name(base + std::to_string(i) + p, 28);
+      EXPECT_LE(display_width(s), 28u) << s;
+      EXPECT_NE(s.find("layers." + std::to_string(i) + "."), std::string::npos) << s;
+      EXPECT_NE(s.find(".main_grad"), std::string::npos) << s;
+      EXPECT_TRUE(seen.insert(s).second) << "two names shorten to " << s;
+    }
+  EXPECT_EQ(shorten_name("short.name", 28), "short.name");
+}
+
+TEST(TableLayout, ColumnsDropInPriorityOrder) {
+  const std::vector<Column> cols = {{"#", 5, true, 0}, {"name", 0, false, 0}, {"a", 10, true, 2},
+                                    {"b", 10, true, 1}, {"status", 6, false, 0}};
+  Layout l = fit_columns(cols, 1, 40, 12, 0, 2);
+  EXPECT_EQ(l.shown, std::vector<bool>({true, true, true, true, true}));
+  // Width = 2 + (5+2) + (name+2) + (10+2) + (10+2) + (6+2) = 43 + name. The name shrinks to 28
+  // first, then columns drop (b, then a), then the name shrinks further.
+  l = fit_columns(cols, 1, 40, 12, 72, 2);
+  EXPECT_TRUE(l.shown[2] && l.shown[3]);
+  EXPECT_EQ(l.name_width, 29u);
+  l = fit_columns(cols, 1, 40, 12, 70, 2);
+  EXPECT_FALSE(l.shown[3]);
+  EXPECT_TRUE(l.shown[2]);
+  EXPECT_EQ(l.name_width, 28u);
+  l = fit_columns(cols, 1, 40, 12, 50, 2);
+  EXPECT_FALSE(l.shown[2] || l.shown[3]);
+  EXPECT_EQ(l.name_width, 28u);
+  l = fit_columns(cols, 1, 40, 12, 35, 2);
+  EXPECT_EQ(l.name_width, 16u);
+  EXPECT_TRUE(l.shown[0] && l.shown[1] && l.shown[4]);
+  EXPECT_EQ(wrap("aaa bbb ccc", 7, 2), "aaa bbb\n  ccc");
 }
 
 }  // namespace

@@ -1,0 +1,129 @@
+#include "report/table_layout.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace tensordiff {
+
+size_t display_width(const std::string& s) {
+  size_t w = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0x1b) {  // CSI ... m
+      while (i < s.size() && s[i] != 'm') ++i;
+      continue;
+    }
+    if ((c & 0xc0) != 0x80) ++w;  // not a UTF-8 continuation byte
+  }
+  return w;
+}
+
+std::string pad_to(const std::string& s, size_t w, bool right) {
+  const size_t n = display_width(s);
+  if (n >= w) return s;
+  return right ? std::string(w - n, ' ') + s : s + std::string(w - n, ' ');
+}
+
+Layout fit_columns(const std::vector<Column>& cols, size_t name_index, size_t name_max, size_t name_min,
+                   size_t width, size_t fixed) {
+  Layout l;
+  l.shown.assign(cols.size(), true);
+  l.name_width = name_max;
+  if (width == 0) return l;
+  auto total = [&] {
+    size_t t = fixed;
+    for (size_t i = 0; i < cols.size(); ++i)
+      if (l.shown[i]) t += (i == name_index ? l.name_width : cols[i].width) + 2;
+    return t;
+  };
+  const size_t comfortable = std::max(name_min, std::min<size_t>(name_max, 28));
+  auto shrink_name = [&](size_t floor) {
+    const size_t t = total();
+    if (t > width) l.name_width = std::max(floor, l.name_width - std::min(l.name_width - floor, t - width));
+  };
+  shrink_name(comfortable);
+  int max_drop = 0;
+  for (const auto& c : cols) max_drop = std::max(max_drop, c.drop);
+  for (int d = 1; d <= max_drop && total() > width; ++d)
+    for (size_t i = 0; i < cols.size(); ++i)
+      if (cols[i].drop == d) l.shown[i] = false;
+  shrink_name(name_min);
+  return l;
+}
+
+namespace {
+
+bool is_number(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+}  // namespace
+
+std::string shorten_name(const std::string& name, size_t w) {
+  if (display_width(name) <= w || w < 6) return name;
+  std::vector<std::string> parts;
+  std::vector<char> seps;
+  size_t start = 0;
+  for (size_t i = 0; i <= name.size(); ++i)
+    if (i == name.size() || name[i] == '.' || name[i] == '/') {
+      parts.push_back(name.substr(start, i - start));
+      if (i < name.size()) seps.push_back(name[i]);
+      start = i + 1;
+    }
+  const size_t n = parts.size();
+  std::vector<bool> keep(n, false), gone(n, false);
+  for (size_t i = 0; i < n; ++i)
+    if (is_number(parts[i]) || (i + 1 < n && is_number(parts[i + 1])) || i + 2 >= n) keep[i] = true;
+  // Removed components leave one "…" per run.
+  auto render = [&] {
+    std::string out;
+    bool ellipsis = false;
+    for (size_t i = 0; i < n; ++i) {
+      if (gone[i]) {
+        if (!ellipsis) out += (out.empty() ? "" : std::string(1, seps[i - 1])) + "\u2026";
+        ellipsis = true;
+        continue;
+      }
+      if (!out.empty() && !ellipsis) out += seps[i - 1];  // "…" stands for the separator too
+      out += parts[i];
+      ellipsis = false;
+    }
+    return out;
+  };
+  // 1. The other components shrink to their first letter, from the left; 2. then they go,
+  // from the left; 3. then the words before numbers shrink too.
+  for (size_t i = 0; i < n && display_width(render()) > w; ++i)
+    if (!keep[i] && parts[i].size() > 1) parts[i] = parts[i].substr(0, 1);
+  for (size_t i = 0; i < n && display_width(render()) > w; ++i)
+    if (!keep[i]) gone[i] = true;
+  for (size_t i = 0; i + 2 < n && display_width(render()) > w; ++i)
+    if (!is_number(parts[i]) && parts[i].size() > 1) parts[i] = parts[i].substr(0, 1);
+  const std::string s = render();
+  if (display_width(s) <= w) return s;
+  // 4. Cut the middle.
+  const size_t keep_n = w - 1, head = keep_n / 2, tail = keep_n - head;
+  return name.substr(0, head) + "\u2026" + name.substr(name.size() - tail);
+}
+
+std::string wrap(const std::string& text, size_t width, size_t indent) {
+  if (width == 0 || display_width(text) <= width) return text;
+  std::string out, line;
+  size_t start = 0;
+  auto flush = [&] {
+    out += (out.empty() ? "" : "\n" + std::string(indent, ' ')) + line;
+    line.clear();
+  };
+  while (start <= text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    const size_t room = width - (out.empty() ? 0 : indent);
+    if (!line.empty() && display_width(line) + 1 + display_width(word) > room) flush();
+    line += (line.empty() ? "" : " ") + word;
+    start = end + 1;
+  }
+  if (!line.empty()) flush();
+  return out;
+}
+
+}  // namespace tensordiff
