@@ -17,6 +17,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -274,6 +275,15 @@ std::unique_ptr<ComputeBackend> make_cuda_backend(int device, const LogFn& log) 
                                            cudaGetErrorString(st) + hint);
   }
   if (count == 0) throw Error(ErrorCode::kNoBackend, "no usable CUDA device: none found");
+  if (device == kDeviceLocal) {  // one GPU per rank on a node
+    int local = 0;
+    for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"})
+      if (const char* x = std::getenv(v)) {
+        local = std::atoi(x);
+        break;
+      }
+    device = local % count;
+  }
   if (device < 0 || device >= count)
     throw Error(ErrorCode::kNoBackend, "--device " + std::to_string(device) + ": only " +
                                            std::to_string(count) + " CUDA device(s)");

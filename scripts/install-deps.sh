@@ -5,7 +5,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       libhdf5-dev hdf5-tools libhwy-dev libcxxopts-dev nlohmann-json3-dev
       libgtest-dev libbenchmark-dev libdeflate-dev zlib1g-dev pybind11-dev python3-dev libre2-dev libminizip-dev liblzf-dev
       hdf5-filter-plugin hdf5-plugin-lzf hdf5-filter-plugin-blosc-serial
-      clang libclang-rt-14-dev chromium
+      clang libclang-rt-14-dev chromium libopenmpi-dev openmpi-bin
       python3 python3-numpy python3-h5py python3-pytest python3-torch
       python3-setuptools python3-pip time bc)
 missing=()

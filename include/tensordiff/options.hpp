@@ -38,6 +38,10 @@ struct ToleranceRule {
 };
 
 // Knobs of the streaming engine shared by `compare` and `stats`.
+// --device local: the node-local MPI rank (OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID, ...)
+// modulo the node's GPU count, so that ranks on a node take one GPU each.
+constexpr int kDeviceLocal = -1;
+
 struct EngineOptions {
   unsigned threads = 0;                    // 0: all cores
   // Rounded down to a power of two elements. 2 MiB measured fastest on the 2-core dev machine
@@ -46,7 +50,7 @@ struct EngineOptions {
   uint64_t chunk_bytes = 2ull << 20;
   uint64_t memory_bytes = 1024ull << 20;   // budget for the reader buffers
   Backend backend = Backend::kAuto;
-  int device = 0;                          // CUDA device index (--device)
+  int device = 0;                          // CUDA device index (--device), or kDeviceLocal
   // The CPU backend's SIMD target ("avx2", "sse4", ...; case-insensitive). Empty: the
   // environment's TENSORDIFF_SIMD, else the best target this CPU runs.
   std::string simd;

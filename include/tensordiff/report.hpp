@@ -55,6 +55,13 @@ struct Summary {
   double gb_per_s = 0;
 };
 
+// Folders of dumps (per-rank files): each file's part of the report.
+struct FileSummary {
+  std::string file;  // relative path in A (B's when only in B)
+  uint64_t pairs = 0, matched = 0, differ = 0;  // differ: mismatches, one-sided, incompatible, errors
+  std::optional<std::string> first_divergence;
+};
+
 struct Report {
   std::string input_a, input_b;
   CompareOptions options;
@@ -69,6 +76,7 @@ struct Report {
   uint64_t alignable = 0;
   std::vector<std::string> suggested_maps;
   std::vector<std::string> notes;  // what the inputs' listings left out (links not followed)
+  std::vector<FileSummary> files;   // when A or B is a folder of dumps
 };
 
 struct StatsEntry {

@@ -55,6 +55,16 @@ class ReferenceSession {
   std::unique_ptr<Impl> impl_;
 };
 
+// MPI (a build with TENSORDIFF_MPI, started by mpirun/srun): the process joins its group and
+// compare()/stats() split the work by bytes across the ranks; rank 0's report is the single
+// process's, bit for bit. Call start_process_group first in main (false: running alone) and
+// finish_process_group last. group_exit_status: rank 0's status, on every rank.
+bool start_process_group(int* argc, char*** argv);
+void finish_process_group();
+int process_rank();
+int process_count();
+int group_exit_status(int mine);
+
 // What this build and machine run: the version, the CPU SIMD target that `simd` selects
 // (EngineOptions::simd rules: empty means $TENSORDIFF_SIMD, else the best) among those this
 // CPU runs, and whether the CUDA backend is compiled in. For --version and bug reports.

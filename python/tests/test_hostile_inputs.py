@@ -113,10 +113,14 @@ def test_fifo_and_devices_are_refused_at_once(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     a, _ = pair(tmp_path, lambda f: f.create_dataset("x", data=np.ones(4)))
-    for other in (fifo, "/dev/zero", tmp_path):
+    for other in (fifo, "/dev/zero"):
         r = run(a, other, timeout=20)
         assert r.returncode == 2 and one_line(r.stderr), r.stderr
         assert str(other) in r.stderr and "not a file" in r.stderr, r.stderr
+    # A directory is a folder of dumps: paired only with another folder.
+    r = run(a, tmp_path, timeout=20)
+    assert r.returncode == 2 and one_line(r.stderr), r.stderr
+    assert str(tmp_path) in r.stderr and "is a folder of dumps" in r.stderr, r.stderr
 
 
 def test_enormous_never_written_datasets_answer_at_once(tmp_path):

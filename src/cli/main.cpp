@@ -188,33 +188,55 @@ int checked_exit(int code) {
   return code;
 }
 
-int main(int argc, char** argv) {
-  std::signal(SIGINT, on_terminate);
-  std::signal(SIGTERM, on_terminate);
-  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is a write error we report, not a kill
+// The command, on one process or as rank R of an MPI group: there every rank computes its
+// share, rank 0 alone prints and writes the reports, and every rank exits with its status.
+int run(int argc, char** argv) {
+  const bool root = process_rank() == 0;
   try {
     cli::CliArgs args = cli::parse_args(argc, argv);
     // A report on stdout: the table would mix into it.
     for (const auto* p : {&args.json_path, &args.csv_path, &args.html_path})
       if (*p && **p == "-") args.quiet = true;
     switch (args.command) {
-      case cli::Command::kHelp: std::cout << args.help; return checked_exit(kExitMatch);
-      case cli::Command::kVersion: std::cout << build_info(args.compare.engine.simd); return checked_exit(kExitMatch);
+      case cli::Command::kHelp: if (root) std::cout << args.help; return checked_exit(kExitMatch);
+      case cli::Command::kVersion:
+        if (root) std::cout << build_info(args.compare.engine.simd);
+        return checked_exit(kExitMatch);
       default: break;
     }
-    if (args.verbose) {
+    if (args.verbose && root) {
       args.compare.engine.log = [](const std::string& s) { std::cerr << "tensordiff: " << s << "\n"; };
+    }
+    if (!root) {  // the other ranks compute their share and say nothing
+      args.quiet = true;
+      args.json_path.reset();
+      args.csv_path.reset();
+      args.html_path.reset();
+      if (args.command == cli::Command::kStats) stats(args.files[0], args.compare.engine, args.compare.tensors);
+      else if (args.command == cli::Command::kCompare) compare(args.files[0], args.files[1], args.compare);
+      else run_show(args);
+      return kExitMatch;
     }
     if (args.command == cli::Command::kShow) return checked_exit(run_show(args));
     return checked_exit(args.command == cli::Command::kStats ? run_stats(args) : run_compare(args));
   } catch (const Error& e) {
-    warn(e.what());
+    if (root) warn(e.what());
     return kExitError;
   } catch (const std::bad_alloc&) {
-    warn("out of memory; lower --chunk-mib, --memory-mib or --threads");
+    if (root) warn("out of memory; lower --chunk-mib, --memory-mib or --threads");
     return kExitError;
   } catch (const std::exception& e) {
-    warn(std::string("internal error: ") + e.what());
+    if (root) warn(std::string("internal error: ") + e.what());
     return kExitError;
   }
+}
+
+int main(int argc, char** argv) {
+  std::signal(SIGINT, on_terminate);
+  std::signal(SIGTERM, on_terminate);
+  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is a write error we report, not a kill
+  start_process_group(&argc, &argv);
+  const int code = group_exit_status(run(argc, argv));
+  finish_process_group();
+  return code;
 }

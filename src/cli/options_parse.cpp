@@ -72,7 +72,8 @@ cxxopts::Options make_options() {
       ("chunk-mib", "chunk size per side in MiB (default 2: read buffers stay in L2/L3 between the copy and the kernel)", cxxopts::value<double>()->default_value("2"), "N")
       ("memory-mib", "budget for read buffers in MiB", cxxopts::value<double>()->default_value("1024"), "N")
       ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"), "NAME")
-      ("device", "CUDA device index", cxxopts::value<int>()->default_value("0"), "N")
+      ("device", "CUDA device index, or 'local': the MPI rank's index on its node (one GPU per rank)",
+       cxxopts::value<std::string>()->default_value("0"), "N")
       ("simd", "CPU SIMD target: best, avx3, avx2, sse4, ssse3 or emu128 (default: $TENSORDIFF_SIMD, else best)",
        cxxopts::value<std::string>(), "TARGET")
       ("first-k", "first nonzero values kept per tensor", cxxopts::value<int>()->default_value("5"), "K")
@@ -220,7 +221,16 @@ CliArgs parse_args(int argc, char** argv) {
   else if (be == "cpu") e.backend = Backend::kCpu;
   else if (be == "cuda") e.backend = Backend::kCuda;
   else throw Error(ErrorCode::kUsage, "--backend must be auto, cpu or cuda, not '" + be + "'");
-  e.device = r["device"].as<int>();
+  const std::string dev = r["device"].as<std::string>();
+  if (dev == "local") {
+    e.device = kDeviceLocal;
+  } else {
+    char* end = nullptr;
+    const long d = std::strtol(dev.c_str(), &end, 10);
+    if (dev.empty() || *end != '\0' || d < 0 || d > 1023)
+      throw Error(ErrorCode::kUsage, "--device must be a device index (0, 1, ...) or local, not '" + dev + "'");
+    e.device = static_cast<int>(d);
+  }
   e.follow_links = r.count("follow-links") > 0;
   e.first_k = r["first-k"].as<int>();
   if (e.first_k < 0 || e.first_k > 1000000) throw Error(ErrorCode::kUsage, "--first-k must be 0..1000000");

@@ -34,22 +34,38 @@ void take_max(ExtremeAt& acc, const ExtremeAt& later) {
 
 void SumTree::push(int level, const TreeNode& node) {
   TreeNode cur = node;
-  while (!stack_.empty() && stack_.back().first == level) {
-    cur = combine(stack_.back().second, cur);
+  uint64_t start = end_;
+  end_ += uint64_t(1) << level;
+  while (!stack_.empty() && stack_.back().level == level && level < 63 &&
+         stack_.back().start % (uint64_t(2) << level) == 0) {
+    cur = combine(stack_.back().sums, cur);
+    start = stack_.back().start;
     stack_.pop_back();
     ++level;
   }
-  stack_.emplace_back(level, cur);
+  stack_.push_back({level, start, cur});
 }
 
 void SumTree::append(const SumTree& later) {
-  for (const auto& [level, node] : later.stack_) push(level, node);
+  for (const Node& n : later.stack_) push(n.level, n.sums);
 }
 
 TreeNode SumTree::total() const {
   if (stack_.empty()) return {};
-  TreeNode t = stack_.back().second;
-  for (size_t i = stack_.size() - 1; i-- > 0;) t = combine(stack_[i].second, t);
+  TreeNode t = stack_.back().sums;
+  for (size_t i = stack_.size() - 1; i-- > 0;) t = combine(stack_[i].sums, t);
+  return t;
+}
+
+void SumTree::rebase(uint64_t first) {
+  for (Node& n : stack_) n.start += first;
+  end_ += first;
+}
+
+SumTree SumTree::from_nodes(uint64_t end, std::vector<Node> nodes) {
+  SumTree t;
+  t.stack_ = std::move(nodes);
+  t.end_ = end;
   return t;
 }
 

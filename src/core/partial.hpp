@@ -24,15 +24,30 @@ namespace tensordiff {
 
 class SumTree {
  public:
-  // Adds a subtree of 2^level blocks that follows everything pushed so far.
+  struct Node {
+    int level;        // it covers 2^level blocks
+    uint64_t start;   // its first block, in the tensor's block index
+    TreeNode sums;
+  };
+  // Adds a subtree of 2^level blocks that follows everything pushed so far. Two subtrees
+  // combine only where the canonical tree has their parent (the left one starts at a multiple
+  // of twice their size): a tree that starts mid-tensor (an MPI rank's share) builds exactly
+  // the subtrees of the whole tensor's tree, so appending shares in order gives its bits.
   void push(int level, const TreeNode& node);
   // Appends the subtrees of `later` (which covers the blocks right after this tree's).
   void append(const SumTree& later);
   TreeNode total() const;
   bool empty() const { return stack_.empty(); }
+  // Moves a tree built from block 0 to start at block `first` (a multiple of its largest
+  // subtree, as chunk starts are): a chunk's tree within the whole tensor.
+  void rebase(uint64_t first);
+  uint64_t end() const { return end_; }  // the block after the last one covered
+  const std::vector<Node>& nodes() const { return stack_; }
+  static SumTree from_nodes(uint64_t end, std::vector<Node> nodes);
 
  private:
-  std::vector<std::pair<int, TreeNode>> stack_;  // levels strictly decreasing
+  std::vector<Node> stack_;  // levels strictly decreasing
+  uint64_t end_ = 0;
 };
 
 struct SideExact {

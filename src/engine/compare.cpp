@@ -4,15 +4,18 @@
 #include <chrono>
 #include <limits>
 #include <future>
+#include <unordered_map>
 #include <cstdio>
 
 #include "engine/backend.hpp"
 #include "engine/diagnosis.hpp"
+#include "engine/group.hpp"
 #include "engine/precision.hpp"
 #include "engine/matcher.hpp"
 #include "engine/pair_ops.hpp"
 #include "engine/runner.hpp"
 #include "io/formats.hpp"
+#include "io/natural_sort.hpp"
 #include "io/msprobe.hpp"
 #include "io/memory_source.hpp"
 #include "engine/summary_compare.hpp"
@@ -327,23 +330,67 @@ bool is_summary_input(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// A folder of dumps: each file's part of the report (names are "FILE:tensor").
+void per_file(Report& rep) {
+  std::unordered_map<std::string, size_t> at;
+  for (const auto& r : rep.tensors) {
+    const size_t colon = r.name.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string f = r.name.substr(0, colon);
+    const auto [it, fresh] = at.emplace(f, rep.files.size());
+    if (fresh) rep.files.push_back({f});
+    FileSummary& s = rep.files[it->second];
+    ++s.pairs;
+    if (r.status == Status::kMatch || r.status == Status::kConsistent) {
+      ++s.matched;
+    } else {
+      ++s.differ;
+      if (!s.first_divergence) s.first_divergence = r.name;
+    }
+  }
+  std::sort(rep.files.begin(), rep.files.end(),
+            [](const FileSummary& a, const FileSummary& b) { return natural_less(a.file, b.file); });
+}
+
+}  // namespace
+
 Report compare(const std::string& path_a, const std::string& path_b, const CompareOptions& o) {
   // Formats by content, before anything reads them (a FIFO is refused, not waited on).
   if (is_summary_input(path_a) || is_summary_input(path_b)) return compare_summaries(path_a, path_b, o);
+  // A folder of dumps pairs its files by relative path; against one file there is nothing to
+  // pair, and silently reading the file as a one-file folder would report everything missing.
+  const bool folder_a = detect_format(path_a) == Format::kFolder, folder_b = detect_format(path_b) == Format::kFolder;
+  if (folder_a != folder_b)
+    throw Error(ErrorCode::kUsage, (folder_a ? path_a : path_b) + ": is a folder of dumps, but " +
+                                       (folder_a ? path_b : path_a) +
+                                       " is one file; compare two folders (files pair by relative path) or two files");
   const auto t0 = std::chrono::steady_clock::now();
   std::string note;
   auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
-  // Both listings at once (each HDF5 file's comes from its own helper process).
-  auto b_future = std::async(std::launch::async, [&] { return open_source(path_b, o.engine); });
+  // Both listings at once (each HDF5 file's comes from its own helper process). In an MPI
+  // group every rank lists them; a rank that cannot ends all of them with its message.
   std::unique_ptr<Source> src_a, src_b;
+  std::optional<std::string> failed;
   try {
-    src_a = open_source(path_a, o.engine);
-  } catch (...) {
-    try { b_future.get(); } catch (...) {}  // A's error is the one reported
-    throw;
+    auto b_future = std::async(std::launch::async, [&] { return open_source(path_b, o.engine); });
+    try {
+      src_a = open_source(path_a, o.engine);
+    } catch (...) {
+      try { b_future.get(); } catch (...) {}  // A's error is the one reported
+      throw;
+    }
+    src_b = b_future.get();
+  } catch (const Error& e) {
+    if (process_count() == 1) throw;
+    failed = e.what();
   }
-  src_b = b_future.get();
-  return compare_sources(*src_a, *src_b, *backend, note, t0, o);
+  if (process_count() > 1)
+    if (auto e = group_agree(failed)) throw Error(ErrorCode::kIo, *e);
+  Report rep = compare_sources(*src_a, *src_b, *backend, note, t0, o);
+  if (folder_a) per_file(rep);
+  return rep;
 }
 
 Report compare_arrays(const std::vector<ArrayView>& a, const std::vector<ArrayView>& b,
@@ -361,7 +408,16 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
   const auto t0 = std::chrono::steady_clock::now();
   std::string note;
   auto backend = make_backend(o.backend, o.device, o.simd, o.log, &note);
-  auto src = open_source(path, o);
+  std::unique_ptr<Source> src;
+  std::optional<std::string> failed;
+  try {
+    src = open_source(path, o);
+  } catch (const Error& e) {
+    if (process_count() == 1) throw;
+    failed = e.what();
+  }
+  if (process_count() > 1)
+    if (auto e = group_agree(failed)) throw Error(ErrorCode::kIo, *e);
   return stats_source(*src, *backend, note, t0, o, names);
 }
 

@@ -1,3 +1,4 @@
+#include <cstdio>
 #include "engine/runner.hpp"
 
 #include <algorithm>
@@ -7,7 +8,11 @@
 #include <new>
 #include <thread>
 
+#include "core/sums.hpp"
+
+#include "engine/group.hpp"
 #include "engine/ordered_pool.hpp"
+#include "engine/partial_wire.hpp"
 #include "engine/uniform.hpp"
 #include "io/byte_order.hpp"
 #include "tensordiff/error.hpp"
@@ -37,6 +42,7 @@ RunPlan plan_run(const EngineOptions& o) {
   const uint64_t budget = std::max<uint64_t>(o.memory_bytes / (2ull * p.threads), 1);
   p.chunk_bytes = std::min(o.chunk_bytes ? o.chunk_bytes : 1, budget);
   p.progress = o.progress;
+  p.log = o.log;
   return p;
 }
 
@@ -50,8 +56,20 @@ std::optional<std::string> known_read_error(const Source& a, size_t ia, const So
   return b ? b->read_error(ib) : std::nullopt;
 }
 
-void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend& backend,
+void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan_in, ComputeBackend& backend,
               const DoneFn& on_done) {
+  Group& group = process_group();
+  const bool shared = group.size() > 1;
+  RunPlan plan = plan_in;
+  if (shared) {
+    // Every rank numbers the chunks alike: rank 0's chunk size (the results do not depend on
+    // it; the split does).
+    wire::Writer w;
+    w.u64(plan.chunk_bytes);
+    const std::vector<uint8_t> b = group.broadcast(w.data());
+    wire::Reader r(b.data(), b.size());
+    plan.chunk_bytes = r.u64();
+  }
   // Items (one chunk of one job) are numbered, not stored: a tensor that claims 2^48 elements
   // costs nothing until its chunks are read (issue 11). item_start[j]: the first item of job j.
   std::vector<uint64_t> item_start(jobs.size() + 1, 0), chunk(jobs.size());
@@ -75,6 +93,39 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
     const uint64_t n = std::min(chunk[j], jobs[j].count - std::min(f, jobs[j].count));
     return Item{j, f, n, i + 1 == item_start[j + 1]};
   };
+  // An MPI group splits the chunks into contiguous ranges of near-equal bytes (one large
+  // tensor is shared by every rank, many small ones too); each rank reduces its range and
+  // rank 0 merges the ranges in order (engine/group.hpp).
+  uint64_t lo = 0, hi = item_start.back();
+  if (shared) {
+    std::vector<uint64_t> cost(item_start.back() + 1, 0);
+    uint64_t plan_hash = 1469598103934665603ull;
+    for (uint64_t i = 0; i < item_start.back(); ++i) {
+      const Item it = item(i);
+      const Job& job = jobs[it.job];
+      const bool single = (job.uniform_a && (!job.b || job.uniform_b)) || job.error;
+      cost[i + 1] = cost[i] + (single ? 1 : it.n * (dtype_size(job.params.type_a) +
+                                                      (job.b ? dtype_size(job.params.type_b) : 0)));
+    }
+    for (const Job& j : jobs) plan_hash = (plan_hash ^ j.count ^ (uint64_t(j.params.type_a) << 56)) * 1099511628211ull;
+    plan_hash = (plan_hash ^ item_start.back()) * 1099511628211ull;
+    // The ranks must have listed the same dumps (each lists them; the plan is compared).
+    wire::Writer w;
+    w.u64(plan_hash);
+    const std::vector<uint8_t> b = group.broadcast(w.data());
+    wire::Reader r(b.data(), b.size());
+    std::optional<std::string> mismatch;
+    if (r.u64() != plan_hash) mismatch = "this rank sees other dumps than rank 0 (the files must be the same on every node)";
+    if (auto e = group.agree(mismatch)) throw Error(ErrorCode::kIo, *e);
+    const uint64_t total = cost.back(), n = static_cast<uint64_t>(group.size()), k = static_cast<uint64_t>(group.rank());
+    auto boundary = [&](uint64_t part) {  // the first item at or past part/n of the bytes
+      const unsigned __int128 target = static_cast<unsigned __int128>(total) * part / n;
+      return static_cast<uint64_t>(std::lower_bound(cost.begin(), cost.end(), static_cast<uint64_t>(target)) -
+                                   cost.begin());
+    };
+    lo = std::min(boundary(k), item_start.back());
+    hi = k + 1 == n ? item_start.back() : std::min(boundary(k + 1), item_start.back());
+  }
   const size_t window = 4 * plan.threads;
   std::vector<Partial> slots(window);
   std::vector<std::string> slot_error(window);  // a chunk whose read failed: why
@@ -173,6 +224,7 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
   if (plan.progress)
     for (const Job& j : jobs) total_bytes += side_bytes(j, j.count);
   auto last_report = std::chrono::steady_clock::now();
+  wire::Writer out;  // an MPI rank's shares
   auto merge = [&](size_t i) {
     const Item it = item(i);
     if (plan.progress) {
@@ -184,20 +236,114 @@ void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend&
       }
     }
     Partial& p = slots[i % window];
-    if (it.first == 0) {
+    const bool start = it.first == 0 || i == lo;  // a job's first chunk, or this rank's
+    if (start) {
       job_error.clear();
       job_failed = false;
     }
     if (!slot_error[i % window].empty() && job_error.empty()) job_error = slot_error[i % window];
     job_failed = job_failed || skipped[i % window] || !job_error.empty();
     if (!job_failed) {
-      if (it.first == 0) acc = std::move(p);
-      else merge_partial(acc, p, first_k, worst_k);
+      if (start) {
+        acc = std::move(p);
+        // A chunk's tree is built from its own block 0; within the tensor it starts here.
+        if (it.first != 0) acc.tree.rebase(it.first / kBlockElems);
+      } else {
+        merge_partial(acc, p, first_k, worst_k);
+      }
+    }
+    if (shared) {
+      if (it.last || i + 1 == hi) {  // this rank's share of the job: to rank 0
+        out.u64(it.job);
+        out.u8(job_failed);
+        out.str(job_error);
+        if (!job_failed) encode(out, acc);
+      }
+      return true;
     }
     if (!it.last) return true;
     return on_done(it.job, acc, job_error.empty() ? nullptr : &job_error);
   };
-  ordered_parallel_for(item_start.back(), plan.threads, window, compute, merge);
+  if (!shared) {
+    ordered_parallel_for(item_start.back(), plan.threads, window, compute, merge);
+    return;
+  }
+  std::optional<std::string> failure;
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  const auto t_reduce = Clock::now();
+  try {
+    ordered_parallel_for(hi - lo, plan.threads, window, [&](size_t k, unsigned w) { compute(lo + k, w); },
+                         [&](size_t k) { return merge(lo + k); });
+  } catch (const std::exception& e) {
+    failure = e.what();  // every rank ends with it (no rank waits on one that failed)
+  }
+  const auto t_gather = Clock::now();
+  if (auto e = group.agree(failure)) throw Error(ErrorCode::kIo, *e);
+  const std::vector<std::vector<uint8_t>> shares = group.gather(out.data());
+  const auto t_merge = Clock::now();
+  auto log_times = [&] {
+    if (!plan.log) return;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "rank %d/%d: chunks [%llu, %llu) of %llu, reduced in %.3f s, sent %zu bytes, waited+gathered %.3f s",
+                  group.rank(), group.size(), (unsigned long long)lo, (unsigned long long)hi,
+                  (unsigned long long)item_start.back(), seconds(t_reduce, t_gather), out.data().size(),
+                  seconds(t_gather, t_merge));
+    plan.log(line);
+  };
+  if (group.rank() != 0) return log_times();
+  struct MergeLog {  // on every way out of the merge below
+    std::function<void()> f;
+    ~MergeLog() {
+      try { f(); } catch (...) {}
+    }
+  } merge_log{[&] {
+    log_times();
+    if (!plan.log) return;
+    size_t bytes = 0;
+    for (const auto& sh : shares) bytes += sh.size();
+    char line[160];
+    std::snprintf(line, sizeof line, "rank 0: merged %zu bytes from %zu ranks in %.3f s", bytes, shares.size(),
+                  seconds(t_merge, Clock::now()));
+    plan.log(line);
+  }};
+  // Rank 0: the shares in rank order are the jobs' chunk ranges in order.
+  size_t current = SIZE_MAX;
+  Partial total;
+  std::string error;
+  bool job_bad = false, have = false;
+  auto finish = [&] {
+    if (current == SIZE_MAX) return true;
+    if (job_bad && error.empty()) error = "a chunk could not be read";
+    return on_done(current, total, job_bad ? &error : nullptr);
+  };
+  for (const auto& share : shares) {
+    wire::Reader r(share.data(), share.size());
+    while (r.left() > 0) {
+      const size_t j = static_cast<size_t>(r.u64());
+      const bool f = r.u8() != 0;
+      const std::string msg = r.str();
+      if (j != current) {
+        if (!finish()) return;
+        current = j;
+        job_bad = have = false;
+        error.clear();
+        total = Partial();
+      }
+      Partial part;
+      if (!f) part = decode_partial(r);
+      if (f && !job_bad) {
+        job_bad = true;
+        error = msg;
+      } else if (!job_bad) {
+        if (!have) total = std::move(part);
+        else merge_partial(total, part, first_k, worst_k);
+        have = true;
+      }
+    }
+  }
+  finish();
 }
 
 }  // namespace tensordiff

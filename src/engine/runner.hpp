@@ -35,6 +35,7 @@ struct RunPlan {
   unsigned threads = 1;
   uint64_t chunk_bytes = 0;   // per side and worker, after the memory budget
   std::function<void(uint64_t done, uint64_t total, const std::string& tensor)> progress;  // EngineOptions'
+  LogFn log;                  // --verbose: an MPI rank's range, times and bytes
 };
 
 // Threads and chunk bytes from the options: chunk_bytes shrinks (to a power of two) until

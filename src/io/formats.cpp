@@ -20,7 +20,7 @@ constexpr char kHdf5Magic[] = "\x89HDF\r\n\x1a\n";
 
 const char* kFormats =
     "HDF5, safetensors (or a sharded checkpoint's index), .npy, .npz, a PyTorch .pt/.pth, an msprobe "
-    "dump folder, or a tensordiff summary";
+    "dump folder, a folder of such dumps, or a tensordiff summary";
 
 bool has_suffix(const std::string& s, const std::string& suffix) {
   return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -34,9 +34,7 @@ Format detect_folder(const std::string& path) {
     ::closedir(d);
     if (index) return Format::kSafetensorsIndex;
   }
-  throw Error(ErrorCode::kNotHdf5, path + ": is a directory, not a file (a folder is read when it is an msprobe "
-                                          "dump, with dump.json, or a sharded safetensors checkpoint, with "
-                                          "*.safetensors.index.json)");
+  return Format::kFolder;
 }
 
 // The HDF5 signature sits at 0, or after a user block of 512, 1024, 2048, ... bytes.
@@ -60,6 +58,7 @@ const char* format_name(Format f) {
     case Format::kTorch: return "PyTorch";
     case Format::kTorchLegacy: return "PyTorch (legacy)";
     case Format::kMsprobe: return "msprobe";
+    case Format::kFolder: return "folder";
   }
   return "?";
 }
@@ -118,6 +117,7 @@ std::unique_ptr<Source> open_source(const std::string& path, const EngineOptions
     case Format::kNpz: return open_npz(path);
     case Format::kTorch: return open_torch(path);
     case Format::kMsprobe: return open_msprobe(path);
+    case Format::kFolder: return open_folder(path, o);
     case Format::kTorchLegacy:
       throw Error(ErrorCode::kUnsupported, path + ": PyTorch's legacy format (before torch 1.6), which only "
                                                   "unpickling can read; load it and torch.save it again");

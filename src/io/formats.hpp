@@ -22,6 +22,7 @@ enum class Format {
   kTorch,             // torch.save's zip format (torch >= 1.6)
   kTorchLegacy,       // torch.save's older pickle format: refused with a clear message
   kMsprobe,           // an msprobe dump folder (dump.json and its tensor files), or its dump.json
+  kFolder,            // a folder of dumps (per-rank files): "RELATIVE/PATH:tensor"
 };
 
 const char* format_name(Format f);
@@ -38,6 +39,7 @@ std::unique_ptr<Source> open_npy(const std::string& path);
 std::unique_ptr<Source> open_npz(const std::string& path);
 std::unique_ptr<Source> open_torch(const std::string& path);
 std::unique_ptr<Source> open_msprobe(const std::string& path);      // the folder or its dump.json
+std::unique_ptr<Source> open_folder(const std::string& path, const EngineOptions& o);
 
 // Building blocks. The tensors of a torch.save file (file index `file` of a raw source); a
 // lone tensor is named `root_name`. Notes say what was skipped.

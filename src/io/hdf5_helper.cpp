@@ -175,6 +175,11 @@ Hdf5Helper::Hdf5Helper(const std::string& path, const HelperOptions& options)
 
 Hdf5Helper::~Hdf5Helper() { stop(); }
 
+void Hdf5Helper::release() {
+  std::lock_guard<std::mutex> lock(m_);
+  stop();
+}
+
 void Hdf5Helper::spawn(bool list) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)

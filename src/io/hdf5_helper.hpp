@@ -35,6 +35,10 @@ class Hdf5Helper {
 
   Hdf5Listing take_listing() { return std::move(listing_); }
 
+  // Ends the helper process now; a later read() starts a new one. A source whose data is all
+  // read with pread keeps no process (a folder of 24,000 files must not hold 24,000).
+  void release();
+
   // Elements [first, first + n) of dataset `index` (listing order), n * elem_size bytes, read
   // by the helper with H5Dread. Serialised. A helper that crashed is restarted for the next
   // read. Throws Error naming the tensor.

@@ -60,6 +60,11 @@ class Hdf5Source final : public Source {
                        (s.target.empty() ? "" : " to " + s.target) +
                        (s.kind == "dangling" ? "; not compared" : "; not followed (--follow-links)"));
     if (log_) log_(path_ + ": " + std::to_string(infos_.size()) + " datasets");
+    bool needs_helper = false;
+    for (size_t i = 0; i < entries_.size(); ++i)
+      needs_helper = needs_helper || (entries_[i].error.empty() && infos_[i].unsupported.empty() &&
+                                      entries_[i].path == ReadPath::kHelper);
+    if (!needs_helper) helper_->release();
   }
 
   ~Hdf5Source() override {

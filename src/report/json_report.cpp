@@ -277,6 +277,13 @@ void write_json(const Report& r, const TextSink& sink) {
                      {"gb_per_s", jnum(s.gb_per_s)}};
   ordered_json tail;
   tail["notes"] = r.notes;
+  if (!r.files.empty()) {
+    ordered_json files = ordered_json::array();
+    for (const auto& f : r.files)
+      files.push_back({{"file", f.file}, {"pairs", f.pairs}, {"matched", f.matched}, {"differ", f.differ},
+                       {"first_divergence", jname(f.first_divergence)}});
+    tail["files"] = std::move(files);
+  }
   tail["alignment"] = {{"alignable_by_order", r.alignable},
                        {"applied", r.options.align == Align::kOrder},
                        {"suggested_maps", r.suggested_maps}};

@@ -72,8 +72,14 @@ std::string shorten_name(const std::string& name, size_t w) {
     }
   const size_t n = parts.size();
   std::vector<bool> keep(n, false), gone(n, false);
+  // Kept whole: numbers and short words that end in one (rank0, step3, h0), the word before a
+  // number (layers.7), and the last two components. Long words with digits inside
+  // (dense_4h_to_h) stay shortenable, or they crowd out the numbers that tell rows apart.
+  auto has_digit = [](const std::string& x) {
+    return is_number(x) || (!x.empty() && x.size() <= 8 && std::isdigit(static_cast<unsigned char>(x.back())));
+  };
   for (size_t i = 0; i < n; ++i)
-    if (is_number(parts[i]) || (i + 1 < n && is_number(parts[i + 1])) || i + 2 >= n) keep[i] = true;
+    if (has_digit(parts[i]) || (i + 1 < n && is_number(parts[i + 1])) || i + 2 >= n) keep[i] = true;
   // Removed components leave one "…" per run.
   auto render = [&] {
     std::string out;
@@ -97,7 +103,7 @@ std::string shorten_name(const std::string& name, size_t w) {
   for (size_t i = 0; i < n && display_width(render()) > w; ++i)
     if (!keep[i]) gone[i] = true;
   for (size_t i = 0; i + 2 < n && display_width(render()) > w; ++i)
-    if (!is_number(parts[i]) && parts[i].size() > 1) parts[i] = parts[i].substr(0, 1);
+    if (!has_digit(parts[i]) && parts[i].size() > 1) parts[i] = parts[i].substr(0, 1);
   const std::string s = render();
   if (display_width(s) <= w) return s;
   // 4. Cut the middle.

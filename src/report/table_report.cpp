@@ -259,6 +259,22 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
   if (s.errors) sum += ", " + std::to_string(s.errors) + " could not be read";
   if (s.skipped) sum += ", " + std::to_string(s.skipped) + " not read (--stop-at-first)";
   emit(sum, nullptr);
+  if (!rep.files.empty()) {  // folders of dumps: the files with differences
+    size_t with = 0;
+    for (const auto& f : rep.files) with += f.differ > 0;
+    emit(std::to_string(rep.files.size()) + " files, " + std::to_string(with) + " with differences" +
+             (with ? ":" : ""), nullptr);
+    size_t shown = 0;
+    for (const auto& f : rep.files) {
+      if (f.differ == 0) continue;
+      if (++shown > 10) {
+        emit("  ... and " + std::to_string(with - 10) + " more (the JSON report lists every file)", nullptr);
+        break;
+      }
+      emit("  " + f.file + ": " + std::to_string(f.differ) + " of " + std::to_string(f.pairs) + " differ, first " +
+               f.first_divergence.value_or("-"), nullptr);
+    }
+  }
   if (s.first_divergence) {
     for (const auto& r : rep.tensors)
       if (r.name == *s.first_divergence) {

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# mpirun -np 1..4 gives the single process's report, bit for bit (issue 16): every field of
+# the JSON but the timings, on W1-, W2- and W3-like dumps, one large tensor shared by every
+# rank, a corrupt chunk inside one rank's range, and folders of per-rank dumps.
+# Usage: tests/mpi_test.sh BUILD_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd)
+td=$build/tensordiff
+gen=$build/tensordiff_gen
+command -v mpirun >/dev/null || { echo "mpi_test: no mpirun"; exit 1; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+"$gen" --out-a w1a.h5 --out-b w1b.h5 --tensors 8 --elems 600000 --preset plain --noise 1e-6 --diverge-at 5 >/dev/null
+"$gen" --out-a w2a.h5 --out-b w2b.h5 --tensors 6 --elems 300000 --chunk-elems 65536 --gzip 4 --shuffle --diverge-at 2 >/dev/null
+"$gen" --out-a w3a.h5 --out-b w3b.h5 --tensors 600 --mixed >/dev/null
+"$gen" --out-a biga.h5 --out-b bigb.h5 --tensors 1 --elems 6000000 --preset plain --noise 1e-6 >/dev/null
+# A corrupt chunk in the middle of one tensor (its error row must be the same).
+cp w2b.h5 w2c.h5
+/usr/bin/python3 - <<'PY'
+import h5py
+with h5py.File("w2c.h5", "r") as f:
+    d = f[sorted(f.keys())[1]] if len(f.keys()) > 1 else f[list(f.keys())[0]]
+    names = []
+    f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    ds = f[names[2]]
+    info = ds.id.get_chunk_info(ds.id.get_num_chunks() // 2)
+    off = info.byte_offset
+with open("w2c.h5", "r+b") as g:
+    g.seek(off + 20)
+    g.write(b"\xff" * 64)
+PY
+mkdir -p da/rank0 da/rank1 db/rank0 db/rank1
+"$gen" --out-a da/rank0/s.h5 --out-b db/rank0/s.h5 --tensors 5 --elems 200000 >/dev/null
+"$gen" --out-a da/rank1/s.h5 --out-b db/rank1/s.h5 --tensors 5 --elems 200000 --diverge-at 2 >/dev/null
+status=0
+for pair in "w1a.h5 w1b.h5" "w2a.h5 w2b.h5" "w3a.h5 w3b.h5" "biga.h5 bigb.h5" "w2a.h5 w2c.h5" "da db"; do
+  read -r a b <<<"$pair"
+  set +e
+  "$td" -q "$a" "$b" --json single.json; want=$?
+  set -e
+  for n in 1 2 3 4; do
+    set +e
+    timeout 300 mpirun --quiet -np "$n" "$td" -q "$a" "$b" --json "mpi$n.json"; got=$?
+    set -e
+    if [[ $got != "$want" ]]; then echo "mpi_test: $a $b -np $n: exit $got, single process $want"; status=1; fi
+    /usr/bin/python3 - "$a $b -np $n" single.json "mpi$n.json" <<'PY' || status=1
+import json, sys
+def load(p):
+    d = json.load(open(p))
+    for k in ("seconds", "gb_per_s"):
+        d["summary"].pop(k)
+    return d
+want, got = load(sys.argv[2]), load(sys.argv[3])
+if want != got:
+    bad = [k for k in want if want[k] != got.get(k)]
+    rows = [w["name"] for w, g in zip(want["tensors"], got["tensors"]) if w != g][:5]
+    sys.exit(f"mpi_test: {sys.argv[1]}: report differs from the single process's in {bad} {rows}")
+PY
+  done
+  echo "mpi_test: $a $b: -np 1..4 equal to one process (exit $want)"
+done
+# An error: one line, from rank 0 only, exit 2 on every rank.
+set +e
+out=$(timeout 120 mpirun --quiet -np 3 "$td" -q w1a.h5 missing.h5 2>&1); got=$?
+set -e
+if [[ $got != 2 || $(grep -c . <<<"$out") != 1 || $out != *"missing.h5: cannot open"* ]]; then
+  echo "mpi_test: a missing file under -np 3 gave exit $got and: $out"; status=1
+fi
+exit $status
