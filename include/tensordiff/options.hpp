@@ -8,7 +8,8 @@
 
 namespace tensordiff {
 
-enum class Backend { kAuto, kCpu, kCuda };
+// kGpuEmu: the CUDA kernels' algorithm executed on the host in the device's order (tests).
+enum class Backend { kAuto, kCpu, kCuda, kGpuEmu };
 
 // The precision of a run (DESIGN.md §4 Diagnosis): the least precise floating dtype among the
 // compared tensors of either dump unless the user names it. tf32 computes with float16's

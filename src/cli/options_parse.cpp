@@ -71,7 +71,7 @@ cxxopts::Options make_options() {
       ("threads", "worker threads (default: all cores)", cxxopts::value<unsigned>()->default_value("0"), "N")
       ("chunk-mib", "chunk size per side in MiB (default 2: read buffers stay in L2/L3 between the copy and the kernel)", cxxopts::value<double>()->default_value("2"), "N")
       ("memory-mib", "budget for read buffers in MiB", cxxopts::value<double>()->default_value("1024"), "N")
-      ("backend", "auto, cpu or cuda", cxxopts::value<std::string>()->default_value("auto"), "NAME")
+      ("backend", "auto, cpu, cuda or gpu-emu (the GPU's algorithm emulated on the CPU, slow)", cxxopts::value<std::string>()->default_value("auto"), "NAME")
       ("device", "CUDA device index, or 'local': the MPI rank's index on its node (one GPU per rank)",
        cxxopts::value<std::string>()->default_value("0"), "N")
       ("simd", "CPU SIMD target: best, avx3, avx2, sse4, ssse3 or emu128 (default: $TENSORDIFF_SIMD, else best)",
@@ -220,7 +220,8 @@ CliArgs parse_args(int argc, char** argv) {
   if (be == "auto") e.backend = Backend::kAuto;
   else if (be == "cpu") e.backend = Backend::kCpu;
   else if (be == "cuda") e.backend = Backend::kCuda;
-  else throw Error(ErrorCode::kUsage, "--backend must be auto, cpu or cuda, not '" + be + "'");
+  else if (be == "gpu-emu") e.backend = Backend::kGpuEmu;
+  else throw Error(ErrorCode::kUsage, "--backend must be auto, cpu, cuda or gpu-emu, not '" + be + "'");
   const std::string dev = r["device"].as<std::string>();
   if (dev == "local") {
     e.device = kDeviceLocal;

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "cpu/chunk_kernel.hpp"
+#include "kernels/device_chunk.hpp"
 #include "tensordiff/error.hpp"
 #include "tensordiff/tensordiff.hpp"
 #ifdef TENSORDIFF_HAVE_CUDA
@@ -57,6 +58,11 @@ std::string build_info(const std::string& simd) {
 std::unique_ptr<ComputeBackend> make_backend(Backend requested, int device, const std::string& simd,
                                              const LogFn& log, std::string* note) {
   select_simd(simd);
+  if (requested == Backend::kGpuEmu) {
+    auto b = gpu::make_emulator_backend();
+    if (log) log("backend: " + b->name());
+    return b;
+  }
 #ifdef TENSORDIFF_HAVE_CUDA
   if (requested == Backend::kCuda) {
     try {

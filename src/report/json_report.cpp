@@ -41,7 +41,7 @@ ordered_json jname(const std::optional<std::string>& s) {
 }
 
 const char* backend_name(Backend b) {
-  return b == Backend::kCpu ? "cpu" : b == Backend::kCuda ? "cuda" : "auto";
+  return b == Backend::kCpu ? "cpu" : b == Backend::kCuda ? "cuda" : b == Backend::kGpuEmu ? "gpu-emu" : "auto";
 }
 
 ordered_json joptions(const CompareOptions& o, const Report& r) {
