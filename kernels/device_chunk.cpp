@@ -63,7 +63,7 @@ void emulate_chunk(const PairRule& r, const uint8_t* a, const uint8_t* b, uint64
   const uint64_t ngroups = group_count(n), full = leaves / kGroupLeaves;
   groups.assign(ngroups, GroupInfo{0, 0, -1.0});
   const int E = seg_elems(r.ea, r.pair ? r.eb : r.ea);
-  Exact lanes[kLanes];
+  LaneExact lanes[kLanes];
   for (auto& e : lanes) exact_init(e);
   std::vector<TreeNode> group_nodes(full);
   StackNode tail[kMaxStack];
@@ -82,12 +82,12 @@ void emulate_chunk(const PairRule& r, const uint8_t* a, const uint8_t* b, uint64
           const uint64_t idx = static_cast<uint64_t>(lane_element(l, m, E));
           const uint64_t i = base + idx;
           const uint64_t ra = raw_at(a, r.ea, i, n), rb = r.pair ? raw_at(b, r.eb, i, n) : 0;
-          v[l].a[m] = decode_raw(r.ta, ra);
+          v[l].a[m] = decode_raw(r.ta, ra);  // decode_lane's values (the same decode_fixed)
           v[l].b[m] = r.pair ? decode_raw(r.tb, rb) : 0.0;
           if (idx >= in_leaf) continue;
           v[l].valid |= 1u << m;
           int bins[3];
-          exact_element(lanes[l], r, v[l].a[m], v[l].b[m], ra, rb, i, bins);
+          exact_element(lanes[l], r, v[l].a[m], v[l].b[m], ra, rb, static_cast<uint32_t>(i), bins);
           for (int s = 0; s < 3; ++s)
             if (bins[s] >= 0) ++out.hist[s * kBins + bins[s]];
           info.nz_a += v[l].a[m] != 0 || std::isnan(v[l].a[m]);
@@ -160,7 +160,7 @@ void emulate_chunk(const PairRule& r, const uint8_t* a, const uint8_t* b, uint64
   // The finalize kernel: groups combined level by level, then the partial group's subtrees.
   const uint64_t cks_a = out.exact.cks_a, cks_b = out.exact.cks_b;
   exact_init(out.exact);
-  for (const auto& e : lanes) exact_merge(out.exact, e);
+  for (const auto& e : lanes) exact_merge(out.exact, widen(e));
   out.exact.cks_a = cks_a;
   out.exact.cks_b = cks_b;
   StackNode found[kMaxStack];
@@ -194,11 +194,12 @@ void fill_side(SideExact& e, uint64_t n, unsigned long long fin, unsigned long l
 }
 
 // First nonzeros: groups in order, only those holding any.
-void first_nonzero(DType t, const uint8_t* raw, uint64_t first, uint64_t n, const std::vector<GroupInfo>& groups,
+void first_nonzero(DType t, const uint8_t* raw, uint64_t first, uint64_t n, const GroupInfo* groups,
                    bool side_a, int k, std::vector<NonzeroEntry>& out) {
+  const size_t ngroups = group_count(n);
   const uint64_t gsize = kBlockElems * kGroupLeaves;
   std::vector<double> buf;
-  for (size_t g = 0; g < groups.size() && out.size() < static_cast<size_t>(k); ++g) {
+  for (size_t g = 0; g < ngroups && out.size() < static_cast<size_t>(k); ++g) {
     if ((side_a ? groups[g].nz_a : groups[g].nz_b) == 0) continue;
     const uint64_t off = g * gsize, m = std::min<uint64_t>(gsize, n - off);
     buf.resize(m);
@@ -211,7 +212,8 @@ void first_nonzero(DType t, const uint8_t* raw, uint64_t first, uint64_t n, cons
 }  // namespace
 
 void assemble(const PairRule& r, const PairParams& p, const uint8_t* a, const uint8_t* b, uint64_t first, uint64_t n,
-              const ChunkResult& res, const std::vector<GroupInfo>& groups, Partial& out) {
+              const ChunkResult& res, const GroupInfo* groups, Partial& out) {
+  const size_t ngroups = group_count(n);
   out = Partial{};
   const Exact& x = res.exact;
   fill_side(out.a, n, x.fin_a, x.nz_a, x.nan_a, x.pinf_a, x.ninf_a, x.min_a, x.max_a, x.cks_a, res.hist);
@@ -240,7 +242,7 @@ void assemble(const PairRule& r, const PairParams& p, const uint8_t* a, const ui
   // Worst elements: groups in order, only those whose largest |b - a| can enter the list.
   const uint64_t gsize = kBlockElems * kGroupLeaves;
   std::vector<double> va, vb;
-  for (size_t g = 0; g < groups.size(); ++g) {
+  for (size_t g = 0; g < ngroups; ++g) {
     if (groups[g].max_ad < 0 || !worst_wants(d.worst, p.worst_k, groups[g].max_ad)) continue;
     const uint64_t off = g * gsize, m = std::min<uint64_t>(gsize, n - off);
     va.resize(m);
@@ -250,6 +252,17 @@ void assemble(const PairRule& r, const PairParams& p, const uint8_t* a, const ui
     worst_scan(va.data(), vb.data(), m, first + off, p.worst_k, d.worst);
   }
   out.bytes = n * (r.ea + r.eb);
+}
+
+void in_device_chunks(const PairRule& r, const PairParams& p, const uint8_t* a, const uint8_t* b, uint64_t first,
+                      uint64_t n, Partial& out, const ChunkFn& one) {
+  if (n <= kMaxDeviceChunk) return one(a, b, first, n, out);
+  Partial part;
+  for (uint64_t f = 0; f < n; f += kMaxDeviceChunk) {
+    const uint64_t m = std::min<uint64_t>(kMaxDeviceChunk, n - f);
+    one(a + f * r.ea, r.pair ? b + f * r.eb : nullptr, first + f, m, f == 0 ? out : part);
+    if (f) merge_partial(out, part, p.first_k, p.worst_k);
+  }
 }
 
 namespace {
@@ -271,10 +284,12 @@ class EmulatorBackend final : public ComputeBackend {
  private:
   static void run(const PairRule& r, const PairParams& p, const uint8_t* a, const uint8_t* b, uint64_t first,
                   uint64_t n, Partial& out) {
-    auto res = std::make_unique<ChunkResult>();
-    std::vector<GroupInfo> groups;
-    emulate_chunk(r, a, b, first, n, *res, groups);
-    assemble(r, p, a, b, first, n, *res, groups, out);
+    in_device_chunks(r, p, a, b, first, n, out, [&](const uint8_t* sa, const uint8_t* sb, uint64_t f, uint64_t m, Partial& o) {
+      auto res = std::make_unique<ChunkResult>();
+      std::vector<GroupInfo> groups;
+      emulate_chunk(r, sa, sb, f, m, *res, groups);
+      assemble(r, p, sa, sb, f, m, *res, groups.data(), o);
+    });
   }
 };
 

@@ -3,6 +3,7 @@
 // result into a Partial. Host C++ only: compiled in every build, so CI runs the emulator.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -28,7 +29,14 @@ void emulate_chunk(const leaf::PairRule& r, const uint8_t* a, const uint8_t* b, 
 // A chunk's device result as a Partial; first nonzeros, worst elements and the values at the
 // maxima are read from the host's copy of the chunk, only in groups that can contribute.
 void assemble(const leaf::PairRule& r, const PairParams& p, const uint8_t* a, const uint8_t* b, uint64_t first,
-              uint64_t n, const leaf::ChunkResult& res, const std::vector<leaf::GroupInfo>& groups, Partial& out);
+              uint64_t n, const leaf::ChunkResult& res, const leaf::GroupInfo* groups, Partial& out);
+
+// The kernels index a chunk's elements with 32 bits: larger chunks run as pieces of
+// kMaxDeviceChunk elements (whole subtrees: a multiple of every level below it), merged in order.
+constexpr uint64_t kMaxDeviceChunk = 1ull << 30;
+using ChunkFn = std::function<void(const uint8_t* a, const uint8_t* b, uint64_t first, uint64_t n, Partial& out)>;
+void in_device_chunks(const leaf::PairRule& r, const PairParams& p, const uint8_t* a, const uint8_t* b, uint64_t first,
+                      uint64_t n, Partial& out, const ChunkFn& one);
 
 // `--backend gpu-emu`: the emulator as a backend (slow; for tests and for checking a GPU's
 // results).

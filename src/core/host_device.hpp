@@ -7,3 +7,11 @@
 #else
 #define TD_HD
 #endif
+
+// Loops over a lane's fixed-size arrays must unroll on the device, or the arrays go to local
+// memory; host compilers vectorise them on their own.
+#ifdef __CUDA_ARCH__
+#define TD_UNROLL _Pragma("unroll")
+#else
+#define TD_UNROLL
+#endif

@@ -75,31 +75,78 @@ TD_HD inline double e4m3_value(uint32_t x) {
   return sign ? -v : v;
 }
 
-// One element's value from its raw little-endian bits (zero-extended to 64).
+// One element's value from its raw little-endian bits (zero-extended to 64), for a dtype known
+// at compile time.
+template <DType T>
+TD_HD inline double decode_fixed(uint64_t r) {
+  if constexpr (T == DType::kF64) {
+    return as_double(r);
+  } else if constexpr (T == DType::kF32 || T == DType::kBF16) {
+    float f;
+    const uint32_t u = T == DType::kF32 ? static_cast<uint32_t>(r) : static_cast<uint32_t>(r) << 16;
+    memcpy(&f, &u, 4);
+    return f;
+  } else if constexpr (T == DType::kF16) {
+    return f16_value(static_cast<uint32_t>(r));
+  } else if constexpr (T == DType::kF8E4M3) {
+    return e4m3_value(static_cast<uint32_t>(r));
+  } else if constexpr (T == DType::kF8E5M2) {
+    return f16_value(static_cast<uint32_t>(r) << 8);
+  } else if constexpr (T == DType::kI8) {
+    return static_cast<int8_t>(r);
+  } else if constexpr (T == DType::kI16) {
+    return static_cast<int16_t>(r);
+  } else if constexpr (T == DType::kI32) {
+    return static_cast<int32_t>(r);
+  } else if constexpr (T == DType::kI64) {
+    return static_cast<double>(static_cast<int64_t>(r));
+  } else {
+    return static_cast<double>(r);  // u8, u16, u32, u64, bool
+  }
+}
+
 TD_HD inline double decode_raw(DType t, uint64_t r) {
   switch (t) {
-    case DType::kF64: return as_double(r);
-    case DType::kF32: {
-      float f;
-      const uint32_t u = static_cast<uint32_t>(r);
-      memcpy(&f, &u, 4);
-      return f;
-    }
-    case DType::kF16: return f16_value(static_cast<uint32_t>(r));
-    case DType::kBF16: {
-      float f;
-      const uint32_t u = static_cast<uint32_t>(r) << 16;
-      memcpy(&f, &u, 4);
-      return f;
-    }
-    case DType::kF8E4M3: return e4m3_value(static_cast<uint32_t>(r));
-    case DType::kF8E5M2: return f16_value(static_cast<uint32_t>(r) << 8);
-    case DType::kI8: return static_cast<int8_t>(r);
-    case DType::kI16: return static_cast<int16_t>(r);
-    case DType::kI32: return static_cast<int32_t>(r);
-    case DType::kI64: return static_cast<double>(static_cast<int64_t>(r));
-    case DType::kU64: return static_cast<double>(r);
-    default: return static_cast<double>(r);  // u8, u16, u32, bool
+    case DType::kF64: return decode_fixed<DType::kF64>(r);
+    case DType::kF32: return decode_fixed<DType::kF32>(r);
+    case DType::kF16: return decode_fixed<DType::kF16>(r);
+    case DType::kBF16: return decode_fixed<DType::kBF16>(r);
+    case DType::kF8E4M3: return decode_fixed<DType::kF8E4M3>(r);
+    case DType::kF8E5M2: return decode_fixed<DType::kF8E5M2>(r);
+    case DType::kI8: return decode_fixed<DType::kI8>(r);
+    case DType::kI16: return decode_fixed<DType::kI16>(r);
+    case DType::kI32: return decode_fixed<DType::kI32>(r);
+    case DType::kI64: return decode_fixed<DType::kI64>(r);
+    default: return static_cast<double>(r);  // u8, u16, u32, u64, bool
+  }
+}
+
+// A lane's 8 elements of a dtype of ES bytes: one warp-uniform branch, then a loop with the
+// dtype fixed (16 inlined 15-way switches made the kernel too large for the instruction cache).
+template <DType T>
+TD_HD inline void decode_lane_fixed(const uint64_t* raw, double* out) {
+  TD_UNROLL for (int m = 0; m < kLaneElems; ++m) out[m] = decode_fixed<T>(raw[m]);
+}
+template <int ES>
+TD_HD inline void decode_lane(DType t, const uint64_t* raw, double* out) {
+  if constexpr (ES == 8) {
+    if (t == DType::kF64) decode_lane_fixed<DType::kF64>(raw, out);
+    else if (t == DType::kI64) decode_lane_fixed<DType::kI64>(raw, out);
+    else decode_lane_fixed<DType::kU64>(raw, out);
+  } else if constexpr (ES == 4) {
+    if (t == DType::kF32) decode_lane_fixed<DType::kF32>(raw, out);
+    else if (t == DType::kI32) decode_lane_fixed<DType::kI32>(raw, out);
+    else decode_lane_fixed<DType::kU32>(raw, out);
+  } else if constexpr (ES == 2) {
+    if (t == DType::kBF16) decode_lane_fixed<DType::kBF16>(raw, out);
+    else if (t == DType::kF16) decode_lane_fixed<DType::kF16>(raw, out);
+    else if (t == DType::kI16) decode_lane_fixed<DType::kI16>(raw, out);
+    else decode_lane_fixed<DType::kU16>(raw, out);
+  } else {
+    if (t == DType::kF8E4M3) decode_lane_fixed<DType::kF8E4M3>(raw, out);
+    else if (t == DType::kF8E5M2) decode_lane_fixed<DType::kF8E5M2>(raw, out);
+    else if (t == DType::kI8) decode_lane_fixed<DType::kI8>(raw, out);
+    else decode_lane_fixed<DType::kU8>(raw, out);  // u8, bool
   }
 }
 
@@ -168,7 +215,7 @@ TD_HD inline bool fin(double x) { return isfinite(x); }
 
 TD_HD inline Max3 lane_max(const LaneVals& v, bool pair) {
   Max3 m{0, 0, 0};
-  for (int k = 0; k < kLaneElems; ++k) {
+  TD_UNROLL for (int k = 0; k < kLaneElems; ++k) {
     if (!((v.valid >> k) & 1)) continue;
     const bool fa = fin(v.a[k]), fb = pair && fin(v.b[k]);
     const double ma = fa ? fabs(v.a[k]) : 0.0, mb = fb ? fabs(v.b[k]) : 0.0;
@@ -198,7 +245,7 @@ struct FirstSums {
 };
 TD_HD inline FirstSums lane_first(const LaneVals& v, const Scales& s, bool pair) {
   FirstSums r{0, 0, 0, 0};
-  for (int k = 0; k < kLaneElems; ++k) {
+  TD_UNROLL for (int k = 0; k < kLaneElems; ++k) {
     if (!((v.valid >> k) & 1)) continue;
     if (fin(v.a[k])) {
       r.sa = r.sa + v.a[k] * s.ua;
@@ -217,8 +264,8 @@ TD_HD inline FirstSums lane_first(const LaneVals& v, const Scales& s, bool pair)
 enum LaneSum { kSqA, kSqB, kAbs, kD2, kA2, kB2, kAB, kDevA, kDevB, kM2A, kM2B };
 TD_HD inline void lane_sums(const LaneVals& v, const Scales& s, double m0a, double m0b, bool pair,
                             double out[kLaneSums]) {
-  for (int f = 0; f < kLaneSums; ++f) out[f] = 0;
-  for (int k = 0; k < kLaneElems; ++k) {
+  TD_UNROLL for (int f = 0; f < kLaneSums; ++f) out[f] = 0;
+  TD_UNROLL for (int k = 0; k < kLaneElems; ++k) {
     if (!((v.valid >> k) & 1)) continue;
     const double a = v.a[k], b = v.b[k];
     const bool fa = fin(a), fb = pair && fin(b);
@@ -307,10 +354,50 @@ TD_HD inline void exact_merge(Exact& x, const Exact& y) {
   arg_max(x.rel_v, x.rel_i, y.rel_v, y.rel_i);
 }
 
+// A lane's exact fields: 32-bit counts and indices (a chunk holds fewer than 2^32 elements),
+// half the registers of Exact's.
+struct LaneExact {
+  uint32_t fin_a, fin_b, nz_a, nz_b, nan_a, nan_b, pinf_a, pinf_b, ninf_a, ninf_b;
+  uint32_t fp, mis, nanm, infm, bits;
+  double min_a, max_a, min_b, max_b;
+  unsigned long long ulp, cks_a, cks_b;
+  double abs_v, rel_v;
+  uint32_t abs_i, rel_i;
+};
+
+TD_HD inline void exact_init(LaneExact& e) {
+  memset(&e, 0, sizeof e);
+  e.min_a = e.min_b = as_double(kInfBits);
+  e.max_a = e.max_b = -as_double(kInfBits);
+  e.abs_v = e.rel_v = -1.0;
+  e.abs_i = e.rel_i = ~0u;
+}
+
+TD_HD inline void arg_max(double& v, uint32_t& i, double v2, uint32_t i2) {
+  if (v2 > v || (v2 == v && i2 < i)) {
+    v = v2;
+    i = i2;
+  }
+}
+
+TD_HD inline Exact widen(const LaneExact& l) {
+  Exact e;
+  e.fin_a = l.fin_a; e.fin_b = l.fin_b; e.nz_a = l.nz_a; e.nz_b = l.nz_b; e.nan_a = l.nan_a;
+  e.nan_b = l.nan_b; e.pinf_a = l.pinf_a; e.pinf_b = l.pinf_b; e.ninf_a = l.ninf_a; e.ninf_b = l.ninf_b;
+  e.fp = l.fp; e.mis = l.mis; e.nanm = l.nanm; e.infm = l.infm; e.bits = l.bits;
+  e.min_a = l.min_a; e.max_a = l.max_a; e.min_b = l.min_b; e.max_b = l.max_b;
+  e.ulp = l.ulp; e.cks_a = l.cks_a; e.cks_b = l.cks_b;
+  e.abs_v = l.abs_v; e.rel_v = l.rel_v;
+  e.abs_i = l.abs_i == ~0u ? ~0ull : l.abs_i;
+  e.rel_i = l.rel_i == ~0u ? ~0ull : l.rel_i;
+  return e;
+}
+
 // One element (chunk-relative index i) into a lane's exact fields; `bin` receives the three
 // histogram slots (-1: not counted). ra/rb: raw bits, for same-dtype pairs.
-TD_HD inline void exact_element(Exact& e, const PairRule& p, double a, double b, uint64_t ra, uint64_t rb,
-                                unsigned long long i, int bins[3]) {
+template <class Acc>
+TD_HD inline void exact_element(Acc& e, const PairRule& p, double a, double b, uint64_t ra, uint64_t rb,
+                                uint32_t i, int bins[3]) {
   const bool fa = fin(a), na = isnan(a);
   e.fin_a += fa;
   e.nz_a += (a != 0) || na;
@@ -357,7 +444,10 @@ TD_HD inline void exact_element(Exact& e, const PairRule& p, double a, double b,
   if (F) {
     bins[2] = bin_of(ad);
     arg_max(e.abs_v, e.abs_i, ad, i);
-    arg_max(e.rel_v, e.rel_i, ad == 0 ? 0.0 : ad / fabs(a), i);
+    // The division only where the quotient can reach the lane's maximum: skipped when
+    // ad < rel_v·|a|·(1 - 2^-40), which no rounding (2^-52 relative) can carry up to rel_v.
+    if (!(ad < e.rel_v * fabs(a) * (1.0 - 0x1p-40)))
+      arg_max(e.rel_v, e.rel_i, ad == 0 ? 0.0 : ad / fabs(a), i);
   }
 }
 

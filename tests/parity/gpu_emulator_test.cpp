@@ -222,11 +222,18 @@ TEST(GpuEmulator, MixedDtypePairsMatchTheCpuBackend) {
 TEST(GpuEmulator, SignedZeroExtremesAreBitExact) {
   auto cpu = make_backend(Backend::kCpu, 0, "", nullptr);
   auto emu = gpu::make_emulator_backend();
-  for (int pattern = 0; pattern < 4; ++pattern) {
+  // Patterns 4-6 put -0.0 only where no lane sees it first (odd elements, the last one), so a
+  // min that keeps the first zero it meets answers +0.0.
+  for (int pattern = 0; pattern < 7; ++pattern) {
     std::vector<double> v(1000, 0.0);
     for (size_t i = 0; i < v.size(); ++i)
       if ((i * 7 + pattern) % 5 == 0) v[i] = -0.0;
     if (pattern == 3) v.assign(1000, -0.0);
+    if (pattern == 4)
+      for (size_t i = 0; i < v.size(); ++i) v[i] = i % 2 ? -0.0 : 0.0;
+    if (pattern == 5) v.back() = -0.0, std::fill(v.begin(), v.end() - 1, 0.0);
+    if (pattern == 6)
+      for (size_t i = 0; i < v.size(); ++i) v[i] = i % 256 == 255 ? -0.0 : 0.0;
     const auto a = values_as(DType::kF64, v);
     PairParams p;
     p.type_a = p.type_b = DType::kF64;
