@@ -150,6 +150,7 @@ class CudaBackend final : public ComputeBackend {
   ~CudaBackend() override { pool_.clear(); }
 
   std::string name() const override { return name_; }
+  uint64_t preferred_chunk_bytes() const override { return 32ull << 20; }
 
   // Pinned where the driver gives it; pageable memory (slower copies) rather than no backend
   // when pinned memory runs short.

@@ -48,7 +48,7 @@ struct EngineOptions {
   // Rounded down to a power of two elements. 2 MiB measured fastest on the 2-core dev machine
   // (bench/results/2026-11-25-readers-and-kernel.md): 2.2x faster than 64 MiB, whose buffers
   // fall out of cache between the read and the kernel.
-  uint64_t chunk_bytes = 2ull << 20;
+  uint64_t chunk_bytes = 0;                // per side; 0: the backend's (2 MiB CPU, 32 MiB GPU)
   uint64_t memory_bytes = 1024ull << 20;   // budget for the reader buffers
   Backend backend = Backend::kAuto;
   int device = 0;                          // CUDA device index (--device), or kDeviceLocal

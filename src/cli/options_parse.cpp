@@ -69,7 +69,7 @@ cxxopts::Options make_options() {
       ("max-rel-l2", "also fail a pair whose relative L2 error is above X", cxxopts::value<std::string>(), "X");
   o.add_options("Engine")
       ("threads", "worker threads (default: all cores)", cxxopts::value<unsigned>()->default_value("0"), "N")
-      ("chunk-mib", "chunk size per side in MiB (default 2: read buffers stay in L2/L3 between the copy and the kernel)", cxxopts::value<double>()->default_value("2"), "N")
+      ("chunk-mib", "chunk size per side in MiB (default: 2 on the CPU, where read buffers stay in L2/L3 between the copy and the kernel; 32 on a GPU)", cxxopts::value<double>(), "N")
       ("memory-mib", "budget for read buffers in MiB", cxxopts::value<double>()->default_value("1024"), "N")
       ("backend", "auto, cpu, cuda or gpu-emu (the GPU's algorithm emulated on the CPU, slow)", cxxopts::value<std::string>()->default_value("auto"), "NAME")
       ("device", "CUDA device index, or 'local': the MPI rank's index on its node (one GPU per rank)",
@@ -214,7 +214,7 @@ CliArgs parse_args(int argc, char** argv) {
   EngineOptions& e = c.engine;
   e.threads = r["threads"].as<unsigned>();
   if (e.threads > 1024) throw Error(ErrorCode::kUsage, "--threads must be 0 (all cores) to 1024, not " + std::to_string(e.threads));
-  e.chunk_bytes = mib(r["chunk-mib"].as<double>(), "chunk-mib");
+  e.chunk_bytes = r.count("chunk-mib") ? mib(r["chunk-mib"].as<double>(), "chunk-mib") : 0;
   e.memory_bytes = mib(r["memory-mib"].as<double>(), "memory-mib");
   const std::string be = r["backend"].as<std::string>();
   if (be == "auto") e.backend = Backend::kAuto;

@@ -31,6 +31,10 @@ class ComputeBackend {
                           uint64_t n, Partial& out) = 0;
   virtual void side_chunk(DType type, int first_k, const uint8_t* raw, uint64_t first, uint64_t n,
                           Partial& out) = 0;
+  // The chunk size per side when the user gives none: small on the CPU (buffers stay in cache
+  // between the read and the kernel), large on a GPU (each chunk costs ~20-30 us of launches
+  // and copies).
+  virtual uint64_t preferred_chunk_bytes() const { return 2ull << 20; }
   // Memory for the readers' chunk buffers (pinned for the GPU, so copies run at full speed).
   virtual uint8_t* alloc_host(size_t bytes) { return new uint8_t[bytes]; }
   virtual void free_host(uint8_t* p) { delete[] p; }

@@ -73,7 +73,7 @@ std::unique_ptr<ComputeBackend> make_backend(Backend requested, int device, cons
   }
   // `auto` stays on the CPU: on an H200 the CUDA backend passes every test (its results equal
   // the emulator's bit for bit) but its kernel reaches 0.05 of the copy bandwidth, and a 2 GiB
-  // compare runs 3x slower than on the host's 16 cores (bench/results/2026-11-26-gpu-check.md).
+  // compare runs 3-6x slower than on the host's 16 cores (bench/results/2026-11-26-gpu-check.md).
   constexpr bool kAutoUsesCuda = false;
   if (requested == Backend::kAuto && kAutoUsesCuda) {
     try {

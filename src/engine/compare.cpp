@@ -197,7 +197,8 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     for (const auto& note : s->notes()) rep.notes.push_back(note);
   rep.backend = backend.name();
   rep.backend_note = note;
-  const RunPlan plan = plan_run(o.engine);
+  const RunPlan plan = plan_run(o.engine, backend);
+  rep.options.engine.chunk_bytes = plan.chunk_bytes;  // what ran (the backend's choice, the budget)
   rep.threads = plan.threads;
   rep.chunk_elements = chunk_elements(plan.chunk_bytes, 4);
   rep.tensors.resize(pairs.size());
@@ -280,7 +281,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
   rep.notes = source.notes();
   rep.backend = backend.name();
   rep.backend_note = note;
-  const RunPlan plan = plan_run(o);
+  const RunPlan plan = plan_run(o, backend);
   rep.threads = plan.threads;
   std::vector<Job> jobs;
   std::vector<size_t> job_entry;

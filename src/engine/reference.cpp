@@ -95,7 +95,7 @@ PairReport ReferenceSession::check(const ArrayView& b) {
     job.count = ta.count;
     job.params = pair_params(ta, tb, r.tolerance, s.o);
     job.uniform_a = s.ref->uniform_value(ia);
-    RunPlan plan = plan_run(s.o.engine);
+    RunPlan plan = plan_run(s.o.engine, *s.backend);
     // A tensor of one chunk is computed in this thread: no pool for a few KB.
     if (ta.count * std::max(dtype_size(ta.dtype), dtype_size(tb.dtype)) <= plan.chunk_bytes) plan.threads = 1;
     run_jobs({job}, plan, *s.backend, [&](size_t, Partial& p, const std::string* error) {
@@ -117,8 +117,10 @@ Report ReferenceSession::report() const {
   const Impl& s = *impl_;
   std::lock_guard<std::mutex> lock(s.m);
   Report rep = s.rep;
-  rep.threads = plan_run(s.o.engine).threads;
-  rep.chunk_elements = chunk_elements(plan_run(s.o.engine).chunk_bytes, 4);
+  const RunPlan plan = plan_run(s.o.engine, *s.backend);
+  rep.threads = plan.threads;
+  rep.chunk_elements = chunk_elements(plan.chunk_bytes, 4);
+  rep.options.engine.chunk_bytes = plan.chunk_bytes;
   // Counts and the first divergence as compare() gives them, in check order.
   std::vector<MatchedPair> pairs(rep.tensors.size());
   for (size_t i = 0; i < rep.tensors.size(); ++i) {

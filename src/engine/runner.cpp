@@ -35,12 +35,12 @@ void read_side(Source& src, size_t index, uint64_t first, uint64_t n, uint8_t* d
 }
 }  // namespace
 
-RunPlan plan_run(const EngineOptions& o) {
+RunPlan plan_run(const EngineOptions& o, const ComputeBackend& backend) {
   RunPlan p;
   p.threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   p.threads = std::min(p.threads, kMaxThreads);
   const uint64_t budget = std::max<uint64_t>(o.memory_bytes / (2ull * p.threads), 1);
-  p.chunk_bytes = std::min(o.chunk_bytes ? o.chunk_bytes : 1, budget);
+  p.chunk_bytes = std::min(o.chunk_bytes ? o.chunk_bytes : backend.preferred_chunk_bytes(), budget);
   p.progress = o.progress;
   p.log = o.log;
   return p;

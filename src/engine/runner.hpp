@@ -40,7 +40,8 @@ struct RunPlan {
 
 // Threads and chunk bytes from the options: chunk_bytes shrinks (to a power of two) until
 // the readers' buffers (2 sides × threads) fit in memory_bytes.
-RunPlan plan_run(const EngineOptions& o);
+// `backend` chooses the chunk size when the options leave it 0.
+RunPlan plan_run(const EngineOptions& o, const ComputeBackend& backend);
 
 // Elements per chunk for a job: a power-of-two multiple of kBlockElems (DESIGN.md §4).
 uint64_t chunk_elements(uint64_t chunk_bytes, size_t elem_size);

@@ -15,6 +15,7 @@
 #include "core/leaf_core.hpp"
 #include "core/decode.hpp"
 #include "engine/backend.hpp"
+#include "engine/runner.hpp"
 #include "kernels/device_chunk.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -305,6 +306,42 @@ TEST(LeafCore, DecodingMatchesTheCpuForEveryNarrowValue) {
       ASSERT_TRUE(same_bits(got, want) || (std::isnan(got) && std::isnan(want))) << dtype_name(t) << " " << r;
     }
   }
+}
+
+}  // namespace
+}  // namespace tdtest
+
+namespace tdtest {
+namespace {
+
+// The chunk size: the user's when given, else the backend's (2 MiB CPU, 32 MiB GPU), always
+// within the memory budget; the JSON report records what ran.
+struct BigChunks final : tensordiff::ComputeBackend {
+  std::string name() const override { return "big"; }
+  uint64_t preferred_chunk_bytes() const override { return 32ull << 20; }
+  void pair_chunk(const tensordiff::PairParams&, const uint8_t*, const uint8_t*, uint64_t, uint64_t,
+                  tensordiff::Partial&) override {}
+  void side_chunk(tensordiff::DType, int, const uint8_t*, uint64_t, uint64_t, tensordiff::Partial&) override {}
+};
+
+TEST(RunPlan, TheBackendChoosesTheChunkWhenTheUserDoesNot) {
+  using namespace tensordiff;
+  EngineOptions o;
+  o.threads = 2;
+  BigChunks gpu;
+  auto cpu = make_backend(Backend::kCpu, 0, "", nullptr);
+  EXPECT_EQ(plan_run(o, *cpu).chunk_bytes, 2ull << 20);
+  EXPECT_EQ(plan_run(o, gpu).chunk_bytes, 32ull << 20);
+  o.chunk_bytes = 1 << 20;
+  EXPECT_EQ(plan_run(o, gpu).chunk_bytes, 1ull << 20);
+  o.chunk_bytes = 0;
+  o.memory_bytes = 16ull << 20;  // 2 threads x 2 sides: 4 MiB each at most
+  EXPECT_EQ(plan_run(o, gpu).chunk_bytes, 4ull << 20);
+  std::vector<float> x(1000, 1.0f);
+  std::vector<ArrayView> a{{"x", DType::kF32, {x.size()}, x.data(), ""}};
+  CompareOptions c;
+  auto j = nlohmann::json::parse(to_json(compare_arrays(a, a, c)));
+  EXPECT_EQ(j["options"]["chunk_mib"], 2.0) << j["options"];
 }
 
 }  // namespace
