@@ -15,8 +15,7 @@ import tensordiff
 # by ~5e-4, inside bf16's own systematic rounding effects (up to 4e-4 in clean runs); a softmax
 # rounded to bf16 is what every other bf16 tensor of the run already is.
 HIDDEN = {
-    ("transformer", "bf16", "gelu_tanh"), ("transformer", "bf16", "ln_eps"),
-    ("transformer", "bf16", "softmax_bf16"), ("encoder", "bf16", "ln_eps"),
+    ("transformer", "bf16", "gelu_tanh"), ("transformer", "bf16", "softmax_bf16"),
     ("transformer", "fp16", "gelu_tanh"), ("transformer", "fp16", "softmax_bf16"),
 }
 
@@ -99,3 +98,22 @@ def test_default_tolerances_follow_the_run_precision(reference, tmp_path):
     by_l2 = tensordiff.compare(reference["transformer", False], b, criterion="rel-l2")
     assert by_l2["summary"]["mismatched"] == 0
     assert by_l2["exit_code"] == 0
+
+
+def test_no_false_jump_in_clean_runs_over_seeds(tmp_path):
+    """The thresholds' margin, over more seeds than the cases above: 72 clean runs (seeds 1-4,
+    with and without recorded inputs), none may name a jump (DESIGN §4: clean peers measured at
+    most x24 apart against the peer rule's x1000)."""
+    alarms = []
+    for kind in scenarios.MODELS:
+        for seed in range(1, 5):
+            for inputs in (False, True):
+                ref = str(tmp_path / "ref.h5")
+                scenarios.record(ref, kind, "fp32", seed=seed, inputs=inputs)
+                for prec in ("bf16", "fp16", "fp32port"):
+                    b = str(tmp_path / "b.h5")
+                    scenarios.record(b, kind, prec, None, seed=seed, inputs=inputs)
+                    jump = tensordiff.compare(ref, b)["summary"]["first_jump"]
+                    if jump:
+                        alarms.append((kind, prec, seed, inputs, jump))
+    assert not alarms, alarms

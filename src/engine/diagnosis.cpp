@@ -1,6 +1,7 @@
 #include "engine/diagnosis.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
@@ -12,6 +13,20 @@ namespace {
 struct Seen {
   double rel = 0, sys = 0;  // the largest relative L2 error and systematic part so far
 };
+
+// A name with every run of digits replaced by '#': the same module in another layer.
+std::string peer_key(const std::string& name) {
+  std::string k;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) {
+      k += name[i];
+      continue;
+    }
+    k += '#';
+    while (i + 1 < name.size() && std::isdigit(static_cast<unsigned char>(name[i + 1]))) ++i;
+  }
+  return k;
+}
 
 // "X.input" or "X.input.K" → X; empty otherwise.
 std::string module_of_input(const std::string& name) {
@@ -32,6 +47,7 @@ void diagnose(Report& rep, double u, const JumpRules& rules) {
   std::unordered_set<std::string> names;
   for (const auto& r : rep.tensors) names.insert(r.name);
   std::unordered_map<std::string, Seen> inputs;  // per module: its recorded inputs' largest
+  std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
   Seen before;
   for (auto& r : rep.tensors) {
     if (!r.diff || !r.a || !r.b) continue;
@@ -58,15 +74,21 @@ void diagnose(Report& rep, double u, const JumpRules& rules) {
                                  sys >= rules.systematic_fraction * rel &&
                                  sys >= rules.systematic_over_before * base.sys &&
                                  sys >= rules.systematic_floor * u && sys >= rules.systematic_z * noise;
+    const std::string key = peer_key(r.name);
+    const auto peer = key != r.name ? peers.find(key) : peers.end();
+    const bool peer_jump = peer != peers.end() && rel > 0 && std::isfinite(sys) &&
+                           sys >= rules.peer_ratio * peer->second && sys >= rules.systematic_floor * u &&
+                           sys >= rules.systematic_z * noise;
     const std::string module = module_of_input(r.name);
     const bool input_of_present_module = !module.empty() && names.count(module);
-    r.jump = (growth_jump || systematic_jump) && !input_of_present_module;
+    r.jump = (growth_jump || systematic_jump || peer_jump) && !input_of_present_module;
     if (r.jump && !rep.summary.first_jump) rep.summary.first_jump = r.name;
     if (input_of_present_module) {
       Seen& s = inputs[module];
       s.rel = std::max(s.rel, std::isfinite(rel) ? rel : 0.0);
       s.sys = std::max(s.sys, std::isfinite(sys) ? sys : 0.0);
     }
+    if (key != r.name && std::isfinite(sys)) peers[key] = std::max(peers[key], sys);
     if (std::isfinite(rel)) before.rel = std::max(before.rel, rel);
     if (std::isfinite(sys)) before.sys = std::max(before.sys, sys);
   }

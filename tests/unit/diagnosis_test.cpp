@@ -144,5 +144,28 @@ TEST(Precision, RunPrecisionAndItsTolerances) {
   EXPECT_EQ(precision_tolerance(Precision::kBf16).rtol, 1.6e-2);
 }
 
+TEST(Diagnosis, AShiftFarAboveItsPeersIsAJumpEvenAmongNoisierTensors) {
+  // The LayerNorm eps slip in a bf16 run: attention outputs rescale by ~4e-4 from
+  // rounding, LayerNorm outputs keep their norm to 1e-8, and the slipped LayerNorm rescales
+  // by 4.7e-4 — no more than the attention outputs before it, 4e4 times its peers.
+  auto run = [](double slipped) {
+    std::vector<PairReport> ps;
+    for (int i = 0; i < 4; ++i) {
+      const std::string l = "layers." + std::to_string(i) + ".";
+      ps.push_back(pair(l + "self_attn", 4e-3, 1 + 4.3e-4));
+      ps.push_back(pair(l + "norm1", 3e-3, 1 + (i == 2 ? slipped : 1e-8)));
+    }
+    Report rep = chain(ps);
+    diagnose(rep, kBf16);
+    return rep.summary.first_jump;
+  };
+  EXPECT_EQ(run(4.7e-4).value_or("none"), "layers.2.norm1");
+  EXPECT_FALSE(run(2e-8).has_value()) << *run(2e-8);  // a peer at twice the others: not a jump
+  // Without peers (the first of its kind) the rule says nothing.
+  Report rep = chain({pair("a.self_attn", 4e-3, 1 + 4.3e-4), pair("a.norm1", 3e-3, 1 + 4.7e-4)});
+  diagnose(rep, kBf16);
+  EXPECT_FALSE(rep.summary.first_jump.has_value());
+}
+
 }  // namespace
 }  // namespace tensordiff
