@@ -146,7 +146,7 @@ void emulate_chunk(const PairRule& r, const uint8_t* a, const uint8_t* b, uint64
         uint64_t sum = 0;
         for (unsigned w = 0; w < 32u * es; ++w)
           sum += word_term(word_at(p, leaf_off + 8ull * w, bytes), word0, w, in_leaf * es);
-        (side ? out.exact.cks_b : out.exact.cks_a) += sum;
+        (side ? lanes[0].cks_b : lanes[0].cks_a) += sum;  // any lane: the merge adds them
       }
     }
     StackNode found[kMaxStack];
@@ -158,11 +158,8 @@ void emulate_chunk(const PairRule& r, const uint8_t* a, const uint8_t* b, uint64
     }
   }
   // The finalize kernel: groups combined level by level, then the partial group's subtrees.
-  const uint64_t cks_a = out.exact.cks_a, cks_b = out.exact.cks_b;
   exact_init(out.exact);
   for (const auto& e : lanes) exact_merge(out.exact, widen(e));
-  out.exact.cks_a = cks_a;
-  out.exact.cks_b = cks_b;
   StackNode found[kMaxStack];
   const int k = level_pass(group_nodes.data(), static_cast<int>(full), kGroupLevel, found);
   out.stack_size = 0;
