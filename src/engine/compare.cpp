@@ -341,7 +341,10 @@ void per_file(Report& rep) {
     if (colon == std::string::npos) continue;
     const std::string f = r.name.substr(0, colon);
     const auto [it, fresh] = at.emplace(f, rep.files.size());
-    if (fresh) rep.files.push_back({f});
+    if (fresh) {
+      rep.files.emplace_back();
+      rep.files.back().file = f;
+    }
     FileSummary& s = rep.files[it->second];
     ++s.pairs;
     if (r.status == Status::kMatch || r.status == Status::kConsistent) {

@@ -299,8 +299,8 @@ TEST(LeafCore, DecodingMatchesTheCpuForEveryNarrowValue) {
                   DType::kU16, DType::kBool}) {
     const uint32_t count = dtype_size(t) == 1 ? 256 : 65536;
     for (uint32_t r = 0; r < count; ++r) {
-      uint8_t raw[2] = {static_cast<uint8_t>(r), static_cast<uint8_t>(r >> 8)};
-      double want;
+      uint8_t raw[8] = {static_cast<uint8_t>(r), static_cast<uint8_t>(r >> 8)};  // 8: the switch sees every width
+      double want = 0;
       decode::to_double(t, raw, 1, &want);
       const double got = leaf::decode_raw(t, r);
       ASSERT_TRUE(same_bits(got, want) || (std::isnan(got) && std::isnan(want))) << dtype_name(t) << " " << r;
