@@ -43,37 +43,31 @@ void check(cudaError_t st, const char* call) {
 }
 #define TD_CUDA(call) check((call), #call)
 
-// Device memory that grows; its capacity is zero whenever its pointer is (a failed cudaMalloc
-// leaves no stale capacity behind for a later chunk to write through).
-struct DeviceBuf {
+// cudaMalloc and cudaMallocHost as plain functions (the runtime's are overloaded templates).
+cudaError_t device_alloc(void** p, size_t n) { return cudaMalloc(p, n); }
+cudaError_t pinned_alloc(void** p, size_t n) { return cudaMallocHost(p, n); }
+
+// Memory that grows (device memory, or pinned host memory); its capacity is zero whenever its
+// pointer is (a failed allocation leaves no stale capacity behind for a later chunk to write
+// through).
+template <cudaError_t (*Alloc)(void**, size_t), cudaError_t (*Free)(void*)>
+struct GrowingBuf {
   void* p = nullptr;
   size_t cap = 0;
   void reserve(size_t want) {
     if (want <= cap) return;
-    cudaFree(p);
+    Free(p);
     p = nullptr;
     cap = 0;
-    TD_CUDA(cudaMalloc(&p, want));
+    check(Alloc(&p, want), Alloc == &device_alloc ? "cudaMalloc" : "cudaMallocHost");
     cap = want;
   }
   template <typename T>
   T* as() const { return static_cast<T*>(p); }
-  ~DeviceBuf() { cudaFree(p); }
+  ~GrowingBuf() { Free(p); }
 };
-
-struct PinnedBuf {
-  void* p = nullptr;
-  size_t cap = 0;
-  void reserve(size_t want) {
-    if (want <= cap) return;
-    cudaFreeHost(p);
-    p = nullptr;
-    cap = 0;
-    TD_CUDA(cudaMallocHost(&p, want));
-    cap = want;
-  }
-  ~PinnedBuf() { cudaFreeHost(p); }
-};
+using DeviceBuf = GrowingBuf<device_alloc, cudaFree>;
+using PinnedBuf = GrowingBuf<pinned_alloc, cudaFreeHost>;
 
 struct Context {
   int device = 0, sms = 1;

@@ -323,12 +323,14 @@ struct Exact {
   unsigned long long abs_i, rel_i;    // chunk-relative index, ties to the smallest
 };
 
-TD_HD inline void exact_init(Exact& e) {
+// Exact or LaneExact: nothing counted, extremes at their identities, no argmax yet.
+template <class Acc>
+TD_HD inline void exact_init(Acc& e) {
   memset(&e, 0, sizeof e);
   e.min_a = e.min_b = as_double(kInfBits);
   e.max_a = e.max_b = -as_double(kInfBits);
   e.abs_v = e.rel_v = -1.0;
-  e.abs_i = e.rel_i = ~0ull;
+  e.abs_i = e.rel_i = ~decltype(e.abs_i)(0);
 }
 
 TD_HD inline void arg_max(double& v, unsigned long long& i, double v2, unsigned long long i2) {
@@ -364,14 +366,6 @@ struct LaneExact {
   double abs_v, rel_v;
   uint32_t abs_i, rel_i;
 };
-
-TD_HD inline void exact_init(LaneExact& e) {
-  memset(&e, 0, sizeof e);
-  e.min_a = e.min_b = as_double(kInfBits);
-  e.max_a = e.max_b = -as_double(kInfBits);
-  e.abs_v = e.rel_v = -1.0;
-  e.abs_i = e.rel_i = ~0u;
-}
 
 TD_HD inline void arg_max(double& v, uint32_t& i, double v2, uint32_t i2) {
   if (v2 > v || (v2 == v && i2 < i)) {
