@@ -75,6 +75,9 @@ struct DiffStats {
   uint64_t bits_differ = 0, max_ulp = 0;
   SparseHistogram err_hist;
   std::vector<ExtremeAt> worst;  // the K largest |d| (ties: smallest index), largest first
+  // The first K NaN/inf mismatches in flat order (value: NaN for a NaN mismatch, +inf for an
+  // inf one); empty when there are none.
+  std::vector<ExtremeAt> nonfinite;
 };
 
 // Comparing two summaries (no data): what can be said from the per-side fields alone.

@@ -80,6 +80,9 @@ struct CompareOptions {
   std::optional<double> min_cosine, max_rel_l2;
   bool allow_reshape = false;          // compare equal-count tensors of different shapes
   bool stop_at_first = false;
+  // --strict: a rule that matches nothing (--include, --exclude, --map, --tol) is an error,
+  // not a warning.
+  bool strict = false;
   Precision precision = Precision::kAuto;
   Criterion criterion = Criterion::kElementwise;
   Align align = Align::kName;

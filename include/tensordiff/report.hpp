@@ -48,7 +48,9 @@ struct Summary {
   uint64_t unsupported = 0;    // tensors whose dtype we cannot decode (an input error: exit 2)
   std::optional<std::string> first_divergence;
   std::optional<std::string> first_jump;  // where the error is introduced (engine/diagnosis.hpp)
+  std::vector<std::string> jumps;         // every pair that meets the jump rules, in A's order
   std::string precision;       // the run's: "bf16", "fp32", ... (given or detected)
+  std::string precision_reason;  // why: "given (--precision)", "212 of 230 floating-point pairs, ..."
   double unit_roundoff = 0;    // of that precision: the noise floor of relative errors
   uint64_t bytes = 0;          // bytes read from both files
   double seconds = 0;
@@ -76,6 +78,9 @@ struct Report {
   uint64_t alignable = 0;
   std::vector<std::string> suggested_maps;
   std::vector<std::string> notes;  // what the inputs' listings left out (links not followed)
+  // Rules that did nothing (an --include, --exclude, --map or --tol that matches no tensor):
+  // the command line prints them, --strict makes them errors.
+  std::vector<std::string> warnings;
   std::vector<FileSummary> files;   // when A or B is a folder of dumps
 };
 
@@ -95,6 +100,7 @@ struct StatsReport {
   uint64_t unsupported = 0;
   uint64_t errors = 0;              // tensors whose data could not be read
   std::vector<std::string> notes;   // what the input's listing left out
+  std::vector<std::string> warnings;
   std::vector<StatsEntry> tensors;  // execution order
 };
 

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <type_traits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -69,26 +70,55 @@ cli::CliArgs parse(const std::vector<std::string>& args) {
 }
 
 // Options for arrays: the same flags, parsed around placeholder inputs.
-CompareOptions array_options(const std::vector<std::string>& flags, bool two) {
+cli::CliArgs array_args(const std::vector<std::string>& flags, bool two) {
   std::vector<std::string> args = flags;
   if (!two) args.insert(args.begin(), "stats");
   args.push_back("--");
   args.push_back("(arrays a)");
   if (two) args.push_back("(arrays b)");
-  return parse(args).compare;
+  return parse(args);
 }
+CompareOptions array_options(const std::vector<std::string>& flags, bool two) {
+  return array_args(flags, two).compare;
+}
+
+// --json, --csv and --html as the command line writes them (json=, csv=, html= in Python):
+// every target checked before the work starts, each written atomically after it.
+struct Outputs {
+  std::unique_ptr<AtomicFile> json, csv, html;
+  explicit Outputs(const cli::CliArgs& a, const std::vector<std::string>& inputs) {
+    for (const auto* p : {&a.json_path, &a.csv_path, &a.html_path})
+      if (*p && **p == "-")
+        throw Error(ErrorCode::kUsage, "in Python a report file is a path ('-', stdout, is for the command line)");
+    if (a.json_path) json = std::make_unique<AtomicFile>(*a.json_path, inputs);
+    if (a.csv_path) csv = std::make_unique<AtomicFile>(*a.csv_path, inputs);
+    if (a.html_path) html = std::make_unique<AtomicFile>(*a.html_path, inputs);
+  }
+  template <typename R>
+  void write(const R& rep) {
+    if (json) json->commit_stream([&](const TextSink& sink) { write_json(rep, sink); });
+    if (csv) csv->commit_stream([&](const TextSink& sink) { write_csv(rep, sink); });
+    if constexpr (std::is_same_v<R, Report>)
+      if (html) html->commit_stream([&](const TextSink& sink) { write_html(rep, sink); });
+  }
+};
 
 std::tuple<std::string, int> run(const std::vector<std::string>& args) {
   const cli::CliArgs a = parse(args);
   switch (a.command) {
     case cli::Command::kCompare: {
+      Outputs out(a, a.files);
       py::gil_scoped_release release;
       const Report rep = compare(a.files[0], a.files[1], a.compare);
+      out.write(rep);
       return {to_json(rep), cli::compare_exit_status(rep)};
     }
     case cli::Command::kStats: {
+      if (a.html_path) throw Error(ErrorCode::kUsage, "html= is a compare report");
+      Outputs out(a, a.files);
       py::gil_scoped_release release;
       const StatsReport rep = stats(a.files[0], a.compare.engine, a.compare.tensors);
+      out.write(rep);
       return {to_json(rep), cli::stats_exit_status(rep)};
     }
     default:
@@ -101,7 +131,18 @@ std::tuple<std::string, int> run(const std::vector<std::string>& args) {
 class Reference {
  public:
   Reference(const std::string& path, const std::vector<std::string>& flags) {
-    const CompareOptions o = array_options(flags, true);
+    const cli::CliArgs args = array_args(flags, true);
+    // What a run checking itself cannot honour is refused, never ignored.
+    if (args.json_path || args.csv_path || args.html_path)
+      throw Error(ErrorCode::kUsage, "json=, csv= and html= are compare()'s; in reference mode Recorder.report() "
+                                     "returns the report");
+    if (args.compare.align == Align::kOrder)
+      throw Error(ErrorCode::kUsage, "align='order' needs both runs' whole order; in reference mode tensors pair "
+                                     "by name (map= renames them)");
+    if (args.compare.stop_at_first)
+      throw Error(ErrorCode::kUsage, "stop_at_first is compare()'s; in reference mode on_divergence='raise' stops "
+                                     "at the first divergence");
+    const CompareOptions o = args.compare;
     py::gil_scoped_release release;
     session_ = std::make_unique<ReferenceSession>(path, o);
   }
@@ -136,16 +177,20 @@ PYBIND11_MODULE(_engine, m) {
     }
   });
   m.def("version", [] { return std::string(version()); });
+  m.def("option_names", [] { return cli::option_names(); },
+        "Every long option of the command line and whether it takes a value.");
   m.def("build_info", [] { return build_info(); });
   m.def("run", &run, py::arg("args"),
         "Runs `tensordiff ARGS...` (compare or stats) in this process: (JSON report, exit status).");
   m.def(
       "compare_arrays",
       [](const std::vector<PyArray>& a, const std::vector<PyArray>& b, const std::vector<std::string>& flags) {
-        const CompareOptions o = array_options(flags, true);
+        const cli::CliArgs args = array_args(flags, true);
+        Outputs out(args, {});
         Views va = to_views(a), vb = to_views(b);
         py::gil_scoped_release release;
-        const Report rep = compare_arrays(va.views, vb.views, o);
+        const Report rep = compare_arrays(va.views, vb.views, args.compare);
+        out.write(rep);
         return std::tuple<std::string, int>{to_json(rep), cli::compare_exit_status(rep)};
       },
       py::arg("a"), py::arg("b"), py::arg("flags"),
@@ -153,10 +198,13 @@ PYBIND11_MODULE(_engine, m) {
   m.def(
       "stats_arrays",
       [](const std::vector<PyArray>& arrays, const std::vector<std::string>& flags) {
-        const CompareOptions o = array_options(flags, false);
+        const cli::CliArgs args = array_args(flags, false);
+        if (args.html_path) throw Error(ErrorCode::kUsage, "html= is a compare report");
+        Outputs out(args, {});
         Views v = to_views(arrays);
         py::gil_scoped_release release;
-        const StatsReport rep = stats_arrays(v.views, o.engine);
+        const StatsReport rep = stats_arrays(v.views, args.compare.engine);
+        out.write(rep);
         return std::tuple<std::string, int>{to_json(rep), cli::stats_exit_status(rep)};
       },
       py::arg("arrays"), py::arg("flags"), "Per-array summaries: (JSON report, exit status).");

@@ -1,14 +1,18 @@
 """The C++ engine, in this process: compare dumps, compare arrays, summarise either.
 
 Options are the command line's, spelled as keywords: rtol=1e-3 is --rtol 1e-3,
-stop_at_first=True is --stop-at-first, tol=["enc*:rtol=1e-2", ...] repeats --tol. The engine
-parses them with the command line's own parser, so every option of one exists in the other
-(the output options --json, --quiet, --color and --name-width belong to the terminal: the
-report is the return value). Reports are the dicts of `--json`, plus "exit_code": the status
-the same command would exit with.
+stop_at_first=True is --stop-at-first, tol=["enc*:rtol=1e-2", ...] repeats --tol, and
+json="r.json", csv="r.csv", html="r.html" write those reports as the command line does. The
+engine parses them with the command line's own parser, so every option of one exists in the
+other; the terminal's own options (quiet, color, name_width, width, only_diff, top, ...) raise
+TypeError, since the report is the return value. Reports are the dicts of `--json`, plus
+"exit_code": the status the same command would exit with. Nothing compared (a name that no
+dump holds, a selection that leaves nothing) raises TensordiffError, as the command line
+exits 2.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -22,7 +26,17 @@ class TensordiffError(RuntimeError):
     """A bad input or option: the engine's one-line message (the command line's exit 2)."""
 
 
-_OUTPUT_ONLY = {"json", "quiet", "q", "color", "name_width", "verbose", "help", "version"}
+# The terminal's options: they shape the printed table, which Python does not print.
+_TERMINAL_ONLY = {"quiet", "q", "color", "name_width", "width", "only_diff", "top", "top_by", "all",
+                  "verbose", "help", "h", "version"}
+_known: dict[str, bool] | None = None  # long option -> takes a value
+
+
+def _option_names() -> dict[str, bool]:
+    global _known
+    if _known is None:
+        _known = dict(_engine().option_names())
+    return _known
 
 
 def find_binary() -> str:
@@ -48,13 +62,24 @@ def find_binary() -> str:
                           "put it on PATH or set TENSORDIFF_BIN")
 
 
-def flags(options: dict) -> list[str]:
-    """Keyword options as command-line flags."""
+def flags(options: dict, caller: str = "compare") -> list[str]:
+    """Keyword options as command-line flags; an unknown keyword is a TypeError naming it."""
     out = []
+    known = _option_names()
     for key, value in options.items():
-        if key in _OUTPUT_ONLY:
-            raise TypeError(f"{key}= is an output option of the command line; the report is returned")
-        flag = "--" + key.replace("_", "-")
+        if key in _TERMINAL_ONLY:
+            raise TypeError(f"{caller}() got {key}=, an option of the command line's printed table; "
+                            "the report is the return value")
+        name = key.replace("_", "-")
+        if name not in known or "-" in key:
+            spelled = [k.replace("-", "_") for k in known if k.replace("-", "_") not in _TERMINAL_ONLY]
+            close = difflib.get_close_matches(key, spelled, n=3)
+            raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}"
+                            + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        takes_value = known[name]
+        if not takes_value and not isinstance(value, bool):
+            raise TypeError(f"{caller}() keyword {key}= is a switch: True or False, not {value!r}")
+        flag = "--" + name
         if value is True:
             out.append(flag)
         elif value is False or value is None:
@@ -101,11 +126,11 @@ def compare_arrays(a, b, name: str = "tensor", **options) -> dict:
     """Compares tensors in memory: two arrays (numpy, torch, JAX, MindSpore; bfloat16 and
     float8 included), or two dicts of them matched by name like the tensors of two dumps.
     Contiguous CPU memory is read in place, not copied."""
-    return _call(lambda e: e.compare_arrays, _arrays(a, name), _arrays(b, name), flags(options))
+    return _call(lambda e: e.compare_arrays, _arrays(a, name), _arrays(b, name), flags(options, "compare_arrays"))
 
 
 def stats(x, *tensors: str, name: str = "tensor", **options) -> dict:
     """Per-tensor summary (`tensordiff stats`) of a dump path, an array or a dict of arrays."""
     if isinstance(x, (str, os.PathLike)):
-        return _call(lambda e: e.run, ["stats", *flags(options), "--", os.fspath(x), *tensors])
-    return _call(lambda e: e.stats_arrays, _arrays(x, name), flags(options))
+        return _call(lambda e: e.run, ["stats", *flags(options, "stats"), "--", os.fspath(x), *tensors])
+    return _call(lambda e: e.stats_arrays, _arrays(x, name), flags(options, "stats"))

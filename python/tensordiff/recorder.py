@@ -114,7 +114,8 @@ class Recorder:
             raise TypeError(f"comparison options ({', '.join(options)}) need reference=")
         self.path, self.mode, self.step = path, mode, step
         self.reference, self.on_divergence = reference, on_divergence
-        self._flags = flags(options)
+        self._flags = flags(options, "Recorder") if reference is not None else []
+        self._warned_unmatched = False
         self._ref = None
         self.divergence: Divergence | None = None  # the first one, in reference mode
         self.max_bytes = max_bytes
@@ -160,13 +161,26 @@ class Recorder:
         divergence, first jump, growth), with "exit_code"."""
         if self._ref is None:
             raise RuntimeError("report() is for reference mode (Recorder(reference=...))")
-        text, code = self._ref.report()
+        try:
+            text, code = self._ref.report()
+        except engine().EngineError as e:  # nothing compared: no recorded name is in the reference
+            raise TensordiffError(str(e)) from None
         rep = json.loads(text)
         rep["exit_code"] = code
         return rep
 
     def _check(self, name, arr, dtype, source):
-        row = json.loads(self._ref.check((name, dtype, [int(d) for d in arr.shape], arr, source)))["tensors"][0]
+        try:
+            text = self._ref.check((name, dtype, [int(d) for d in arr.shape], arr, source))
+        except engine().EngineError as e:  # the first tensor has no counterpart: names unlike
+            raise TensordiffError(str(e)) from None
+        row = json.loads(text)["tensors"][0]
+        if row["status"] == "only_in_b" and not self._warned_unmatched:
+            # Once: the first recorded name the reference lacks, with the closest it has.
+            self._warned_unmatched = True
+            warnings.warn(f"tensordiff: {name!r} has no counterpart in {os.fspath(self.reference)}: "
+                          f"{row.get('reason') or 'not in the reference'}; later ones are in report()",
+                          stacklevel=4)
         if self.divergence is not None or row["status"] not in ("mismatch", "incompatible", "error"):
             return
         self.divergence = Divergence(os.fspath(self.reference), row, self.report())

@@ -34,8 +34,9 @@ void warn(const std::string& line) { std::cerr << "tensordiff: " << line << "\n"
 TableStyle table_style(const cli::CliArgs& a) {
   TableStyle st;
   st.color = use_color(a.color);
-  st.name_width = a.name_width;
   const bool tty = ::isatty(STDOUT_FILENO);
+  // A pipe or file gets whole names (for grep and scripts) unless --name-width says otherwise.
+  st.name_width = a.name_width_given || tty || a.width_given ? a.name_width : static_cast<size_t>(-1);
   if (a.width_given) {
     st.width = a.width;
   } else if (tty) {
@@ -106,13 +107,17 @@ int run_compare(const cli::CliArgs& args) {
   progress.install(a.compare.engine);
   const Report rep = compare(a.files[0], a.files[1], a.compare);
   progress.clear();
-  if (!rep.backend_note.empty()) warn(rep.backend_note);
-  for (const auto& note : rep.notes) warn(note);
+  if (!args.quiet) {
+    if (!rep.backend_note.empty()) warn(rep.backend_note);
+    for (const auto& note : rep.notes) warn(note);
+    for (const auto& w : rep.warnings) warn("warning: " + w);
+  }
   if (out.json) out.json->commit_stream([&](const TextSink& sink) { write_json(rep, sink); });
   if (out.csv) out.csv->commit_stream([&](const TextSink& sink) { write_csv(rep, sink); });
   if (out.html) out.html->commit_stream([&](const TextSink& sink) { write_html(rep, sink); });
   if (!args.quiet) std::cout << format_table(rep, table_style(args));
-  // Pairs that could not be compared get a line on stderr even with -q.
+  // Pairs of a type we cannot read (exit 2) get a line on stderr even with -q; pairs of
+  // different shapes (a difference, exit 1) only without it.
   for (const auto& t : rep.tensors) {
     if (t.status != Status::kIncompatible) continue;
     const bool side_a = t.info_a && !t.info_a->unsupported.empty();
@@ -121,7 +126,7 @@ int run_compare(const cli::CliArgs& args) {
       warn((side_a ? args.files[0] : args.files[1]) + ": tensor '" + (side_a ? t.name : t.name_b) +
            "': " + (side_a ? t.info_a->unsupported : t.info_b->unsupported) +
            "; not compared (--exclude it to skip)");
-    else
+    else if (!args.quiet)
       warn("tensor '" + t.name + "': " + t.reason + "; not compared");
   }
   for (const auto& t : rep.tensors)
@@ -134,7 +139,7 @@ int run_show(const cli::CliArgs& args) {
   CompareOptions o = args.compare;
   o.tensors = {args.show_name};
   Report rep = compare(args.files[0], args.files[1], o);
-  if (!rep.backend_note.empty()) warn(rep.backend_note);
+  if (!rep.backend_note.empty() && !args.quiet) warn(rep.backend_note);
   const PairReport* pair = nullptr;
   for (const auto& t : rep.tensors)
     if (t.name == args.show_name) pair = &t;
@@ -157,8 +162,10 @@ int run_stats(const cli::CliArgs& args) {
   progress.install(a.compare.engine);
   const StatsReport rep = stats(a.files[0], a.compare.engine, a.compare.tensors);
   progress.clear();
-  if (!rep.backend_note.empty()) warn(rep.backend_note);
-  for (const auto& note : rep.notes) warn(note);
+  if (!args.quiet) {
+    if (!rep.backend_note.empty()) warn(rep.backend_note);
+    for (const auto& note : rep.notes) warn(note);
+  }
   if (out.json) out.json->commit_stream([&](const TextSink& sink) { write_json(rep, sink); });
   if (out.csv) out.csv->commit_stream([&](const TextSink& sink) { write_csv(rep, sink); });
   if (!args.quiet) std::cout << format_stats_table(rep, table_style(args));

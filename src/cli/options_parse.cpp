@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+// Repeated options are repeated flags, never split at a delimiter: '--tol "x*:rtol=1,atol=2"'
+// and globs such as '{a,b}' keep their commas.
+#define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 
 #include "engine/precision.hpp"
@@ -33,11 +36,12 @@ cxxopts::Options make_options() {
       ("top-by", "rel-l2 or growth", cxxopts::value<std::string>()->default_value("rel-l2"), "KEY")
       ("all", "table: every row (on a terminal long runs of matching rows are folded)")
       ("width", "table width in columns (default: the terminal's; unlimited when not a terminal)", cxxopts::value<size_t>(), "N")
-      ("q,quiet", "print nothing; the exit status tells")
+      ("q,quiet", "print nothing but the one line of an error (exit 2); the exit status tells")
+      ("strict", "a rule that matches nothing (--include, --exclude, --map, --tol) is an error, not a warning")
       ("verbose", "log progress and HDF5's own error stack to stderr")
       ("color", "colour the table: auto (on a TTY), always, never",
        cxxopts::value<std::string>()->default_value("auto"), "WHEN")
-      ("name-width", "shorten longer names in the table", cxxopts::value<size_t>()->default_value("40"), "N")
+      ("name-width", "shorten longer names in the table (default 40 on a terminal or with --width; a pipe gets whole names)", cxxopts::value<size_t>()->default_value("40"), "N")
       ("h,help", "show this help")
       ("version", "print the version, the SIMD target and whether CUDA is built in");
   o.add_options("Selection")
@@ -106,6 +110,15 @@ std::pair<std::string, std::string> parse_map(const std::string& spec) {
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, bool>> option_names() {
+  std::vector<std::pair<std::string, bool>> names;
+  const auto opts = make_options();
+  for (const auto& group : opts.groups())
+    for (const auto& h : opts.group_help(group).options)
+      if (h.l.size() && h.l[0] != "positional") names.emplace_back(h.l[0], !h.is_boolean);
+  return names;
+}
 
 CliArgs parse_args(int argc, char** argv) {
   CliArgs a;
@@ -179,12 +192,14 @@ CliArgs parse_args(int argc, char** argv) {
   else if (color == "never") a.color = Color::kNever;
   else throw Error(ErrorCode::kUsage, "--color must be auto, always or never, not '" + color + "'");
   a.name_width = r["name-width"].as<size_t>();
+  a.name_width_given = r.count("name-width") > 0;
   if (r.count("include")) c.include = r["include"].as<std::vector<std::string>>();
   if (r.count("exclude")) c.exclude = r["exclude"].as<std::vector<std::string>>();
   if (r.count("map"))
     for (const auto& m : r["map"].as<std::vector<std::string>>()) c.maps.push_back(parse_map(m));
   c.allow_reshape = r.count("allow-reshape") > 0;
   c.stop_at_first = r.count("stop-at-first") > 0;
+  c.strict = r.count("strict") > 0;
   // Numbers by strtod, so that inf (a tolerance that accepts anything) is one; NaN is not.
   auto real = [&](const char* name) -> std::optional<double> {
     if (!r.count(name)) return std::nullopt;

@@ -24,10 +24,15 @@ struct CliArgs {
   bool quiet = false, verbose = false;
   Color color = Color::kAuto;
   size_t name_width = 40;
+  bool name_width_given = false;
   std::string help;
 };
 
 // Parses argv; throws tensordiff::Error(kUsage) with a one-line message on bad usage.
 CliArgs parse_args(int argc, char** argv);
+
+// Every long option's name ("rtol", "stop-at-first", ...) and whether it takes a value: what
+// the Python module accepts as keywords, checked before anything is parsed.
+std::vector<std::pair<std::string, bool>> option_names();
 
 }  // namespace tensordiff::cli

@@ -61,14 +61,6 @@ std::vector<std::pair<size_t, size_t>> unique_lcs(const std::vector<Signature>& 
   return first;
 }
 
-std::string regex_escape(const std::string& s) {
-  std::string r;
-  for (char c : s) {
-    if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) r += '\\';
-    r += c;
-  }
-  return r;
-}
 
 std::vector<std::string> digit_runs(const std::string& s) {
   std::vector<std::string> runs;
@@ -99,6 +91,15 @@ std::string templated(const std::string& s, bool is_regex) {
 }
 
 }  // namespace
+
+std::string regex_escape(const std::string& s) {
+  std::string r;
+  for (char c : s) {
+    if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) r += '\\';
+    r += c;
+  }
+  return r;
+}
 
 std::vector<std::pair<size_t, size_t>> align_by_order(const std::vector<TensorInfo>& a,
                                                       const std::vector<TensorInfo>& b,

@@ -22,6 +22,9 @@ std::vector<std::pair<size_t, size_t>> align_by_order(const std::vector<TensorIn
 // --map rules (ECMAScript REGEX=REPL on B's names) that rename every aligned B name to its A
 // name: digit runs become groups where both names carry the same numbers in the same order,
 // so that one rule covers every layer; most-used rules first.
+// RE2 syntax for the literal text s.
+std::string regex_escape(const std::string& s);
+
 std::vector<std::string> suggest_maps(const std::vector<std::pair<std::string, std::string>>& b_to_a);
 
 }  // namespace tensordiff

@@ -13,7 +13,9 @@
 #include "engine/precision.hpp"
 #include "engine/matcher.hpp"
 #include "engine/pair_ops.hpp"
+#include "engine/nonfinite.hpp"
 #include "engine/runner.hpp"
+#include "engine/selection.hpp"
 #include "io/formats.hpp"
 #include "io/natural_sort.hpp"
 #include "io/msprobe.hpp"
@@ -108,19 +110,13 @@ void finish_pair(PairReport& r, Partial& p, const Job& job, const CompareOptions
   r.a = finalize_side(p.a, sums.a, n * dtype_size(job.params.type_a));
   r.b = finalize_side(p.b, sums.b, n * dtype_size(job.params.type_b));
   r.diff = finalize_diff(p.d, sums.d, n, job.params.type_a == job.params.type_b);
+  if (r.diff->nan_mismatch + r.diff->inf_mismatch > 0)
+    r.diff->nonfinite = find_nonfinite_mismatches(job, std::max(o.engine.worst_k, 1));
   apply_verdict(r, o);
 }
 
-Precision run_precision(const std::vector<MatchedPair>& pairs, const std::vector<TensorInfo>& ta,
-                        const std::vector<TensorInfo>& tb, const CompareOptions& o) {
-  if (o.precision != Precision::kAuto) return o.precision;
-  std::vector<DType> dtypes;
-  for (const auto& m : pairs)
-    if (m.status == Status::kMatch && m.a && m.b && !m.unsupported) {
-      dtypes.push_back(ta[*m.a].dtype);
-      dtypes.push_back(tb[*m.b].dtype);
-    }
-  return least_precise(dtypes);
+PrecisionChoice run_precision(const MatchResult& match, const CompareOptions& o) {
+  return choose_precision(match.all_pairs, o.precision);
 }
 
 void init_pair_report(PairReport& r, const MatchedPair& m, const std::vector<TensorInfo>& ta,
@@ -184,9 +180,11 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   const auto& tb = src_b->tensors();
   const MatchResult match = match_tensors(ta, tb, o);
   const auto& pairs = match.pairs;
-  const Precision precision = run_precision(pairs, ta, tb, o);
-
   Report rep;
+  check_selection(match, ta, tb, path_a, path_b, o, rep.warnings);
+  const PrecisionChoice choice = run_precision(match, o);
+  const Precision precision = choice.precision;
+
   rep.input_a = path_a;
   rep.input_b = path_b;
   rep.options = o;
@@ -245,6 +243,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     jobs.push_back(job);
     job_pair.push_back(i);
   }
+  check_tolerance_rules(rep, o, rep.warnings);
 
   std::vector<bool> done(pairs.size(), false);
   for (size_t i : done_early) done[i] = true;
@@ -265,6 +264,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   assemble_report(rep, pairs, done, o.stop_at_first);
   Summary& s = rep.summary;
   s.precision = precision_name(precision);
+  s.precision_reason = choice.reason;
   s.unit_roundoff = unit_roundoff(precision);
   diagnose(rep, s.unit_roundoff);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -285,6 +285,9 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
   rep.threads = plan.threads;
   std::vector<Job> jobs;
   std::vector<size_t> job_entry;
+  size_t selected = 0;
+  for (const auto& t : src->tensors()) selected += name_selected(t.name, names, {}, {});
+  check_stats_selection(src->tensors(), source.path(), names, selected);
   for (const auto& t : src->tensors()) {
     if (!name_selected(t.name, names, {}, {})) continue;
     rep.tensors.push_back({t, std::nullopt, ""});

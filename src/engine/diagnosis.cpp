@@ -83,6 +83,7 @@ void diagnose(Report& rep, double u, const JumpRules& rules) {
     const bool input_of_present_module = !module.empty() && names.count(module);
     r.jump = (growth_jump || systematic_jump || peer_jump) && !input_of_present_module;
     if (r.jump && !rep.summary.first_jump) rep.summary.first_jump = r.name;
+    if (r.jump) rep.summary.jumps.push_back(r.name);
     if (input_of_present_module) {
       Seen& s = inputs[module];
       s.rel = std::max(s.rel, std::isfinite(rel) ? rel : 0.0);

@@ -19,6 +19,41 @@ std::string shape_string(const std::vector<uint64_t>& shape) {
   return s + (shape.size() == 1 ? ",)" : ")");
 }
 
+Closest closest_name(const std::string& name, const std::vector<TensorInfo>& candidates) {
+  auto tail = [](const std::string& x, const std::string& y) {  // common suffix length
+    size_t k = 0;
+    while (k < x.size() && k < y.size() && x[x.size() - 1 - k] == y[y.size() - 1 - k]) ++k;
+    return k;
+  };
+  auto components = [](const std::string& x, size_t suffix) {  // whole components in a suffix
+    size_t n = 0;
+    for (size_t i = x.size() - suffix; i < x.size(); ++i) n += x[i] == '.' || x[i] == '/';
+    return n;
+  };
+  Closest best;
+  size_t best_c = 0, best_k = 0;
+  for (const auto& t : candidates) {
+    size_t k = tail(name, t.name);
+    // Only whole components count: "fc1.weight" and "c1.weight" share one, not "c1".
+    auto boundary = [](const std::string& x, size_t k) {
+      return k == x.size() || x[x.size() - k - 1] == '.' || x[x.size() - k - 1] == '/';
+    };
+    while (k > 0 && !(boundary(name, k) && boundary(t.name, k))) --k;
+    if (k == 0 && name != t.name) continue;
+    const size_t c = components(name, k) + 1;
+    if (c > best_c || (c == best_c && k > best_k)) {
+      best = {t.name, ""};
+      best_c = c;
+      best_k = k;
+    }
+  }
+  if (!best.name.empty() && (best_k < name.size() || best_k < best.name.size())) {
+    const std::string pb = name.substr(0, name.size() - best_k), pa = best.name.substr(0, best.name.size() - best_k);
+    best.map = "^" + regex_escape(pb) + "=" + pa;
+  }
+  return best;
+}
+
 bool name_selected(const std::string& name, const std::vector<std::string>& tensors,
                    const std::vector<std::string>& include, const std::vector<std::string>& exclude) {
   auto any = [&](const std::vector<std::string>& globs) {
@@ -39,6 +74,34 @@ namespace {
 struct MapRule {
   std::unique_ptr<re2::RE2> re;
   std::string rewrite;
+};
+
+// Which of the selection's names and rules matched anything (MatchResult's unknown_names and
+// idle_rules): every glob is tried on every name, not only until one decides.
+struct SelectionUse {
+  std::vector<bool> tensors, include, exclude, maps;
+  explicit SelectionUse(const CompareOptions& o)
+      : tensors(o.tensors.size()), include(o.include.size()), exclude(o.exclude.size()), maps(o.maps.size()) {}
+  void see(const std::string& name, const CompareOptions& o) {
+    auto mark = [&](const std::vector<std::string>& globs, std::vector<bool>& used) {
+      for (size_t k = 0; k < globs.size(); ++k)
+        if (!used[k] && (globs[k] == name || glob_match(globs[k], name))) used[k] = true;
+    };
+    mark(o.tensors, tensors);
+    mark(o.include, include);
+    mark(o.exclude, exclude);
+  }
+  void report(const CompareOptions& o, MatchResult& r) const {
+    for (size_t k = 0; k < tensors.size(); ++k)
+      if (!tensors[k]) r.unknown_names.push_back(o.tensors[k]);
+    for (size_t k = 0; k < include.size(); ++k)
+      if (!include[k]) r.idle_rules.push_back("--include '" + o.include[k] + "' matches no tensor");
+    for (size_t k = 0; k < exclude.size(); ++k)
+      if (!exclude[k]) r.idle_rules.push_back("--exclude '" + o.exclude[k] + "' matches no tensor");
+    for (size_t k = 0; k < maps.size(); ++k)
+      if (!maps[k])
+        r.idle_rules.push_back("--map '" + o.maps[k].first + "=" + o.maps[k].second + "' renames no tensor of B");
+  }
 };
 
 std::vector<MapRule> compile_maps(const CompareOptions& o) {
@@ -102,11 +165,14 @@ std::string NameMap::operator()(const std::string& b_name) const {
 MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<TensorInfo>& b,
                           const CompareOptions& o) {
   const auto maps = compile_maps(o);
+  SelectionUse use(o);
   std::vector<std::string> b_names(b.size());
   std::unordered_map<std::string, size_t> b_by_name;
   for (size_t j = 0; j < b.size(); ++j) {
     std::string n = b[j].name;
-    for (const auto& m : maps) re2::RE2::GlobalReplace(&n, *m.re, m.rewrite);
+    for (size_t k = 0; k < maps.size(); ++k)
+      if (re2::RE2::GlobalReplace(&n, *maps[k].re, maps[k].rewrite) > 0) use.maps[k] = true;
+    use.see(n, o);
     b_names[j] = n;
     if (!b_by_name.emplace(n, j).second) {
       if (maps.empty())
@@ -151,6 +217,12 @@ MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<Te
     const auto ordered = by_order.find(i);
     if (ordered != by_order.end()) it = b_by_name.find(b_names[ordered->second]);
     if (it != b_by_name.end()) b_used[it->second] = true;  // matched, even if filtered out
+    use.see(a[i].name, o);
+    if (it != b_by_name.end()) {
+      bool unsupported = false;
+      if (incompatibility(a[i], b[it->second], o.allow_reshape, unsupported).empty())
+        result.all_pairs.push_back({a[i].dtype, b[it->second].dtype, a[i].count});
+    }
     if (!name_selected(a[i].name, o.tensors, o.include, o.exclude)) continue;
     MatchedPair p;
     p.a = i;
@@ -178,6 +250,7 @@ MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<Te
     p.reason = "not in a";
     out.push_back(std::move(p));
   }
+  use.report(o, result);
   return result;
 }
 

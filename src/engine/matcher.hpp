@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/precision.hpp"
 #include "tensordiff/options.hpp"
 #include "tensordiff/report.hpp"
 #include "tensordiff/tensor_info.hpp"
@@ -26,6 +27,14 @@ struct MatchResult {
   // whether or not --align order applied them.
   std::vector<std::string> suggested_maps;
   uint64_t alignable = 0;  // pairs that --align order makes (or made) of unmatched names
+  // Every pair that names (and --align order) make, the selection aside: the run's precision
+  // (engine/precision.hpp) must not depend on which pairs were selected.
+  std::vector<PairDtypes> all_pairs;
+  // Positional names and globs that name no tensor of A or B (after --map): an error.
+  std::vector<std::string> unknown_names;
+  // --include/--exclude globs that match no tensor and --map rules that rename none: a rule
+  // that does nothing is a warning (an error under --strict).
+  std::vector<std::string> idle_rules;
 };
 
 // In A's execution order, then B-only tensors in B's order. Throws Error(kUsage) for a bad
@@ -38,6 +47,15 @@ bool name_selected(const std::string& name, const std::vector<std::string>& tens
                    const std::vector<std::string>& include, const std::vector<std::string>& exclude);
 
 std::string shape_string(const std::vector<uint64_t>& shape);
+
+// The candidate closest to `name` (most trailing '.'/'/' components in common, then the
+// longest common suffix), and when the two differ only in what comes before a common tail,
+// the --map rule that renames one into the other ("^model\\.=net."). Empty when nothing
+// shares even the last component.
+struct Closest {
+  std::string name, map;
+};
+Closest closest_name(const std::string& name, const std::vector<TensorInfo>& candidates);
 
 // The --map rules, compiled once: B's name as A calls it. Throws Error(kUsage) for a bad rule.
 class NameMap {

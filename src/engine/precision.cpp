@@ -1,5 +1,8 @@
 #include "engine/precision.hpp"
 
+#include <algorithm>
+#include <cstdio>
+
 namespace tensordiff {
 
 namespace {
@@ -56,6 +59,48 @@ Precision least_precise(const std::vector<DType>& dtypes) {
     if (p && (!least || row(*p).rank < row(*least).rank)) least = p;
   }
   return least.value_or(Precision::kFp32);
+}
+
+PrecisionChoice choose_precision(const std::vector<PairDtypes>& pairs, Precision given) {
+  if (given != Precision::kAuto) return {given, "given (--precision)"};
+  // Elements and pairs per precision, by rank (index 1..6).
+  double elems[8] = {};
+  uint64_t count[8] = {}, total_pairs = 0;
+  double total = 0;
+  for (const auto& p : pairs) {
+    const auto pa = precision_of(p.a), pb = precision_of(p.b);
+    if (!pa && !pb) continue;
+    const Precision q = !pa ? *pb : !pb ? *pa : row(*pa).rank < row(*pb).rank ? *pa : *pb;
+    const int k = row(q).rank;
+    // A zero-size pair still says which precision the run has, with the weight of one element.
+    elems[k] += std::max<double>(1, static_cast<double>(p.count));
+    ++count[k];
+    total += std::max<double>(1, static_cast<double>(p.count));
+    ++total_pairs;
+  }
+  if (total_pairs == 0) return {Precision::kFp32, "no floating-point pair; fp32"};
+  auto percent = [](double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, x >= 0.995 || x < 0.001 ? "%.3g%%" : "%.1f%%", 100 * x);
+    return std::string(buf);
+  };
+  for (int k = 1; k <= 6; ++k) {
+    if (count[k] == 0 || elems[k] < kPrecisionShare * total) continue;
+    Precision chosen = Precision::kFp32;
+    for (const auto& r : kRows)
+      if (r.rank == k) chosen = r.p;
+    std::string why = std::to_string(count[k]) + " of " + std::to_string(total_pairs) +
+                      " floating-point pairs, " + percent(elems[k] / total) + " of their elements";
+    // Less precise pairs too few to set the run's precision: named, judged by their own dtype.
+    for (int j = 1; j < k; ++j)
+      if (count[j])
+        for (const auto& r : kRows)
+          if (r.rank == j)
+            why += "; " + std::to_string(count[j]) + " " + r.name + " pair" + (count[j] > 1 ? "s" : "") + " (" +
+                   percent(elems[j] / total) + ") judged at " + r.name + "'s own tolerance";
+    return {chosen, why};
+  }
+  return {Precision::kFp32, "fp32"};  // unreachable: some precision holds at least its share
 }
 
 }  // namespace tensordiff

@@ -26,7 +26,9 @@ struct ReferenceSession::Impl {
   std::unordered_map<std::string, size_t> by_name;
   NameMap map;
   Report rep;
-  std::vector<DType> dtypes;  // of the pairs compared so far: the run's precision
+  std::vector<PairDtypes> pairs;  // compared so far: the run's precision
+  uint64_t matched = 0;           // tensors that found their counterpart
+  bool warned_unmatched = false;
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
   mutable std::mutex m;
 
@@ -67,10 +69,27 @@ PairReport ReferenceSession::check(const ArrayView& b) {
   if (it == s.by_name.end() || !name_selected(r.name, s.o.tensors, s.o.include, s.o.exclude)) {
     r.status = Status::kOnlyInB;
     r.order = s.rep.tensors.size();
-    if (it != s.by_name.end()) return r;  // filtered out: not part of the report
+    if (!name_selected(r.name, s.o.tensors, s.o.include, s.o.exclude)) return r;  // not part of the report
+    // A name the reference does not hold: when nothing has matched yet, the names of the two
+    // runs are not alike (another prefix, another framework) and every check would pass
+    // silently; later, one warning with the closest name.
+    if (s.matched == 0 || !s.warned_unmatched) {
+      const Closest c = closest_name(r.name, s.ref->tensors());
+      std::string hint = c.name.empty() ? "" : "; closest there: '" + c.name + "'";
+      if (!c.map.empty()) hint += " (--map '" + c.map + "', or the same hook_module prefix, would pair them)";
+      const std::string what = "'" + b.name + "' has no counterpart in " + s.rep.input_a + hint;
+      if (s.matched == 0)
+        throw Error(ErrorCode::kUsage, what + "; no tensor of this run has matched the reference yet");
+      s.warned_unmatched = true;
+      s.rep.warnings.push_back(what + " (the first of this run's tensors not in the reference)");
+      r.reason = "not in the reference" + hint;
+    } else {
+      r.reason = "not in the reference";
+    }
     s.rep.tensors.push_back(r);
     return r;
   }
+  ++s.matched;
   const size_t ia = it->second;
   const TensorInfo& ta = s.ref->tensors()[ia];
   r.info_a = ta;
@@ -83,9 +102,8 @@ PairReport ReferenceSession::check(const ArrayView& b) {
     r.status = Status::kError;
     r.reason = *e;
   } else {
-    s.dtypes.push_back(ta.dtype);
-    s.dtypes.push_back(tb.dtype);
-    const Precision run = s.o.precision != Precision::kAuto ? s.o.precision : least_precise(s.dtypes);
+    s.pairs.push_back({ta.dtype, tb.dtype, ta.count});
+    const Precision run = choose_precision(s.pairs, s.o.precision).precision;
     r.tolerance = resolve_tolerance(r.name, ta.dtype, tb.dtype, run, s.o);
     Job job;
     job.a = s.ref.get();
@@ -129,9 +147,14 @@ Report ReferenceSession::report() const {
                                                                         : Status::kMatch;
     pairs[i].unsupported = rep.tensors[i].reason.rfind("a: ", 0) == 0 || rep.tensors[i].reason.rfind("b: ", 0) == 0;
   }
+  if (s.matched == 0)
+    throw Error(ErrorCode::kUsage, "nothing compared: none of the " + std::to_string(rep.tensors.size()) +
+                                       " tensors checked so far has a counterpart in " + s.rep.input_a);
   assemble_report(rep, pairs, std::vector<bool>(pairs.size(), true), false);
-  const Precision run = s.o.precision != Precision::kAuto ? s.o.precision : least_precise(s.dtypes);
+  const PrecisionChoice choice = choose_precision(s.pairs, s.o.precision);
+  const Precision run = choice.precision;
   rep.summary.precision = precision_name(run);
+  rep.summary.precision_reason = choice.reason + " (of the pairs checked so far)";
   rep.summary.unit_roundoff = unit_roundoff(run);
   diagnose(rep, rep.summary.unit_roundoff);
   rep.summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.t0).count();

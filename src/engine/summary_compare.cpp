@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "engine/precision.hpp"
+#include "engine/selection.hpp"
 #include "engine/tolerance.hpp"
 #include "io/formats.hpp"
 #include "io/msprobe.hpp"
@@ -99,8 +100,10 @@ Report compare_summaries(const std::string& path_a, const std::string& path_b,
   const SummaryDump da = summary_of(path_a, o), db = summary_of(path_b, o);
   const MatchResult match = match_tensors(da.tensors, db.tensors, o);
   const auto& pairs = match.pairs;
-  const Precision precision = run_precision(pairs, da.tensors, db.tensors, o);
   Report rep;
+  check_selection(match, da.tensors, db.tensors, path_a, path_b, o, rep.warnings);
+  const PrecisionChoice choice = run_precision(match, o);
+  const Precision precision = choice.precision;
   rep.input_a = path_a;
   rep.input_b = path_b;
   rep.options = o;
@@ -119,8 +122,10 @@ Report compare_summaries(const std::string& path_a, const std::string& path_b,
     r.b = db.stats[*m.b];
     judge(r, *r.a, *r.b, r.info_a->dtype == r.info_b->dtype);
   }
+  check_tolerance_rules(rep, o, rep.warnings);
   assemble_report(rep, pairs, done, o.stop_at_first);
   rep.summary.precision = precision_name(precision);
+  rep.summary.precision_reason = choice.reason;
   rep.summary.unit_roundoff = unit_roundoff(precision);
   rep.summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;

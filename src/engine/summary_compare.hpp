@@ -12,10 +12,9 @@ namespace tensordiff {
 // Either input may be a summary (JSON) or a full dump, whose summary is computed with stats().
 Report compare_summaries(const std::string& a, const std::string& b, const CompareOptions& o);
 
-// Shared with compare(): the run's precision (--precision, else the least precise floating
-// dtype of the pairs to compare), and a report entry's name, infos, status, order, tolerance.
-Precision run_precision(const std::vector<MatchedPair>& pairs, const std::vector<TensorInfo>& ta,
-                        const std::vector<TensorInfo>& tb, const CompareOptions& o);
+// Shared with compare(): the run's precision (engine/precision.hpp's rule over every pair the
+// names make), and a report entry's name, infos, status, order, tolerance.
+PrecisionChoice run_precision(const MatchResult& match, const CompareOptions& o);
 void init_pair_report(PairReport& r, const MatchedPair& m, const std::vector<TensorInfo>& ta,
                       const std::vector<TensorInfo>& tb, Precision run, const CompareOptions& o);
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/matcher.hpp"
+#include "report/exact_value.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 namespace tensordiff {
@@ -118,12 +119,15 @@ std::string format_detail(const PairReport& r) {
     const DiffStats& d = *r.diff;
     out += "\n  tolerance       rtol " + num(r.tolerance.rtol) + ", atol " + num(r.tolerance.atol) + "\n";
     auto metric = [&](const std::string& label, const std::string& v) { out += "  " + pad(label, 16) + v + "\n"; };
+    const DType ta = sa->dtype, tb = sb->dtype;
+    auto va = [&](double v) { return exact_value(v, ta); };
+    auto vb = [&](double v) { return exact_value(v, tb); };
     if (d.max_abs)
       metric("max |d|", num(d.max_abs->value) + " at " + index_string(d.max_abs->flat_index, sa->shape) +
-                            " (a " + num(d.max_abs->a) + ", b " + num(d.max_abs->b) + ")");
+                            " (a " + va(d.max_abs->a) + ", b " + vb(d.max_abs->b) + ")");
     if (d.max_rel)
       metric("max rel", num(d.max_rel->value) + " at " + index_string(d.max_rel->flat_index, sa->shape) +
-                            " (a " + num(d.max_rel->a) + ", b " + num(d.max_rel->b) + ")");
+                            " (a " + va(d.max_rel->a) + ", b " + vb(d.max_rel->b) + ")");
     metric("mean |d|", opt(d.mean_abs));
     metric("rmse", opt(d.rmse));
     metric("rel L2", num(d.rel_l2));
@@ -135,12 +139,22 @@ std::string format_detail(const PairReport& r) {
     if (d.same_dtype) metric("bits differ", std::to_string(d.bits_differ) + ", max ULP " + std::to_string(d.max_ulp));
     if (r.scale) metric("l2(b)/l2(a)", fmt("%.9f", *r.scale));
     if (r.shift) metric("mean shift", num(*r.shift) + " rms of a");
+    // NaN/inf mismatches first: |d| cannot rank them, and they are the worst there are.
+    if (!d.nonfinite.empty()) {
+      const uint64_t total = d.nan_mismatch + d.inf_mismatch;
+      out += "\n  NaN/inf mismatches: " + std::to_string(total) + ", the first " + std::to_string(d.nonfinite.size()) +
+             " in flat order\n";
+      out += "    " + pad("index", 24) + pad("a", 18) + pad("b", 18) + "\n";
+      for (const auto& w : d.nonfinite)
+        out += "    " + pad(index_string(w.flat_index, sa->shape), 24) + pad(va(w.a), 18) + pad(vb(w.b), 18) +
+               (std::isnan(w.value) ? "NaN mismatch" : "inf mismatch") + "\n";
+    }
     if (!d.worst.empty()) {
-      out += "\n  worst " + std::to_string(d.worst.size()) + " (largest |b - a|)\n";
+      out += "\n  worst " + std::to_string(d.worst.size()) + " (largest |b - a|, finite pairs)\n";
       out += "    " + pad("index", 24) + pad("a", 18) + pad("b", 18) + "|d|\n";
       for (const auto& w : d.worst)
-        out += "    " + pad(index_string(w.flat_index, sa->shape), 24) + pad(num(w.a), 18) +
-               pad(num(w.b), 18) + num(w.value) + "\n";
+        out += "    " + pad(index_string(w.flat_index, sa->shape), 24) + pad(va(w.a), 18) +
+               pad(vb(w.b), 18) + num(w.value) + "\n";
     }
     out += "\n" + bars("  |a| by binary exponent", r.a->mag_hist) +
            bars("  |b| by binary exponent", r.b->mag_hist) +

@@ -59,6 +59,9 @@ std::string data_json(const Report& rep) {
   const Summary& s = rep.summary;
   w.key("first_divergence").value(s.first_divergence.value_or(""));
   w.key("first_jump").value(s.first_jump.value_or(""));
+  w.key("jumps").begin_array();
+  for (const auto& j : s.jumps) w.value(j);
+  w.end_array();
   w.key("precision").value(s.precision);
   w.key("hist_first_exp").value(static_cast<int64_t>(ExpHistogram::kMinExp));
   w.key("hist_zero").value(static_cast<int64_t>(ExpHistogram::kZero));
@@ -103,6 +106,11 @@ std::string data_json(const Report& rep) {
   });
   column("count", [&](const PairReport& r) {
     if (r.diff) w.value(r.diff->count);
+    else w.null();
+  });
+  // NaN/inf mismatches, which max|d|, rel L2 and cosine (finite pairs) do not show.
+  column("nonfinite", [&](const PairReport& r) {
+    if (r.diff) w.value(r.diff->nan_mismatch + r.diff->inf_mismatch);
     else w.null();
   });
   column("growth", [&](const PairReport& r) { opt(r.growth); });
@@ -163,7 +171,8 @@ function X(i){return 40+(W-50)*(N>1?i/(N-1):0.5);}function Y(y){return H-20-(H-3
 c.strokeStyle='#ccc';c.fillStyle='#666';c.font='10px sans-serif';
 for(var e=Math.ceil(lo);e<=Math.floor(hi);e++){c.beginPath();c.moveTo(40,Y(e));c.lineTo(W-10,Y(e));c.stroke();c.fillText('1e'+e,2,Y(e)+3);}
 function mark(name,color){var k=D.name.indexOf(name);if(k<0)return;c.strokeStyle=color;c.beginPath();c.moveTo(X(k),10);c.lineTo(X(k),H-20);c.stroke();}
-mark(D.first_divergence,'#d33');mark(D.first_jump,'#e90');
+for(var j=0;j<N;j++)if(D.jump[j]){c.strokeStyle='#e90';c.beginPath();c.moveTo(X(j)+1,10);c.lineTo(X(j)+1,H-20);c.stroke();}
+mark(D.first_divergence,'#d33');
 c.fillStyle='#36c';for(var p=0;p<pts.length;p++){c.fillRect(X(pts[p][0])-1.5,Y(pts[p][1])-1.5,3,3);}
 c.fillStyle='#3a3';for(p=0;p<pts.length;p++){var gr=pts[p][2];if(gr===null)continue;
  var gy=Math.log10(Math.max(gr,1e-30));c.fillRect(X(pts[p][0])-1,H-20-(H-30)*Math.min(Math.max((gy+1)/6,0),1)-1,2,2);}
@@ -182,7 +191,8 @@ function draw(){var tb=document.getElementById('tb'),h=[];var start=page*PER,end
   var row='<tr class="'+cl+'" data-i="'+i+'">';
   for(var j=0;j<cols.length;j++){var key=cols[j][0],v=D[key][i],num=typeof v==='number';
    var t=key==='mismatches'&&v!==null?v+'/'+D.count[i]:key==='growth'&&v!==null?'x'+g(v):num?g(v):(v===null?'':String(v));
-   if(key==='name'){var m=(D.name[i]===D.first_divergence?'&gt;':'')+(D.name[i]===D.first_jump?'*':'');t=m+' '+esc(t);}else t=esc(t);
+   if(key==='status'&&D.nonfinite[i])t+=' ('+D.nonfinite[i]+' NaN/inf)';
+   if(key==='name'){var m=(D.name[i]===D.first_divergence?'&gt;':'')+(D.jump[i]?'*':'');t=m+' '+esc(t);}else t=esc(t);
    row+='<td'+(num?' class="n"':'')+'>'+t+'</td>';}
   h.push(row+'</tr>');}
  tb.innerHTML=h.join('');

@@ -179,6 +179,18 @@ void wdiff(JsonWriter& w, const DiffStats& d, const std::vector<uint64_t>& shape
     w.end_object();
   }
   w.end_array();
+  // Where the NaN/inf mismatches are, first in flat order: what max|d| cannot show.
+  w.key("nonfinite").begin_array();
+  for (const auto& x : d.nonfinite) {
+    w.begin_object();
+    w.key("index").value(unravel_index(x.flat_index, shape));
+    w.key("flat_index").value(x.flat_index);
+    w.key("a").value(x.a);
+    w.key("b").value(x.b);
+    w.key("kind").value(std::isnan(x.value) ? "nan" : "inf");
+    w.end_object();
+  }
+  w.end_array();
   w.end_object();
 }
 
@@ -270,13 +282,16 @@ void write_json(const Report& r, const TextSink& sink) {
                      {"unsupported", s.unsupported},
                      {"first_divergence", jname(s.first_divergence)},
                      {"first_jump", jname(s.first_jump)},
+                     {"jumps", s.jumps},
                      {"precision", s.precision},
+                     {"precision_reason", s.precision_reason},
                      {"unit_roundoff", jnum(s.unit_roundoff)},
                      {"bytes", s.bytes},
                      {"seconds", jnum(s.seconds)},
                      {"gb_per_s", jnum(s.gb_per_s)}};
   ordered_json tail;
   tail["notes"] = r.notes;
+  tail["warnings"] = r.warnings;
   if (!r.files.empty()) {
     ordered_json files = ordered_json::array();
     for (const auto& f : r.files)

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace tensordiff {
 
@@ -59,7 +61,7 @@ bool is_number(const std::string& s) {
 
 }  // namespace
 
-std::string shorten_name(const std::string& name, size_t w) {
+std::string shorten_name(const std::string& name, size_t w, const std::vector<bool>& protect) {
   if (display_width(name) <= w || w < 6) return name;
   std::vector<std::string> parts;
   std::vector<char> seps;
@@ -79,7 +81,9 @@ std::string shorten_name(const std::string& name, size_t w) {
     return is_number(x) || (!x.empty() && x.size() <= 8 && std::isdigit(static_cast<unsigned char>(x.back())));
   };
   for (size_t i = 0; i < n; ++i)
-    if (has_digit(parts[i]) || (i + 1 < n && is_number(parts[i + 1])) || i + 2 >= n) keep[i] = true;
+    if (has_digit(parts[i]) || (i + 1 < n && is_number(parts[i + 1])) || i + 2 >= n ||
+        (i < protect.size() && protect[i]))
+      keep[i] = true;
   // Removed components leave one "…" per run.
   auto render = [&] {
     std::string out;
@@ -109,6 +113,60 @@ std::string shorten_name(const std::string& name, size_t w) {
   // 4. Cut the middle.
   const size_t keep_n = w - 1, head = keep_n / 2, tail = keep_n - head;
   return name.substr(0, head) + "\u2026" + name.substr(name.size() - tail);
+}
+
+namespace {
+std::vector<std::string> components(const std::string& name) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= name.size(); ++i)
+    if (i == name.size() || name[i] == '.' || name[i] == '/') {
+      parts.push_back(name.substr(start, i - start));
+      start = i + 1;
+    }
+  return parts;
+}
+}  // namespace
+
+std::vector<std::string> shorten_names(const std::vector<std::string>& names, size_t w) {
+  std::vector<std::string> out(names.size());
+  std::unordered_map<std::string, std::vector<size_t>> by_short;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out[i] = shorten_name(names[i], w);
+    if (out[i] != names[i]) by_short[out[i]].push_back(i);
+  }
+  // A shortened name may also equal another row's full name.
+  std::unordered_set<std::string> full(names.begin(), names.end());
+  for (auto& [shortened, rows] : by_short) {
+    std::unordered_set<std::string> distinct;
+    for (size_t i : rows) distinct.insert(names[i]);
+    if (distinct.size() < 2 && !full.count(shortened)) continue;
+    // Protect, in each name, the components in which it differs from another of the group.
+    std::vector<std::vector<std::string>> parts;
+    for (size_t i : rows) parts.push_back(components(names[i]));
+    std::unordered_set<std::string> seen;
+    bool clash = false;
+    std::vector<std::string> again(rows.size());
+    for (size_t x = 0; x < rows.size(); ++x) {
+      std::vector<bool> protect(parts[x].size(), false);
+      for (size_t y = 0; y < rows.size(); ++y)
+        for (size_t k = 0; k < parts[x].size(); ++k)
+          if (k >= parts[y].size() || parts[y][k] != parts[x][k]) protect[k] = true;
+      again[x] = shorten_name(names[rows[x]], w, protect);
+      clash = clash || (again[x] != names[rows[x]] && (full.count(again[x]) || !seen.insert(again[x]).second));
+    }
+    for (size_t x = 0; x < rows.size(); ++x) out[rows[x]] = clash ? names[rows[x]] : again[x];
+  }
+  // Last guard, across groups: any two rows still alike print in full.
+  std::unordered_map<std::string, size_t> first_row;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const auto [it, fresh] = first_row.emplace(out[i], i);
+    if (!fresh && names[it->second] != names[i]) {
+      out[i] = names[i];
+      out[it->second] = names[it->second];
+    }
+  }
+  return out;
 }
 
 std::string wrap(const std::string& text, size_t width, size_t indent) {

@@ -28,7 +28,13 @@ Layout fit_columns(const std::vector<Column>& cols, size_t name_index, size_t na
 // `name` in at most `w` characters: components (split at '.' and '/') that are numbers, the
 // one before a number (layers.7) and the last two are kept; the others shrink to their first
 // letter, then leading components go ("…"), then the middle.
-std::string shorten_name(const std::string& name, size_t w);
+// `protect`: components (by index) that are kept whole too.
+std::string shorten_name(const std::string& name, size_t w, const std::vector<bool>& protect = {});
+
+// Every name shortened to `w` as above, and never two alike: names that would print the same
+// keep whole the components that tell them apart, and when that is not enough or too wide,
+// print in full (a row wider than the column beats two rows that read the same).
+std::vector<std::string> shorten_names(const std::vector<std::string>& names, size_t w);
 
 // `text` wrapped at spaces to `width` columns (0: unwrapped); continuation lines indented.
 std::string wrap(const std::string& text, size_t width, size_t indent = 4);

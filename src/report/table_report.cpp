@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/matcher.hpp"
+#include "report/exact_value.hpp"
 #include "report/table_layout.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -118,6 +119,13 @@ std::vector<std::string> cells(const PairReport& r, const TableStyle& st) {
     c[kGrowth] = growth_cell(r);
   }
   std::string status = status_cell(r);
+  // NaN and inf mismatches are outside max|d|, rel L2 and cosine (finite pairs only).
+  if (r.diff && (r.diff->nan_mismatch || r.diff->inf_mismatch)) {
+    std::string m;
+    if (r.diff->nan_mismatch) m += std::to_string(r.diff->nan_mismatch) + " NaN";
+    if (r.diff->inf_mismatch) m += (m.empty() ? "" : ", ") + std::to_string(r.diff->inf_mismatch) + " inf";
+    status += " (" + m + " mismatched)";
+  }
   if (r.by_order) status += " [b: " + r.name_b + "]";
   // Summaries carry no per-element diff: the reason is all there is to show.
   if (!r.reason.empty() && (r.status != Status::kMismatch || r.summary_diff))
@@ -133,8 +141,10 @@ std::vector<std::string> cells(const PairReport& r, const TableStyle& st) {
 // divergence / first jump. Runs of matching rows longer than `collapse` become one line (-1).
 std::vector<long> chosen_rows(const Report& rep, const TableStyle& st) {
   const Summary& s = rep.summary;
+  // Rows always shown: the first divergence and every jump; with --top only the two headlines.
   auto marked = [&](const PairReport& r) {
-    return (s.first_divergence && r.name == *s.first_divergence) || (s.first_jump && r.name == *s.first_jump);
+    return (s.first_divergence && r.name == *s.first_divergence) ||
+           (st.top > 0 ? s.first_jump && r.name == *s.first_jump : r.jump);
   };
   std::vector<long> rows;
   if (st.top > 0) {
@@ -190,11 +200,14 @@ std::string format_table(const Report& rep, const TableStyle& st) {
                                 st.name_width);
   const auto& cols = compare_columns(nw);
   const Layout lay = fit_columns(cols, kName, nw, std::min<size_t>(nw, 14), st.width, 2);
-  auto render = [&](const std::vector<std::string>& c, bool head) {
+  std::vector<std::string> full(rep.tensors.size());
+  for (size_t i = 0; i < rep.tensors.size(); ++i) full[i] = rep.tensors[i].name;
+  const std::vector<std::string> shown_names = shorten_names(full, lay.name_width);
+  auto render = [&](const std::vector<std::string>& c, bool head, size_t row = 0) {
     std::string line;
     for (size_t k = 0; k < cols.size(); ++k) {
       if (!lay.shown[k]) continue;
-      std::string v = k == kName && !head ? shorten_name(c[k], lay.name_width) : c[k];
+      std::string v = k == kName && !head ? shown_names[row] : c[k];
       const size_t w = k == kName ? lay.name_width : cols[k].width;
       if (k == kStatus) {
         line += v;
@@ -217,14 +230,14 @@ std::string format_table(const Report& rep, const TableStyle& st) {
     }
     const PairReport& r = rep.tensors[static_cast<size_t>(i)];
     const bool first = s.first_divergence && r.name == *s.first_divergence;
-    const bool jump = s.first_jump && r.name == *s.first_jump;
+    const bool jump = r.jump;  // every jump; the first is the summary's headline
     // Markers: '>' the first divergence (first over tolerance), '*' the first jump (where the
     // error is introduced); both on one row: ">*".
     std::string line = std::string(first ? (st.color ? "\u25b6" : ">") : " ") + (jump ? "*" : " ");
     std::vector<std::string> c = cells(r, st);
     std::string status = c[kStatus];
     c[kStatus].clear();
-    line += render(c, false);
+    line += render(c, false, static_cast<size_t>(i));
     // On a terminal the status keeps to the width (the reason is in the summary and JSON).
     if (st.width > 0 && display_width(line) + display_width(status) > st.width) {
       const size_t room = st.width > display_width(line) + 1 ? st.width - display_width(line) - 1 : 4;
@@ -279,12 +292,22 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
     for (const auto& r : rep.tensors)
       if (r.name == *s.first_divergence) {
         std::string fd = "first divergence: " + r.name + " (order " + std::to_string(r.order) + ")";
-        if (r.status == Status::kMismatch && r.diff && r.diff->max_abs) {
-          const auto idx = unravel_index(r.diff->max_abs->flat_index, r.info_a->shape);
-          std::string is;
-          for (size_t i = 0; i < idx.size(); ++i) is += (i ? "," : "") + std::to_string(idx[i]);
-          fd += ": " + r.reason + "; max|d| " + g3(r.diff->max_abs->value) + " at [" + is +
-                "] (a " + g3(r.diff->max_abs->a) + ", b " + g3(r.diff->max_abs->b) + ")";
+        if (r.status == Status::kMismatch && r.diff) {
+          const DiffStats& d = *r.diff;
+          auto at = [&](const ExtremeAt& e) {
+            const auto idx = unravel_index(e.flat_index, r.info_a->shape);
+            std::string is;
+            for (size_t i = 0; i < idx.size(); ++i) is += (i ? "," : "") + std::to_string(idx[i]);
+            return "[" + is + "] (a " + exact_value(e.a, r.info_a->dtype) + ", b " +
+                   exact_value(e.b, r.info_b->dtype) + ")";
+          };
+          fd += ": " + r.reason;
+          if (!d.nonfinite.empty())
+            fd += std::string("; first ") + (std::isnan(d.nonfinite[0].value) ? "NaN" : "inf") +
+                  " mismatch at " + at(d.nonfinite[0]);
+          // max|d| is over finite pairs: worth a mention when a finite pair differs.
+          if (d.max_abs && (d.max_abs->value > 0 || d.nonfinite.empty()))
+            fd += "; max|d| " + g3(d.max_abs->value) + " at " + at(*d.max_abs);
         } else if (!r.reason.empty()) {
           fd += ": " + r.reason;
         }
@@ -307,6 +330,22 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
         emit(fj, kYellow);
         break;
       }
+    // Every later jump: the slip after the first one is the next thing a migrator fixes.
+    if (s.jumps.size() > 1) {
+      std::string more = std::to_string(s.jumps.size() - 1) + " more jump" + (s.jumps.size() > 2 ? "s" : "") + " (*):";
+      size_t listed = 0;
+      for (const auto& r : rep.tensors) {
+        if (!r.jump || r.name == *s.first_jump) continue;
+        if (++listed > 8) {
+          more += " ... (--top-by growth or the JSON report's summary.jumps list them all)";
+          break;
+        }
+        // On a terminal a name must fit a wrapped line; the order number tells it apart.
+        const std::string n = st.width > 0 ? shorten_name(r.name, std::max<size_t>(20, st.width - 30)) : r.name;
+        more += " " + n + " (order " + std::to_string(r.order) + ", " + growth_cell(r) + ")";
+      }
+      emit(more, kYellow);
+    }
   } else if (s.compared > 0 && s.consistent < s.compared) {
     emit("no jump (no error beyond what earlier tensors carry and the " + s.precision + " noise floor)", nullptr);
   }
@@ -322,7 +361,7 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
       al += " (and " + std::to_string(rep.suggested_maps.size() - show) + " more in the JSON report)";
     emit(al, nullptr);
   }
-  emit("precision " + s.precision + "; " + fmt("%.3g GB", s.bytes / 1e9) + " read in " + fmt("%.3g s", s.seconds) + " (" +
+  emit("precision " + s.precision + (s.precision_reason.empty() ? "" : " (" + s.precision_reason + ")") + "; " + fmt("%.3g GB", s.bytes / 1e9) + " read in " + fmt("%.3g s", s.seconds) + " (" +
            fmt("%.3g GB/s", s.gb_per_s) + ", " + rep.backend + ", " + std::to_string(rep.threads) + " threads)",
        nullptr);
   return out;

@@ -103,12 +103,16 @@ TEST(EndToEnd, FiltersMapsAndRules) {
   r = compare(dir + "/a.h5", dir + "/b.h5", o);
   EXPECT_EQ(*r.summary.first_divergence, "layer13");
 
-  // --map renames B: with B's names shifted, nothing pairs up until mapped back.
+  // --map renames B: with B's names shifted, nothing pairs up until mapped back, and a run
+  // that compares nothing is an error, never a pass (issue 20).
   o = CompareOptions{};
   o.maps.push_back({"^layer(\\d+)$", "L$1"});
-  r = compare(dir + "/a.h5", dir + "/b.h5", o);
-  EXPECT_EQ(r.summary.only_in_a, 20u);
-  EXPECT_EQ(r.summary.only_in_b, 20u);
+  try {
+    compare(dir + "/a.h5", dir + "/b.h5", o);
+    ADD_FAILURE() << "nothing compared, no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nothing compared: no tensor of"), std::string::npos) << e.what();
+  }
   o.maps.push_back({"^L(\\d+)$", "layer$1"});
   r = compare(dir + "/a.h5", dir + "/b.h5", o);
   EXPECT_EQ(r.summary.compared, 20u);
