@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -43,6 +44,35 @@ bool is_hdf5(int fd, uint64_t size) {
   for (uint64_t off = 0; off + 8 <= size; off = off == 0 ? 512 : off * 2)
     if (::pread(fd, b, 8, static_cast<off_t>(off)) == 8 && std::memcmp(b, kHdf5Magic, 8) == 0) return true;
   return false;
+}
+
+bool exists(const std::string& p) { return ::access(p.c_str(), F_OK) == 0; }
+
+// What a file that is no dump may be (issue 20): a netCDF-3 file (not HDF5-based, unlike
+// netCDF-4), or a member of a family or multi-driver HDF5 file other than the one that holds
+// the superblock.
+std::string not_a_dump_hint(const std::string& path, const uint8_t* b, size_t n) {
+  if (n >= 4 && b[0] == 'C' && b[1] == 'D' && b[2] == 'F' && (b[3] == 1 || b[3] == 2 || b[3] == 5))
+    return "; it is a netCDF-3 (classic) file, which is not HDF5-based: convert it with "
+           "'nccopy -k nc4 IN OUT' (netCDF-4 files are HDF5 and read)";
+  const size_t start = path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1;
+  for (const char* m : {"-b.h5", "-r.h5", "-g.h5", "-l.h5", "-o.h5"})
+    if (has_suffix(path, m)) {
+      const std::string prefix = path.substr(0, path.size() - 5);
+      for (const char* super : {"-s.h5", "-m.h5"})
+        if (exists(prefix + super))
+          return "; it looks like a member of a multi-file HDF5 file: give " + prefix + super;
+    }
+  const size_t dot = path.rfind('.');
+  size_t end = dot != std::string::npos && dot > start ? dot : path.size();
+  while (end > start && !std::isdigit(static_cast<unsigned char>(path[end - 1]))) --end;
+  size_t begin = end;
+  while (begin > start && std::isdigit(static_cast<unsigned char>(path[begin - 1]))) --begin;
+  if (begin < end && path.find_first_not_of('0', begin) < end) {
+    const std::string first = path.substr(0, begin) + std::string(end - begin, '0') + path.substr(end);
+    if (exists(first)) return "; it looks like a member of an HDF5 family: give its member 0, " + first;
+  }
+  return "";
 }
 
 }  // namespace
@@ -104,7 +134,7 @@ Format detect_format(const std::string& path) {
       return Format::kMsprobe;
     return Format::kSummary;
   }
-  throw Error(ErrorCode::kNotHdf5, path + ": not a dump tensordiff reads (" + kFormats + ")");
+  throw Error(ErrorCode::kNotHdf5, path + ": not a dump tensordiff reads (" + kFormats + ")" + not_a_dump_hint(path, b, n));
 }
 
 std::unique_ptr<Source> open_source(const std::string& path, const EngineOptions& o) {

@@ -1,10 +1,14 @@
 // The helper process's side (hdf5_helper.hpp): the only code that calls libhdf5 on the files
 // the engine compares. It lists every dataset of nested groups (execution order, dtypes,
 // where the bytes are) and then serves H5Dread requests until the engine closes the socket.
+#include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 #include <cstring>
 #include <set>
 
@@ -160,7 +164,10 @@ struct Open {
 
 class Lister {
  public:
-  Lister(hid_t file, const std::string& path, const HelperOptions& o) : file_(file), path_(path), o_(o) {}
+  // helper_reads: every read by H5Dread here (a family or multi-driver file, whose addresses
+  // are not offsets in the file the engine opened).
+  Lister(hid_t file, const std::string& path, const HelperOptions& o, bool helper_reads)
+      : file_(file), path_(path), o_(o), helper_reads_(helper_reads) {}
 
   Hdf5Listing run(std::vector<Open>& opened) {
     walk_group(file_, "/", "");
@@ -272,6 +279,9 @@ class Lister {
     Open o;
     o.dset = H5Dopen2(group, name.c_str(), H5P_DEFAULT);
     if (o.dset < 0) {
+      // No shape is known: listed with no elements (count must be the shape's product).
+      d.info.shape = {0};
+      d.info.count = 0;
       d.info.unsupported = "cannot open" + detail(o_.verbose);
       d.info.type_name = "unreadable";
       push(std::move(d), o);
@@ -299,9 +309,12 @@ class Lister {
       }
     } else if (sclass == H5S_SCALAR) {
       d.info.count = 1;
-    } else {  // H5S_NULL: no elements and no shape
+    } else {
+      // H5S_NULL (an attribute-like dataset with no data), or a dataspace libhdf5 cannot
+      // read: no elements. Listed as shape (0,) so that count stays the shape's product.
       d.info.count = 0;
       d.info.shape = {0};
+      if (sclass != H5S_NULL) d.error = "its dataspace cannot be read" + detail(o_.verbose);
     }
     if (space >= 0) H5Sclose(space);
     d.order_attr = read_order_attr(o.dset);
@@ -311,7 +324,10 @@ class Lister {
     d.info.big_endian = ct.big_endian;
     if (ct.dtype) d.info.dtype = *ct.dtype;
     else d.info.unsupported = ct.description;
-    if (overflow) d.info.unsupported = "shape of more than 2^60 elements";
+    if (overflow) {
+      d.info.unsupported = "shape of more than 2^60 elements";
+      d.info.count = 0;  // never read; the engine checks count against the shape otherwise
+    }
     hid_t dcpl = H5Dget_create_plist(o.dset);
     d.info.storage = storage_of(dcpl);
     if (d.info.unsupported.empty()) choose_read_path(d, o, dcpl, type);
@@ -364,7 +380,7 @@ class Lister {
     if (packed) d.info.big_endian = false;
     d.path = ReadPath::kHelper;
     const H5D_layout_t layout = H5Pget_layout(dcpl);
-    if (packed || o_.hdf5_only) return;
+    if (packed || o_.hdf5_only || helper_reads_) return;
     if (layout == H5D_CONTIGUOUS && H5Pget_external_count(dcpl) == 0) {
       const haddr_t off = H5Dget_offset(o.dset);
       H5Eclear2(H5E_DEFAULT);
@@ -386,6 +402,22 @@ class Lister {
     } else if (layout == H5D_CHUNKED) {
       list_chunks(d, o, dcpl, type);
     }
+  }
+
+  // The base address of the file holding `obj`: the size of its user block (libhdf5 sets it to
+  // where it found the superblock, 512, 1024, ...), 0 without one.
+  static uint64_t base_address(hid_t obj) {
+    uint64_t base = 0;
+    hid_t f = H5Iget_file_id(obj);
+    if (f >= 0) {
+      hid_t fcpl = H5Fget_create_plist(f);
+      hsize_t ub = 0;
+      if (fcpl >= 0 && H5Pget_userblock(fcpl, &ub) >= 0) base = ub;
+      if (fcpl >= 0) H5Pclose(fcpl);
+      H5Fclose(f);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return base;
   }
 
   // The file holding the dataset's bytes: an external link's target file when followed.
@@ -432,6 +464,25 @@ class Lister {
       H5Eclear2(H5E_DEFAULT);
       return;
     }
+    // libhdf5 1.10's chunk queries (H5Dget_chunk_info, _by_coord) report the chunks of an
+    // extensible-array index whose unlimited dimension is not the first at swizzled
+    // coordinates (HDF5's tools test file h5fc_ext1_f.h5: chunks (0,3) and (2,0) swapped),
+    // while H5Dread places them right: such datasets are read by H5Dread.
+    H5D_chunk_index_t index_type;
+    if (H5Dget_chunk_index_type(o.dset, &index_type) >= 0 && index_type == H5D_CHUNK_IDX_EARRAY) {
+      hid_t sp = H5Dget_space(o.dset);
+      std::vector<hsize_t> dims(rank), maxdims(rank);
+      const bool got = sp >= 0 && H5Sget_simple_extent_dims(sp, dims.data(), maxdims.data()) == rank;
+      if (sp >= 0) H5Sclose(sp);
+      H5Eclear2(H5E_DEFAULT);
+      if (!got) return;
+      for (int k = 1; k < rank; ++k)
+        if (maxdims[k] == H5S_UNLIMITED) return;
+    }
+    H5Eclear2(H5E_DEFAULT);
+    // Chunk addresses are relative to the file's base address (after a user block);
+    // H5Dget_offset already adds it, the chunk queries do not.
+    const uint64_t base = base_address(o.dset);
     unsigned opts = 0;
     if (H5Pget_chunk_opts(dcpl, &opts) >= 0) d.unfiltered_edges = opts & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS;
     d.fill = fill_element(dcpl, type);
@@ -456,7 +507,8 @@ class Lister {
       if (addr == HADDR_UNDEF || size == 0) return;
       uint64_t linear = 0;
       for (int k = 0; k < rank; ++k) linear = linear * per_dim[k] + offset[k] / cdims[k];
-      d.chunks.push_back({linear, addr, size, mask});
+      // An address near 2^64 wraps: validate_listed then finds it past the end of the file.
+      d.chunks.push_back({linear, addr + base, size, mask});
     };
     if (!huge && grid <= kGridLookups) {
       for (uint64_t linear = 0; linear < grid && d.chunks.size() < written; ++linear) {
@@ -495,6 +547,7 @@ class Lister {
   hid_t file_;
   std::string path_;
   HelperOptions o_;
+  bool helper_reads_ = false;
   Hdf5Listing list_;
   std::vector<Open> open_;
   std::set<std::string> visited_;
@@ -583,30 +636,148 @@ void serve(int fd, const std::vector<Open>& opened, const Hdf5Listing& l, bool v
   }
 }
 
+
+
+// The driver named in the superblock's driver information block (superblock versions 0 and
+// 1, which family and multi-driver files have): "NCSAfami" (family), "NCSAmult" (multi and
+// split), or "" when there is none or it cannot be read. Bounded reads of the signature's
+// superblock only.
+std::string superblock_driver(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct stat st;
+  std::string id;
+  if (::fstat(fd, &st) == 0) {
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    uint8_t sb[64];
+    for (uint64_t off = 0; off + sizeof sb <= size; off = off == 0 ? 512 : off * 2) {
+      if (::pread(fd, sb, sizeof sb, static_cast<off_t>(off)) != static_cast<ssize_t>(sizeof sb) ||
+          std::memcmp(sb, "\x89HDF\r\n\x1a\n", 8) != 0)
+        continue;
+      const unsigned version = sb[8], so = sb[13];
+      if (version > 1 || so != 8) break;  // 8-byte addresses: what every driver here writes
+      const size_t pos = (version == 0 ? 24 : 28) + 3 * 8;  // base, free space, end of file
+      uint64_t drv = 0;
+      for (int i = 0; i < 8; ++i) drv |= uint64_t(sb[pos + i]) << (8 * i);
+      if (drv == ~uint64_t(0) || drv > size) break;  // undefined: no driver block
+      uint8_t block[16];
+      if (off + drv <= size - sizeof block &&
+          ::pread(fd, block, sizeof block, static_cast<off_t>(off + drv)) == static_cast<ssize_t>(sizeof block))
+        id.assign(reinterpret_cast<const char*>(block + 8), 8);
+      break;
+    }
+  }
+  ::close(fd);
+  return id;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() > tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// A family's member name pattern from its member 0: the last run of digits in the file name
+// (all zeros) becomes %0Nd, e.g. run00000.h5 -> run%05d.h5.
+std::optional<std::string> family_pattern(const std::string& path) {
+  const size_t start = path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1;
+  const size_t dot = path.rfind('.');
+  size_t end = dot != std::string::npos && dot > start ? dot : path.size();  // not the 5 of .h5
+  while (end > start && !std::isdigit(static_cast<unsigned char>(path[end - 1]))) --end;
+  size_t begin = end;
+  while (begin > start && std::isdigit(static_cast<unsigned char>(path[begin - 1]))) --begin;
+  if (begin == end || path.find_first_not_of('0', begin) < end) return std::nullopt;
+  auto escape = [](const std::string& s) {
+    std::string e;
+    for (char c : s) e += c == '%' ? std::string("%%") : std::string(1, c);
+    return e;
+  };
+  const size_t n = end - begin;
+  return escape(path.substr(0, begin)) + (n > 1 ? "%0" + std::to_string(n) + "d" : "%d") + escape(path.substr(end));
+}
+
+struct Opened {
+  hid_t file = -1;
+  std::string driver;  // "" (sec2), "family" or "multi": the latter read by H5Dread only
+  std::string error;   // when file < 0
+};
+
+// Opens `path` read-only. A family or multi-driver file cannot be opened alone: its superblock
+// names the driver, and the member names follow from the given one (member 0 of a family;
+// PREFIX-s.h5 of a multi file, PREFIX-m.h5 of a split one, h5dump's conventions).
+Opened open_file(const std::string& path, bool verbose) {
+  Opened r;
+  r.file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (r.file >= 0) return r;
+  const std::string first_detail = detail(verbose);
+  const std::string id = superblock_driver(path);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  std::string name;
+  // Family files written before HDF5 1.8 have no driver block: a name like member 0's and a
+  // file shorter than its superblock says (the default open's complaint) are the signs.
+  const auto pattern = family_pattern(path);
+  const bool old_family = id.empty() && pattern && first_detail.find("truncated file") != std::string::npos;
+  if (id == "NCSAfami" || old_family) {
+    r.driver = "family";
+    if (!pattern) {
+      r.error = path + ": an HDF5 family-driver file whose name does not end in member 0's number "
+                       "(e.g. data00000.h5): cannot name its other members";
+    } else {
+      name = *pattern;
+      H5Pset_fapl_family(fapl, 0, H5P_DEFAULT);  // 0: the size the file records
+    }
+  } else if (id == "NCSAmult") {
+    r.driver = "multi";
+    if (ends_with(path, "-s.h5")) {
+      name = path.substr(0, path.size() - 5);
+      H5Pset_fapl_multi(fapl, nullptr, nullptr, nullptr, nullptr, 1);
+    } else if (ends_with(path, "-m.h5")) {
+      name = path.substr(0, path.size() - 5);
+      H5Pset_fapl_split(fapl, "-m.h5", H5P_DEFAULT, "-r.h5", H5P_DEFAULT);
+    } else {
+      r.error = path + ": an HDF5 multi-driver file whose name ends neither in -s.h5 (multi) nor in "
+                       "-m.h5 (split): cannot name its other members";
+    }
+  }
+  if (!name.empty()) {
+    r.file = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl);
+    if (r.file < 0 && old_family)
+      r.error = path + ": cannot open HDF5 file, truncated or corrupt" + first_detail;
+    else if (r.file < 0)
+      r.error = path + ": cannot open HDF5 " + r.driver + "-driver file '" + name + "' (its members)" + detail(verbose);
+  } else if (r.error.empty()) {
+    r.error = path + ": cannot open HDF5 file, truncated or corrupt" + first_detail;
+  }
+  H5Pclose(fapl);
+  H5Eclear2(H5E_DEFAULT);
+  return r;
+}
+
 }  // namespace
 
 void run_hdf5_helper(int fd, const std::string& path, const HelperOptions& o, bool send_listing) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   const htri_t is = H5Fis_hdf5(path.c_str());
-  if (is <= 0) {
+  if (is <= 0 && superblock_driver(path).empty()) {
     H5Eclear2(H5E_DEFAULT);
     send_error(fd, static_cast<int>(ErrorCode::kNotHdf5), path + ": not an HDF5 file");
     return;
   }
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) {
-    send_error(fd, static_cast<int>(ErrorCode::kCorrupt),
-               path + ": cannot open HDF5 file, truncated or corrupt" + detail(o.verbose));
+  H5Eclear2(H5E_DEFAULT);
+  const Opened opened_file = open_file(path, o.verbose);
+  if (opened_file.file < 0) {
+    send_error(fd, static_cast<int>(ErrorCode::kCorrupt), opened_file.error);
     return;
   }
+  const hid_t file = opened_file.file;
   std::vector<Open> opened;
   Hdf5Listing l;
   try {
-    l = Lister(file, path, o).run(opened);
+    l = Lister(file, path, o, !opened_file.driver.empty()).run(opened);
   } catch (const Error& e) {
     send_error(fd, static_cast<int>(e.code()), e.what());
     return;
   }
+  if (!opened_file.driver.empty())
+    for (auto& d : l.datasets) d.info.storage += " (" + opened_file.driver + " driver)";
   if (send_listing) {
     wire::Writer w;
     w.u8('L');

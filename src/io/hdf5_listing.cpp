@@ -22,16 +22,6 @@ TensorInfo decode_info(wire::Reader& r) {
   t.name = r.str();
   t.shape = r.u64s();
   t.count = r.u64();
-  // The engine sizes buffers from count: it must be the shape's product and below 2^60
-  // (a larger shape is listed as unsupported).
-  uint64_t product = 1;
-  bool overflow = false;
-  for (uint64_t d : t.shape) {
-    if (d != 0 && product > (uint64_t(1) << 60) / d) overflow = true;
-    else product *= d;
-  }
-  if (overflow ? t.unsupported.empty() : t.count != product)
-    throw wire::WireError("count is not the shape's product");
   const uint8_t dt = r.u8();
   if (dt > static_cast<uint8_t>(DType::kBool)) throw wire::WireError("bad dtype");
   t.dtype = static_cast<DType>(dt);
@@ -41,6 +31,16 @@ TensorInfo decode_info(wire::Reader& r) {
   t.unsupported = r.str();
   t.source = r.str();
   t.order = r.u64();
+  // The engine sizes buffers from count: it must be the shape's product and below 2^60. A
+  // larger shape is listed as unsupported (checked once `unsupported` is read: issue 20).
+  uint64_t product = 1;
+  bool overflow = false;
+  for (uint64_t d : t.shape) {
+    if (d != 0 && product > (uint64_t(1) << 60) / d) overflow = true;
+    else product *= d;
+  }
+  if (overflow ? t.unsupported.empty() : t.count != product)
+    throw wire::WireError("count is not the shape's product");
   return t;
 }
 
