@@ -109,6 +109,24 @@ std::pair<std::string, std::string> parse_map(const std::string& spec) {
   throw Error(ErrorCode::kUsage, "--map '" + spec + "': expected REGEX=REPL");
 }
 
+// Options a command would ignore: given anyway, they are an error, never silently dropped.
+void refuse_ignored(const cxxopts::ParseResult& r, Command command) {
+  static const char* const kNotStats[] = {
+      "html", "only-diff", "top", "top-by", "include", "exclude", "map", "allow-reshape", "stop-at-first",
+      "align", "rtol", "atol", "tol", "equal-nan", "no-equal-nan", "exact", "precision", "criterion",
+      "min-cosine", "max-rel-l2", "worst-k", "strict"};
+  static const char* const kNotShow[] = {"json", "csv", "html", "only-diff", "top", "top-by", "all",
+                                         "stop-at-first", "width", "color", "name-width"};
+  auto check = [&](const auto& names, const char* why) {
+    for (const char* n : names)
+      if (r.count(n)) throw Error(ErrorCode::kUsage, std::string("--") + n + why);
+  };
+  if (command == Command::kStats)
+    check(kNotStats, " is for comparing two dumps; stats summarises one (select with TENSOR names or globs)");
+  if (command == Command::kShow)
+    check(kNotShow, " is for the compare table and reports; show prints one pair (compare with --json for its report)");
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, bool>> option_names() {
@@ -151,6 +169,7 @@ CliArgs parse_args(int argc, char** argv) {
     a.command = Command::kVersion;
     return a;
   }
+  refuse_ignored(r, a.command);
   std::vector<std::string> pos;
   if (r.count("positional")) pos = r["positional"].as<std::vector<std::string>>();
   const size_t nfiles = a.command == Command::kStats ? 1 : 2;

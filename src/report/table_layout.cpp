@@ -61,7 +61,7 @@ bool is_number(const std::string& s) {
 
 }  // namespace
 
-std::string shorten_name(const std::string& name, size_t w, const std::vector<bool>& protect) {
+std::string shorten_name(const std::string& name, size_t w, const std::vector<bool>& protect, bool cut) {
   if (display_width(name) <= w || w < 6) return name;
   std::vector<std::string> parts;
   std::vector<char> seps;
@@ -107,9 +107,10 @@ std::string shorten_name(const std::string& name, size_t w, const std::vector<bo
   for (size_t i = 0; i < n && display_width(render()) > w; ++i)
     if (!keep[i]) gone[i] = true;
   for (size_t i = 0; i + 2 < n && display_width(render()) > w; ++i)
-    if (!has_digit(parts[i]) && parts[i].size() > 1) parts[i] = parts[i].substr(0, 1);
+    if (!has_digit(parts[i]) && parts[i].size() > 1 && !(i < protect.size() && protect[i]))
+      parts[i] = parts[i].substr(0, 1);
   const std::string s = render();
-  if (display_width(s) <= w) return s;
+  if (display_width(s) <= w || !cut) return s;
   // 4. Cut the middle.
   const size_t keep_n = w - 1, head = keep_n / 2, tail = keep_n - head;
   return name.substr(0, head) + "\u2026" + name.substr(name.size() - tail);
@@ -152,7 +153,7 @@ std::vector<std::string> shorten_names(const std::vector<std::string>& names, si
       for (size_t y = 0; y < rows.size(); ++y)
         for (size_t k = 0; k < parts[x].size(); ++k)
           if (k >= parts[y].size() || parts[y][k] != parts[x][k]) protect[k] = true;
-      again[x] = shorten_name(names[rows[x]], w, protect);
+      again[x] = shorten_name(names[rows[x]], w, protect, false);
       clash = clash || (again[x] != names[rows[x]] && (full.count(again[x]) || !seen.insert(again[x]).second));
     }
     for (size_t x = 0; x < rows.size(); ++x) out[rows[x]] = clash ? names[rows[x]] : again[x];

@@ -28,12 +28,14 @@ Layout fit_columns(const std::vector<Column>& cols, size_t name_index, size_t na
 // `name` in at most `w` characters: components (split at '.' and '/') that are numbers, the
 // one before a number (layers.7) and the last two are kept; the others shrink to their first
 // letter, then leading components go ("…"), then the middle.
-// `protect`: components (by index) that are kept whole too.
-std::string shorten_name(const std::string& name, size_t w, const std::vector<bool>& protect = {});
+// `protect`: components (by index) that are kept whole too; `cut`: false keeps the middle
+// (the result may then be wider than w).
+std::string shorten_name(const std::string& name, size_t w, const std::vector<bool>& protect = {}, bool cut = true);
 
 // Every name shortened to `w` as above, and never two alike: names that would print the same
-// keep whole the components that tell them apart, and when that is not enough or too wide,
-// print in full (a row wider than the column beats two rows that read the same).
+// keep whole the components that tell them apart (possibly wider than w: the caller widens
+// the column), and when that is not enough print in full (a row wider than the column beats
+// two rows that read the same).
 std::vector<std::string> shorten_names(const std::vector<std::string>& names, size_t w);
 
 // `text` wrapped at spaces to `width` columns (0: unwrapped); continuation lines indented.

@@ -198,11 +198,19 @@ std::vector<long> chosen_rows(const Report& rep, const TableStyle& st) {
 std::string format_table(const Report& rep, const TableStyle& st) {
   const size_t nw = name_column(rep.tensors, [](const PairReport& r) -> const std::string& { return r.name; },
                                 st.name_width);
-  const auto& cols = compare_columns(nw);
-  const Layout lay = fit_columns(cols, kName, nw, std::min<size_t>(nw, 14), st.width, 2);
+  auto cols = compare_columns(nw);
+  Layout lay = fit_columns(cols, kName, nw, std::min<size_t>(nw, 14), st.width, 2);
   std::vector<std::string> full(rep.tensors.size());
   for (size_t i = 0; i < rep.tensors.size(); ++i) full[i] = rep.tensors[i].name;
-  const std::vector<std::string> shown_names = shorten_names(full, lay.name_width);
+  std::vector<std::string> shown_names = shorten_names(full, lay.name_width);
+  // Names kept apart may need more room than the column had: other columns make it.
+  size_t need = 0;
+  for (const auto& n : shown_names) need = std::max(need, display_width(n));
+  if (need > lay.name_width) {
+    cols = compare_columns(need);
+    lay = fit_columns(cols, kName, need, need, st.width, 2);
+    shown_names = shorten_names(full, lay.name_width);
+  }
   auto render = [&](const std::vector<std::string>& c, bool head, size_t row = 0) {
     std::string line;
     for (size_t k = 0; k < cols.size(); ++k) {

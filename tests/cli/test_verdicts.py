@@ -209,7 +209,7 @@ def test_values_print_with_the_digits_that_differ(tmp_path):
 
 # 7. Names never collide -----------------------------------------------------------------------
 
-MEGATRON = "language_model.encoder.layers.{}.mlp.{}.bias"
+MEGATRON = "module.language_model.encoder.layers.{}.mlp.{}.bias.main_grad"  # Megatron's grads
 
 
 def megatron(tmp_path):
@@ -226,7 +226,7 @@ def megatron(tmp_path):
 def test_shortened_names_stay_distinct(tmp_path, width):
     a, b, names = megatron(tmp_path)
     code, out, _ = td(a, b, *(["--width", width] if width else []))
-    rows = [l for l in out.splitlines() if re.match(r"^[>* ]{2}\s+\d+\s", l)]
+    rows = [l for l in out.splitlines() if re.match(r"^[>* ]{2}\s+\d+  \S", l)]
     shown = [re.split(r"\s{2,}", l[2:].strip())[1] for l in rows]
     assert len(rows) == 4 and len(set(shown)) == 4, out
     if not width:  # a pipe gets whole names
@@ -240,7 +240,7 @@ def test_folder_mode_rows_name_their_file(tmp_path):
             write(tmp_path / side / f"rank{rank}.h5",
                   {"encoder.layers.0.mlp.dense_4h_to_h.weight": np.ones(4, np.float32) * (rank + (side == "B"))})
     code, out, _ = td(tmp_path / "A", tmp_path / "B", "--width", "90")
-    rows = [l for l in out.splitlines() if re.match(r"^[>* ]{2}\s+\d+\s", l)]
+    rows = [l for l in out.splitlines() if re.match(r"^[>* ]{2}\s+\d+  \S", l)]
     shown = [re.split(r"\s{2,}", l[2:].strip())[1] for l in rows]
     assert len(set(shown)) == 2 and all("rank" in s for s in shown), out
 
@@ -290,3 +290,15 @@ def test_quiet_prints_nothing_even_with_warnings(pair):
     # but an error still gets its one line
     code, out, err = td("-q", a, b, "nope")
     assert code == 2 and out == "" and "nope" in one_error_line(err)
+
+
+# Options a command would ignore are refused, not dropped ----------------------------------------
+
+def test_options_a_command_ignores_are_errors(pair, tmp_path):
+    a, b = pair
+    for args, what in [(["stats", a, "--rtol", "1"], "--rtol"), (["stats", a, "--exclude", "w*"], "--exclude"),
+                       (["show", a, b, "weight", "--json", tmp_path / "r.json"], "--json"),
+                       (["show", a, b, "weight", "--top", "3"], "--top")]:
+        code, out, err = td(*args)
+        assert code == 2 and what in one_error_line(err), (args, err)
+    assert not (tmp_path / "r.json").exists()
