@@ -7,7 +7,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       hdf5-filter-plugin hdf5-plugin-lzf hdf5-filter-plugin-blosc-serial
       clang libclang-rt-14-dev chromium libopenmpi-dev openmpi-bin
       python3 python3-numpy python3-h5py python3-pytest python3-torch
-      python3-setuptools python3-pip time bc)
+      python3-setuptools python3-pip time bc valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
