@@ -37,7 +37,9 @@ CliRun run(const std::string& args, const std::string& env = "") {
   size_t n;
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
   const int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out, slurp(err_path)};
+  CliRun r{WIFEXITED(st) ? WEXITSTATUS(st) : -1, out, slurp(err_path)};
+  std::filesystem::remove(err_path);
+  return r;
 }
 
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
