@@ -1,6 +1,7 @@
-// zlib vs libdeflate on the real chunks of a dataset (DESIGN.md §6 asks which is faster):
-// reads every raw chunk of DATASET once with H5Dread_chunk, then inflates them all with each
-// library, median of 5, single thread. Usage: tensordiff_inflate_bench FILE DATASET
+// zlib vs libdeflate on the real chunks of a dataset (docs/design.md §6: we inflate chunks in
+// our own threads, so which library is faster?): reads every raw chunk of DATASET once with
+// H5Dread_chunk, then inflates them all with each library, median of 5, single thread.
+// Usage: tensordiff_inflate_bench FILE DATASET
 #include <hdf5.h>
 #include <libdeflate.h>
 #include <zlib.h>

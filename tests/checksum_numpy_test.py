@@ -1,5 +1,5 @@
 """The engine's checksum (tensordiff stats --json) against docs/checksum.py, on fresh random
-data of several dtypes, byte orders and odd lengths (DESIGN.md §4)."""
+data of several dtypes, byte orders and odd lengths (docs/design.md §4)."""
 import json
 import os
 import subprocess

@@ -1,4 +1,4 @@
-// The fields of DESIGN.md §4, under the names the JSON report uses.
+// The fields of docs/design.md §4, under the names the JSON report uses.
 #pragma once
 #include <array>
 #include <cstdint>

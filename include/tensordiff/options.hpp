@@ -11,7 +11,7 @@ namespace tensordiff {
 // kGpuEmu: the CUDA kernels' algorithm executed on the host in the device's order (tests).
 enum class Backend { kAuto, kCpu, kCuda, kGpuEmu };
 
-// The precision of a run (DESIGN.md §4 Diagnosis): the least precise floating dtype among the
+// The precision of a run (docs/design.md §4 Diagnosis): the least precise floating dtype among the
 // compared tensors of either dump unless the user names it. tf32 computes with float16's
 // 10-bit mantissa and stores float32; fp8 is float8_e4m3fn's precision.
 enum class Precision { kAuto, kFp64, kFp32, kTf32, kFp16, kBf16, kFp8 };

@@ -15,7 +15,7 @@ namespace tensordiff {
 constexpr int kReportSchema = 2;
 const char* version();
 
-// kConsistent: judged from summaries only (DESIGN.md §4), which agree; not proven equal.
+// kConsistent: judged from summaries only (docs/design.md §4), which agree; not proven equal.
 // kError: a read of this pair failed (reason says why); every other pair is still compared
 // and the run ends with exit status 2.
 enum class Status { kMatch, kMismatch, kOnlyInA, kOnlyInB, kIncompatible, kConsistent, kError };

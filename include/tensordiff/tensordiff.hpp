@@ -71,7 +71,7 @@ int group_exit_status(int mine);
 // Throws Error(kUsage) for a target this CPU cannot run.
 std::string build_info(const std::string& simd = "");
 
-std::string to_json(const Report& report);       // DESIGN.md §8
+std::string to_json(const Report& report);       // docs/design.md §8
 std::string to_json(const StatsReport& report);
 // The same JSON, produced a tensor at a time into `sink` (reports of 10^5 tensors never exist
 // as one document in memory).

@@ -1,4 +1,4 @@
-"""The tensordiff checksum (DESIGN.md §4) in a few lines of numpy.
+"""The tensordiff checksum (docs/design.md §4) in a few lines of numpy.
 
 Over the tensor's stored bytes in little-endian order, zero-padded to a multiple of 8 and read
 as 64-bit words w_0 ... w_{W-1}:  h = sum_j mix(w_j + phi*(j+1)) mod 2^64,

@@ -1,7 +1,7 @@
 """The recorder: where watched variables, module hooks and hand-placed points go.
 
 `full` mode writes each tensor as an HDF5 dataset in its own dtype (float16 as HDF5 float16,
-bfloat16 as the custom float of DESIGN.md §5) with the attributes order, step, source,
+bfloat16 as the custom float of docs/design.md §5) with the attributes order, step, source,
 framework and dtype, in a file that tracks creation order. `summary` mode writes no data: one
 JSON line per tensor with the fields of `tensordiff stats --json` (a JSON-lines file whose first
 line is a header), which `tensordiff A B` compares like dumps. Every record is flushed at once,

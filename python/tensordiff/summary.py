@@ -24,7 +24,7 @@ def _num(x: float):
 
 
 def mag_hist(v: np.ndarray) -> dict:
-    """|x| binned by binary exponent (DESIGN.md §4), over finite values."""
+    """|x| binned by binary exponent (docs/design.md §4), over finite values."""
     v = np.abs(v[np.isfinite(v)])
     zero = int(np.count_nonzero(v == 0))
     nz = v[v != 0]
@@ -39,7 +39,7 @@ def mag_hist(v: np.ndarray) -> dict:
 
 
 def summarize(arr: np.ndarray, dtype: str, first_k: int = 5) -> dict:
-    """The side fields of DESIGN.md §4 for one tensor (arr holds raw bits for bfloat16)."""
+    """The side fields of docs/design.md §4 for one tensor (arr holds raw bits for bfloat16)."""
     v = _values(np.asarray(arr), dtype).reshape(-1)
     fin = v[np.isfinite(v)]
     nonzero_idx = np.flatnonzero((v != 0) | np.isnan(v))[:first_k]

@@ -102,8 +102,8 @@ def test_default_tolerances_follow_the_run_precision(reference, tmp_path):
 
 def test_no_false_jump_in_clean_runs_over_seeds(tmp_path):
     """The thresholds' margin, over more seeds than the cases above: 72 clean runs (seeds 1-4,
-    with and without recorded inputs), none may name a jump (DESIGN §4: clean peers measured at
-    most x24 apart against the peer rule's x1000)."""
+    with and without recorded inputs), none may name a jump (docs/design.md §4 Diagnosis: clean
+    peers measured at most x24 apart against the peer rule's x1000)."""
     alarms = []
     for kind in scenarios.MODELS:
         for seed in range(1, 5):

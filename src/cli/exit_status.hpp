@@ -1,4 +1,4 @@
-// The exit statuses of DESIGN.md §9, shared by the command line and the Python module (whose
+// The exit statuses of docs/design.md §7, shared by the command line and the Python module (whose
 // reports carry the status the same command would have exited with).
 #pragma once
 #include "tensordiff/report.hpp"

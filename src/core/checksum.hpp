@@ -1,4 +1,4 @@
-// The checksum of DESIGN.md §4: one definition for every backend.
+// The checksum of docs/design.md §4: one definition for every backend.
 #pragma once
 #include <cstdint>
 

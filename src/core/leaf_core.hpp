@@ -1,5 +1,5 @@
 // The GPU's algorithm, written once for the CUDA kernels (kernels/leaf_kernel.cu) and for their
-// host emulator (kernels/emulator_backend.cpp), which executes it lane by lane in the device's
+// host emulator (kernels/device_chunk.cpp), which executes it lane by lane in the device's
 // order so that CI proves the device's results without a GPU: same leaves, same reduction
 // order, same tree, bit for bit.
 //
@@ -45,8 +45,8 @@ TD_HD constexpr int seg_elems(int ea, int eb) {
 }
 TD_HD constexpr int lane_element(int lane, int m, int E) { return ((m / E) * kLanes + lane) * E + m % E; }
 
-// ---- decoding: the CPU's decode.hpp, bit for bit (tests/unit/leaf_core_test.cpp checks every
-// narrow value) ----
+// ---- decoding: the CPU's decode.hpp, bit for bit (tests/parity/gpu_emulator_test.cpp,
+// LeafCore.DecodingMatchesTheCpuForEveryNarrowValue, checks every narrow value) ----
 
 TD_HD inline double as_double(uint64_t b) {
   double d;
@@ -158,7 +158,7 @@ TD_HD inline bool is_signed_int(DType t) {
   return t == DType::kI8 || t == DType::kI16 || t == DType::kI32 || t == DType::kI64;
 }
 
-// DESIGN.md §4 ULP distance of two same-dtype elements' raw bits.
+// docs/design.md §4 ULP distance of two same-dtype elements' raw bits.
 TD_HD inline uint64_t ulp_distance(DType t, uint64_t x, uint64_t y, int es) {
   const int bits = 8 * es;
   if (is_float_type(t)) {

@@ -1,4 +1,4 @@
-// The floating sums of DESIGN.md §4 and the canonical tree node that combines them.
+// The floating sums of docs/design.md §4 and the canonical tree node that combines them.
 //
 // Sums are kept per group — side a, side b, and the finite pairs F — each in units of its
 // own power of two 2^scale: linear fields (mean, abs) divided by 2^scale, squared fields (m2,
@@ -55,7 +55,7 @@ TD_HD inline int square_scale(double max_abs) {
 // 2^-scale, the factor that brings a block's values into its group's units.
 TD_HD inline double unit_factor(int scale) { return ldexp(1.0, -scale); }
 
-// min and max of DESIGN.md §4 order -0.0 below +0.0 (IEEE 754-2019 minimum/maximum), so the
+// min and max of docs/design.md §4 order -0.0 below +0.0 (IEEE 754-2019 minimum/maximum), so the
 // sign of a zero extreme is one answer whatever the lane order, chunking or backend; a plain
 // min keeps whichever zero it saw first, and SIMD lanes see them in a target-dependent order.
 TD_HD inline bool sign_bit(double x) {

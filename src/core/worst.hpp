@@ -1,4 +1,4 @@
-// The K worst elements of a pair (DESIGN.md §4 `worst`): the largest |b − a| over the finite
+// The K worst elements of a pair (docs/design.md §4 `worst`): the largest |b − a| over the finite
 // pairs, ties to the smallest flat index, kept sorted. Exact in any grouping: a chunk's list is
 // found by scanning only the blocks whose maximum can enter it, and lists of consecutive chunks
 // merge like sorted runs. Host code shared by every backend's driver.

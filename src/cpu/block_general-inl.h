@@ -1,5 +1,5 @@
 // The CPU kernel's general block reductions over decoded float64 values: every rule of
-// DESIGN.md §4 with masks for NaN, ±inf and ragged lengths, per-group scales for values beyond
+// docs/design.md §4 with masks for NaN, ±inf and ragged lengths, per-group scales for values beyond
 // 2^±kSafeExp. The all-finite fast path (block_fast-inl.h) hands such blocks here. Included
 // per SIMD target by chunk_kernel.cpp (see scalar_parts-inl.h).
 #if defined(TENSORDIFF_CPU_BLOCK_GENERAL_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -261,7 +261,7 @@ void ReduceBlockPairGeneral(BlockBuf& buf, size_t n, const PairParams& p, FusedB
     vrel = hn::Max(vrel, hn::IfThenElseZero(F, rel));
     hn::Store(ExpBin(d, hn::IfThenElse(F, ad, nan)), du, buf.bins_d + i);
     // close(a, b) on finite pairs; atol + rtol·|a| rounded twice, as numpy.isclose computes it
-    // (no FMA): the same bits on every target. NaN and inf rules of DESIGN.md §4 elsewhere.
+    // (no FMA): the same bits on every target. NaN and inf rules of docs/design.md §4 elsewhere.
     const auto close = hn::And(F, hn::Le(ad, hn::Add(atol, hn::Mul(rtol, hn::Abs(a)))));
     const auto both_nan = hn::And(isnan_a, isnan_b);
     const auto one_nan = hn::Xor(isnan_a, isnan_b);

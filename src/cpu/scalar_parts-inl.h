@@ -144,7 +144,7 @@ struct JointHist {
   }
 };
 
-// Checksum words of DESIGN.md §4 for bytes [offset, offset + len) of the tensor; offset is a
+// Checksum words of docs/design.md §4 for bytes [offset, offset + len) of the tensor; offset is a
 // multiple of 8, a trailing partial word is zero-padded.
 // φ·(j+1) advances by φ per word: an induction variable, so the vectorised loop needs no
 // 64-bit multiply for it (AVX2 has none: each costs three 32-bit ones).

@@ -1,5 +1,5 @@
 // compare() and stats(): open the dumps, match, plan jobs, run them, turn partials into the
-// fields of DESIGN.md §4 and verdicts.
+// fields of docs/design.md §4 and verdicts.
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -50,7 +50,7 @@ std::string num(double v) {
   return buf;
 }
 
-// The verdict of DESIGN.md §4: no element out of tolerance (or, with --criterion, the whole
+// The verdict of docs/design.md §4: no element out of tolerance (or, with --criterion, the whole
 // tensor's rel L2 within rtol / its cosine at least 1 − rtol; NaN and inf mismatches count
 // under every criterion), plus the user's extra rules.
 void apply_verdict(PairReport& r, const CompareOptions& o) {

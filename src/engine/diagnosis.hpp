@@ -1,4 +1,4 @@
-// Where the error is introduced (DESIGN.md §4 Diagnosis): per pair `growth` (its relative L2
+// Where the error is introduced (docs/design.md §4 Diagnosis): per pair `growth` (its relative L2
 // error over what it inherited), `scale` = l2(b)/l2(a) and `shift` = (mean(b) − mean(a)) /
 // rms(a); the first jump is the first pair in A's order whose error those earlier do not
 // explain. The rules and their thresholds were chosen by measurement (python/tests/

@@ -1,7 +1,7 @@
 // The processes that share one run: the process alone, or an MPI group under mpirun/srun
 // (engine/mpi_group.cpp, built with TENSORDIFF_MPI). Everything else is the same code: the
 // runner splits the chunks by bytes across ranks and rank 0 merges their partials in the
-// canonical order (DESIGN.md §7), so the report is bit-identical whatever the rank count.
+// canonical order (docs/design.md §2), so the report is bit-identical whatever the rank count.
 #pragma once
 #include <cstdint>
 #include <optional>

@@ -7,9 +7,9 @@
 
 namespace tensordiff {
 
-// The first `k` positions in flat order where the pair has a NaN or inf mismatch (DESIGN.md
-// §4's rules, equal_nan as the job's), each {|d| = +inf, or NaN for a NaN mismatch, index, a,
-// b}. Reads the job's tensors again, in order, up to the k-th such position.
+// The first `k` positions in flat order where the pair has a NaN or inf mismatch
+// (docs/design.md §4's rules, equal_nan as the job's), each {|d| = +inf, or NaN for a NaN
+// mismatch, index, a, b}. Reads the job's tensors again, in order, up to the k-th such position.
 std::vector<ExtremeAt> find_nonfinite_mismatches(const Job& job, int k);
 
 }  // namespace tensordiff

@@ -10,7 +10,7 @@ namespace tensordiff {
 PairParams pair_params(const TensorInfo& a, const TensorInfo& b, const Tolerance& tol,
                        const CompareOptions& o);
 
-// Sets r.a, r.b, r.diff and the verdict (status, reason) of DESIGN.md §4.
+// Sets r.a, r.b, r.diff and the verdict (status, reason) of docs/design.md §4.
 void finish_pair(PairReport& r, Partial& p, const Job& job, const CompareOptions& o);
 
 }  // namespace tensordiff

@@ -1,5 +1,5 @@
 // The precision of a run and what follows from it: the default tolerances of the verdict and
-// the noise floor of the diagnosis (DESIGN.md §4 Diagnosis).
+// the noise floor of the diagnosis (docs/design.md §4 Diagnosis).
 #pragma once
 #include <optional>
 #include <string>

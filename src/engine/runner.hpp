@@ -43,7 +43,7 @@ struct RunPlan {
 // `backend` chooses the chunk size when the options leave it 0.
 RunPlan plan_run(const EngineOptions& o, const ComputeBackend& backend);
 
-// Elements per chunk for a job: a power-of-two multiple of kBlockElems (DESIGN.md §4).
+// Elements per chunk for a job: a power-of-two multiple of kBlockElems (docs/design.md §4).
 uint64_t chunk_elements(uint64_t chunk_bytes, size_t elem_size);
 
 // Called once per job in job order with the merged partial, or with `error` set (the partial

@@ -1,4 +1,4 @@
-// Comparing summaries (DESIGN.md §4 side fields without the data): shape, dtype, checksum,
+// Comparing summaries (docs/design.md §4 side fields without the data): shape, dtype, checksum,
 // stat deltas and first nonzeros, with the same matching, order and first divergence as dumps.
 #pragma once
 #include <string>

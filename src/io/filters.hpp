@@ -1,4 +1,4 @@
-// Undoing HDF5's chunk filters in our own threads (DESIGN.md §6): HDF5 serialises its own
+// Undoing HDF5's chunk filters in our own threads (docs/design.md §6): HDF5 serialises its own
 // decompression behind its global lock, so compressed checkpoints would use one core.
 #pragma once
 #include <cstddef>

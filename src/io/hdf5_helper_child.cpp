@@ -171,7 +171,7 @@ class Lister {
 
   Hdf5Listing run(std::vector<Open>& opened) {
     walk_group(file_, "/", "");
-    // DESIGN.md §4: the `order` attribute first; then the walk (creation order where tracked,
+    // docs/design.md §4: the `order` attribute first; then the walk (creation order where tracked,
     // natural order of names elsewhere). Datasets without the attribute follow those with it.
     std::vector<size_t> idx(list_.datasets.size());
     for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;

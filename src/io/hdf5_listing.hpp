@@ -1,4 +1,4 @@
-// What the HDF5 helper process reports about a file (DESIGN.md §6, issue 11): every dataset's
+// What the HDF5 helper process reports about a file (docs/design.md §6, issue 11): every dataset's
 // description and where its bytes are, so that the engine reads data with pread and decodes
 // chunks itself, and libhdf5 (which is not hardened against hostile files) never runs in the
 // engine's process. Only reads that need libhdf5 itself (filters we do not decode, compact

@@ -1,6 +1,6 @@
 // HDF5 source: the listing comes from the HDF5 helper process (hdf5_helper.hpp), the bytes
 // from pread at the addresses it reports: contiguous datasets in parallel outside any lock,
-// chunked ones as raw chunks that we unfilter in the calling threads (DESIGN.md §6). Every
+// chunked ones as raw chunks that we unfilter in the calling threads (docs/design.md §6). Every
 // size and address from the file is checked against the file's length before it is used.
 // Reads that need libhdf5 (other filters, compact storage, conversions) go to the helper.
 #include <fcntl.h>

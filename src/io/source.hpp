@@ -46,7 +46,7 @@ class Source {
 
 
 // kDirect: contiguous datasets by pread and chunked ones by raw chunks that we unfilter, both
-// in the calling threads (DESIGN.md §6); kHdf5Only: every read through H5Dread (the reference
+// in the calling threads (docs/design.md §6); kHdf5Only: every read through H5Dread (the reference
 // the direct readers are tested against).
 enum class ReadMode { kDirect, kHdf5Only };
 

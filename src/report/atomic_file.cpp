@@ -1,7 +1,7 @@
-// Reports are written so that nothing of the user's is ever lost or half-written (DESIGN.md §7,
-// issue 11): a regular file via a temporary file renamed into place, created only when the
-// report is ready; anything else (stdout, a device, a FIFO) is written to directly and never
-// replaced; an input is never a report's target.
+// Reports are written so that nothing of the user's is ever lost or half-written
+// (docs/design.md §7, issue 11): a regular file via a temporary file renamed into place,
+// created only when the report is ready; anything else (stdout, a device, a FIFO) is written to
+// directly and never replaced; an input is never a report's target.
 #include <fcntl.h>
 #include <libgen.h>
 #include <sys/stat.h>

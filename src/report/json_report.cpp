@@ -1,4 +1,4 @@
-// The JSON report of DESIGN.md §8 (and the stats summary), with exactly its field names.
+// The JSON report of docs/design.md §8 (and the stats summary), with exactly its field names.
 #include <cmath>
 #include <cstdio>
 

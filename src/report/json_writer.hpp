@@ -1,6 +1,6 @@
 // A direct JSON text writer for the report's per-tensor entries: no document object model, so
 // 10^5 tensors are written at the speed of appending text (nlohmann's DOM cost ~40 us each).
-// Numbers in their shortest round-trip form; NaN and infinities as the strings DESIGN.md §8
+// Numbers in their shortest round-trip form; NaN and infinities as the strings docs/design.md §8
 // names; strings escaped, with invalid UTF-8 replaced by U+FFFD.
 #pragma once
 #include <charconv>

@@ -1,4 +1,4 @@
-// The terminal table of DESIGN.md §8: one row per pair in execution order, the first
+// The terminal table of docs/design.md §8: one row per pair in execution order, the first
 // divergence marked, colour only when asked (the CLI asks on a TTY).
 #include <algorithm>
 #include <cmath>

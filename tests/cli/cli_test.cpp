@@ -1,4 +1,4 @@
-// The real binary: exit codes, stdout and stderr for good and bad input (DESIGN.md §7).
+// The real binary: exit codes, stdout and stderr for good and bad input (docs/design.md §7).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 

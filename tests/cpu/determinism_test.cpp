@@ -1,5 +1,5 @@
 // Exact fields bitwise and float sums identical across chunk sizes and thread counts
-// (DESIGN.md §4 determinism), through the whole compare() on HDF5 files.
+// (docs/design.md §4 determinism), through the whole compare() on HDF5 files.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>

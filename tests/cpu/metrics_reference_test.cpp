@@ -1,4 +1,4 @@
-// Every metric of DESIGN.md §4 from the engine's kernel against the scalar long-double
+// Every metric of docs/design.md §4 from the engine's kernel against the scalar long-double
 // reference, on fresh random data of every dtype and on the edge cases, once per SIMD target
 // this machine runs (per_target.hpp). The random seed is printed; TD_SEED=N repeats a run.
 #include <gtest/gtest.h>
@@ -24,7 +24,8 @@ constexpr DType kAll[] = {DType::kF64, DType::kF32, DType::kF16, DType::kBF16, D
                           DType::kF8E5M2, DType::kI8, DType::kI16, DType::kI32, DType::kI64,
                           DType::kU8, DType::kU16, DType::kU32, DType::kU64, DType::kBool};
 
-// Float sums: identical definition, different association; 1e-12 relative is DESIGN's bound.
+// Float sums: identical definition, different association; 1e-12 (scaled by the terms' magnitude)
+// is the normwise bound of docs/design.md §4 Determinism.
 constexpr double kRel = 1e-12;
 
 std::mt19937_64& rng() {

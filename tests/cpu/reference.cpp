@@ -133,7 +133,7 @@ SideStats reference_side(DType t, const std::vector<uint8_t>& raw, uint64_t n, i
     fin.push_back(v);
     sum += v;
     sumsq += static_cast<long double>(v) * v;
-    // -0.0 is below +0.0 (DESIGN.md §4: min and max are exact to the sign of zero).
+    // -0.0 is below +0.0 (docs/design.md §4: min and max are exact to the sign of zero).
     if (v < mn || (v == mn && std::signbit(v))) mn = v;
     if (v > mx || (v == mx && !std::signbit(v))) mx = v;
     ++mag.counts[ref_bin(v)];

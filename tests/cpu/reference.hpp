@@ -1,4 +1,4 @@
-// A plain scalar reference for every field of DESIGN.md §4: one element at a time, sums in
+// A plain scalar reference for every field of docs/design.md §4: one element at a time, sums in
 // long double, written without the engine's blocks, trees or SIMD.
 #pragma once
 #include <cstdint>

@@ -1,6 +1,6 @@
 // The GPU's algorithm, emulated on the host (kernels/device_chunk.cpp), against the CPU backend:
 // every dtype, mixed pairs, edge values, chunk sizes and thread counts. Exact fields must agree
-// bit for bit (-0.0 is not 0.0, NaN payloads aside); float sums within DESIGN.md §4's normwise
+// bit for bit (-0.0 is not 0.0, NaN payloads aside); float sums within docs/design.md §4's normwise
 // bound: two summation orders of the same n terms differ by at most 2^-40 · Σ|terms| (the
 // trees are at most ~300 additions deep, 300·2^-53 < 2^-44, with room for the leaf's scaling).
 // Seeds are fixed and printed with every failure.

@@ -1,4 +1,5 @@
-// Execution order (DESIGN.md §4): `order` attribute, else tracked creation order, else natural.
+// Execution order (docs/design.md §4): `order` attribute, else tracked creation order, else
+// natural.
 #include <gtest/gtest.h>
 
 #include "fixtures/h5_writer.hpp"
