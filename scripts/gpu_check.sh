@@ -4,7 +4,7 @@
 #   scripts/gpu_check.sh pack   here: builds for sm_80 and sm_90 (A100, H100/H200; PTX for newer)
 #                               into build-gpu/, records registers and shared memory per kernel
 #                               (ptxas), and packs the executables with their libraries into
-#                               .devpack/ (../shared/device/pack.sh)
+#                               .devpack/ (scripts/pack_device.sh)
 #   scripts/gpu_check.sh run    on the GPU machine, with .devpack beside the repository: the
 #                               CUDA and parity tests, the benchmark, and the whole command on
 #                               page-cache files against the CPU backend; writes the results
@@ -28,7 +28,7 @@ if [[ $mode == pack ]]; then
   grep -E "Compiling entry|Used [0-9]+ registers" "$bd/gpu-build.log" |
     sed -E 's/.*Compiling entry function .(_Z[^ ]*). for .(sm_[0-9]+).*/\2 \1/; s/.*(Used .*)/  \1/' \
     > "$bd/ptxas.txt"
-  ../shared/device/pack.sh .devpack "$bd/tensordiff" "$bd/tensordiff-hdf5-helper" \
+  scripts/pack_device.sh .devpack "$bd/tensordiff" "$bd/tensordiff-hdf5-helper" \
     "$bd/tests/tensordiff_tests" "$bd/tensordiff_cuda_bench" "$bd/tensordiff_gen"
   cp "$bd/ptxas.txt" .devpack/
   exit 0

@@ -10,7 +10,7 @@ import scenarios
 import tensordiff
 
 # (model, precision, slip) whose effect hides in the run's noise: measured sizes in
-# python/tests/scenarios.py's docstring and the README. GELU tanh-vs-erf differs by ~1e-4
+# scenarios.py's docstring and docs/measurements.md. GELU tanh-vs-erf differs by ~1e-4
 # relative, below bf16 (3.9e-3) and fp16 (4.9e-4) rounding; a LayerNorm eps of 1e-3 rescales
 # by ~5e-4, inside bf16's own systematic rounding effects (up to 4e-4 in clean runs); a softmax
 # rounded to bf16 is what every other bf16 tensor of the run already is.
