@@ -1,8 +1,9 @@
 """The contract is in the repository (issue 21): every "docs/design.md §N" that a comment, a
 script or a page cites names a section docs/design.md has (a heading "## N."), nothing cites the
-design by its old name (the shared DESIGN file outside the repository), and nothing refers to a
-path outside the repository (../shared). Every text file git knows is read: tracked ones, and
-new ones not yet added unless .gitignore keeps them out; symlinks are read at their target.
+design by its old name (the upper-case file of the shared notes outside the repository), and
+nothing refers to a path outside the repository (the shared folder beside it). Every text file
+git knows is read: tracked ones, and new ones not yet added unless .gitignore keeps them out;
+symlinks are read at their target.
 
 Run: /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/docs_test.py"""
 import os
