@@ -247,7 +247,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
 
   std::vector<bool> done(pairs.size(), false);
   for (size_t i : done_early) done[i] = true;
-  run_jobs(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
+  run_pipeline(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
     PairReport& r = rep.tensors[job_pair[j]];
     if (error) {
       r.status = Status::kError;
@@ -306,7 +306,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
     jobs.push_back(job);
     job_entry.push_back(rep.tensors.size() - 1);
   }
-  run_jobs(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
+  run_pipeline(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
     if (error) {
       rep.tensors[job_entry[j]].error = *error;
       ++rep.errors;

@@ -50,8 +50,9 @@ uint64_t chunk_elements(uint64_t chunk_bytes, size_t elem_size);
 // then means nothing) when a read of the job failed; returning false stops further jobs.
 using DoneFn = std::function<bool(size_t job, Partial& merged, const std::string* error)>;
 
-// Runs the jobs with bounded memory whatever their sizes (chunks are planned on the fly).
-void run_jobs(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend& backend,
+// Runs the jobs with bounded memory whatever their sizes (chunks are planned on the fly), alone
+// or as this rank's share of an MPI group: the steps are in runner.cpp's comment.
+void run_pipeline(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend& backend,
               const DoneFn& on_done);
 
 }  // namespace tensordiff

@@ -13,7 +13,7 @@ namespace tensordiff {
 constexpr uint64_t kUniformChecksumBytes = uint64_t(1) << 30;
 
 // `va`/`vb`: one element of each side, little-endian. side_only: `vb` unused (stats).
-// Returns the partial of the whole tensor, as run_jobs would have merged it.
+// Returns the partial of the whole tensor, as the pipeline would have merged it.
 Partial uniform_partial(ComputeBackend& backend, const PairParams& p, const std::vector<uint8_t>& va,
                         const std::vector<uint8_t>& vb, uint64_t count, bool side_only);
 
