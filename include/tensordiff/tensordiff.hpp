@@ -45,10 +45,15 @@ class ReferenceSession {
   ReferenceSession& operator=(const ReferenceSession&) = delete;
   // `b`'s row, as compare() would report it: status only_in_b when the reference has no
   // tensor of that name, error when reading the reference's fails. Thread-safe (serialised).
+  // Throws Error(kUsage) when nothing has matched yet and the reference holds the same name
+  // under another prefix (the runs were recorded with other prefixes: every check would pass).
   PairReport check(const ArrayView& b);
   // Every row so far, in the order they were checked, diagnosed (growth, first divergence,
-  // first jump) as compare()'s report is.
+  // first jump) as compare()'s report is. Throws Error(kUsage) when nothing was compared.
   Report report() const;
+  // Tensors checked so far, and how many of them the reference holds.
+  uint64_t checked() const;
+  uint64_t matched() const;
 
  private:
   struct Impl;

@@ -154,6 +154,7 @@ class Reference {
     one.tensors.push_back(session_->check(v));
     return to_json(one);
   }
+  std::tuple<uint64_t, uint64_t> counts() const { return {session_->checked(), session_->matched()}; }
   std::tuple<std::string, int> report() {
     py::gil_scoped_release release;
     const Report rep = session_->report();
@@ -223,5 +224,6 @@ PYBIND11_MODULE(_engine, m) {
   py::class_<Reference>(m, "Reference")
       .def(py::init<const std::string&, const std::vector<std::string>&>(), py::arg("path"), py::arg("flags"))
       .def("check", &Reference::check, py::arg("array"))
-      .def("report", &Reference::report);
+      .def("report", &Reference::report)
+      .def("counts", &Reference::counts, "(tensors checked, tensors the reference holds)");
 }

@@ -116,6 +116,7 @@ class Recorder:
         self.reference, self.on_divergence = reference, on_divergence
         self._flags = flags(options, "Recorder") if reference is not None else []
         self._warned_unmatched = False
+        self._first_unmatched = None
         self._ref = None
         self.divergence: Divergence | None = None  # the first one, in reference mode
         self.max_bytes = max_bytes
@@ -154,6 +155,13 @@ class Recorder:
         _local.stack = [r for r in getattr(_local, "stack", []) if r is not self]
         self._file.close()
         self._file = None
+        if self._ref is not None and exc[0] is None:
+            checked, matched = self._ref.counts()
+            if checked and not matched:  # every check passed because none compared anything
+                raise TensordiffError(
+                    f"nothing compared: none of the {checked} tensors this run recorded has a counterpart in "
+                    f"{os.fspath(self.reference)} ({self._first_unmatched!r} was the first); record both runs "
+                    "with the same names (hook_module's prefix=, watch's name=) or give map=")
         return False
 
     def report(self) -> dict:
@@ -175,6 +183,8 @@ class Recorder:
         except engine().EngineError as e:  # the first tensor has no counterpart: names unlike
             raise TensordiffError(str(e)) from None
         row = json.loads(text)["tensors"][0]
+        if row["status"] == "only_in_b" and self._first_unmatched is None:
+            self._first_unmatched = name
         if row["status"] == "only_in_b" and not self._warned_unmatched:
             # Once: the first recorded name the reference lacks, with the closest it has.
             self._warned_unmatched = True

@@ -126,3 +126,28 @@ def test_reference_refuses_what_it_cannot_honour(tmp_path):
         with pytest.raises(tensordiff.TensordiffError, match=what):
             with tensordiff.Recorder(reference=ref, **opts):
                 pass
+
+
+def test_reference_with_no_name_alike_raises_at_the_end(tmp_path):
+    """Names with nothing in common (not one prefix apart): no tensor can be named at once, but
+    the with-block does not end as if all were checked."""
+    model, x = mlp(), torch.ones(2, 4)
+    ref = write(tmp_path / "ref.h5", {"something.else": np.ones(3, np.float32)})
+    with pytest.raises(tensordiff.TensordiffError, match="nothing compared: none of the 4 tensors"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with tensordiff.Recorder(reference=ref), tensordiff.hook_module(model):
+                model(x)
+
+
+def test_reference_recorded_with_a_filter_is_not_an_error(tmp_path):
+    """A reference that holds only some modules: the first recorded tensor missing is fine."""
+    model, x = mlp(), torch.ones(2, 4)
+    ref = str(tmp_path / "ref.h5")
+    with tensordiff.Recorder(ref, filter="2"), tensordiff.hook_module(model):
+        model(x)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        with tensordiff.Recorder(reference=ref) as rec, tensordiff.hook_module(model):
+            model(x)
+    assert rec.report()["summary"]["matched"] == 1

@@ -168,29 +168,24 @@ void wdiff(JsonWriter& w, const DiffStats& d, const std::vector<uint64_t>& shape
   if (d.same_dtype) w.value(d.max_ulp); else w.null();
   w.key("err_hist");
   whist(w, d.err_hist);
-  w.key("worst").begin_array();
-  for (const auto& x : d.worst) {
-    w.begin_object();
-    w.key("index").value(unravel_index(x.flat_index, shape));
-    w.key("flat_index").value(x.flat_index);
-    w.key("a").value(x.a);
-    w.key("b").value(x.b);
-    w.key("abs_diff").value(x.value);
-    w.end_object();
-  }
-  w.end_array();
+  // An element list: {index, flat_index, a, b} and `last`'s field for each.
+  auto elements = [&](const char* key, const std::vector<ExtremeAt>& xs, const auto& last) {
+    w.key(key).begin_array();
+    for (const auto& x : xs) {
+      w.begin_object();
+      w.key("index").value(unravel_index(x.flat_index, shape));
+      w.key("flat_index").value(x.flat_index);
+      w.key("a").value(x.a);
+      w.key("b").value(x.b);
+      last(x);
+      w.end_object();
+    }
+    w.end_array();
+  };
+  elements("worst", d.worst, [&](const ExtremeAt& x) { w.key("abs_diff").value(x.value); });
   // Where the NaN/inf mismatches are, first in flat order: what max|d| cannot show.
-  w.key("nonfinite").begin_array();
-  for (const auto& x : d.nonfinite) {
-    w.begin_object();
-    w.key("index").value(unravel_index(x.flat_index, shape));
-    w.key("flat_index").value(x.flat_index);
-    w.key("a").value(x.a);
-    w.key("b").value(x.b);
-    w.key("kind").value(std::isnan(x.value) ? "nan" : "inf");
-    w.end_object();
-  }
-  w.end_array();
+  elements("nonfinite", d.nonfinite,
+           [&](const ExtremeAt& x) { w.key("kind").value(std::isnan(x.value) ? "nan" : "inf"); });
   w.end_object();
 }
 
