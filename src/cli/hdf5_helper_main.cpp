@@ -1,5 +1,5 @@
 // tensordiff-hdf5-helper: the process in which libhdf5 reads a file for the engine
-// (io/hdf5_helper.hpp). Started by the engine only:
+// (io/hdf5/hdf5_helper.hpp). Started by the engine only:
 //   tensordiff-hdf5-helper FD ENGINE_PID LIST VERBOSE FOLLOW_LINKS HDF5_ONLY PATH
 // FD is its end of the engine's socket; it dies with the engine (PR_SET_PDEATHSIG).
 #include <signal.h>
@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "io/hdf5_helper_child.hpp"
+#include "io/hdf5/hdf5_helper_child.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 8) {

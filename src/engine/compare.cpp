@@ -18,10 +18,10 @@
 #include "engine/selection.hpp"
 #include "io/formats.hpp"
 #include "io/natural_sort.hpp"
-#include "io/msprobe.hpp"
+#include "io/msprobe/msprobe.hpp"
 #include "io/memory_source.hpp"
 #include "engine/summary_compare.hpp"
-#include "io/summary_source.hpp"
+#include "io/summary/summary_source.hpp"
 #include "engine/tolerance.hpp"
 #include "tensordiff/tensordiff.hpp"
 

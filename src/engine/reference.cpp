@@ -13,7 +13,7 @@
 #include "engine/tolerance.hpp"
 #include "io/formats.hpp"
 #include "io/memory_source.hpp"
-#include "io/summary_source.hpp"
+#include "io/summary/summary_source.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 namespace tensordiff {

@@ -8,8 +8,8 @@
 #include "engine/selection.hpp"
 #include "engine/tolerance.hpp"
 #include "io/formats.hpp"
-#include "io/msprobe.hpp"
-#include "io/summary_source.hpp"
+#include "io/msprobe/msprobe.hpp"
+#include "io/summary/summary_source.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 namespace tensordiff {

@@ -9,8 +9,8 @@
 #include <cstring>
 
 #include "io/input_file.hpp"
-#include "io/npy.hpp"
-#include "io/zip_archive.hpp"
+#include "io/numpy/npy.hpp"
+#include "io/torch/zip_archive.hpp"
 #include "tensordiff/error.hpp"
 
 namespace tensordiff {

@@ -13,7 +13,8 @@
 
 namespace tensordiff {
 
-// A deflated member read front to back (zip_archive.hpp): read(dst, n) gives the next n bytes.
+// A deflated member read front to back (io/torch/zip_archive.hpp): read(dst, n) gives the next
+// n bytes.
 class ByteStream {
  public:
   virtual ~ByteStream() = default;

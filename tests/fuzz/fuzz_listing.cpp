@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "io/hdf5_listing.hpp"
+#include "io/hdf5/hdf5_listing.hpp"
 #include "tensordiff/dtype.hpp"
 
 using namespace tensordiff;

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "io/npy.hpp"
+#include "io/numpy/npy.hpp"
 #include "tensordiff/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "io/pickle.hpp"
+#include "io/torch/pickle.hpp"
 #include "tensordiff/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -11,7 +11,7 @@
 
 #include "fuzz_bytes.hpp"
 #include "io/filters.hpp"
-#include "io/hdf5_listing.hpp"
+#include "io/hdf5/hdf5_listing.hpp"
 
 using namespace tensordiff;
 namespace fs = std::filesystem;

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "io/summary_source.hpp"
+#include "io/summary/summary_source.hpp"
 #include "tensordiff/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fixtures/h5_writer.hpp"
-#include "io/summary_source.hpp"
+#include "io/summary/summary_source.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 namespace tdtest {

@@ -25,8 +25,8 @@
 #include <unordered_set>
 
 #include "io/formats.hpp"
-#include "io/msprobe.hpp"
-#include "io/npy.hpp"
+#include "io/msprobe/msprobe.hpp"
+#include "io/numpy/npy.hpp"
 #include "io/raw_source.hpp"
 #include "tensordiff/error.hpp"
 

@@ -1,4 +1,4 @@
-#include "io/npy.hpp"
+#include "io/numpy/npy.hpp"
 
 #include <cstring>
 #include <optional>

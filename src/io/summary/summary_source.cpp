@@ -1,4 +1,4 @@
-#include "io/summary_source.hpp"
+#include "io/summary/summary_source.hpp"
 
 #include "io/formats.hpp"
 

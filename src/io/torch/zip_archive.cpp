@@ -1,4 +1,4 @@
-#include "io/zip_archive.hpp"
+#include "io/torch/zip_archive.hpp"
 
 #include <minizip/unzip.h>
 

@@ -1,4 +1,4 @@
-#include "io/hdf5_listing.hpp"
+#include "io/hdf5/hdf5_listing.hpp"
 
 namespace tensordiff {
 

@@ -13,7 +13,7 @@
 #include <map>
 
 #include "io/chunk_reader.hpp"
-#include "io/hdf5_helper.hpp"
+#include "io/hdf5/hdf5_helper.hpp"
 #include "io/input_file.hpp"
 #include "io/source.hpp"
 #include "tensordiff/error.hpp"

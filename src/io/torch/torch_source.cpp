@@ -6,9 +6,9 @@
 #include <unordered_set>
 
 #include "io/formats.hpp"
-#include "io/pickle.hpp"
 #include "io/raw_source.hpp"
-#include "io/zip_archive.hpp"
+#include "io/torch/pickle.hpp"
+#include "io/torch/zip_archive.hpp"
 #include "tensordiff/error.hpp"
 
 namespace tensordiff {

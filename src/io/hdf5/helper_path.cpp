@@ -1,4 +1,4 @@
-#include "io/helper_path.hpp"
+#include "io/hdf5/helper_path.hpp"
 
 #include <dlfcn.h>
 #include <unistd.h>

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "io/summary_source.hpp"
+#include "io/summary/summary_source.hpp"
 
 namespace tensordiff {
 

@@ -1,4 +1,4 @@
-#include "io/hdf5_helper.hpp"
+#include "io/hdf5/hdf5_helper.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,8 +19,8 @@
 #include <mutex>
 #include <thread>
 
-#include "io/hdf5_helper_child.hpp"
-#include "io/helper_path.hpp"
+#include "io/hdf5/hdf5_helper_child.hpp"
+#include "io/hdf5/helper_path.hpp"
 #include "tensordiff/error.hpp"
 
 namespace tensordiff {

@@ -12,8 +12,8 @@
 #include <cstring>
 #include <set>
 
-#include "io/hdf5_helper_child.hpp"
-#include "io/hdf5_types.hpp"
+#include "io/hdf5/hdf5_helper_child.hpp"
+#include "io/hdf5/hdf5_types.hpp"
 #include "io/natural_sort.hpp"
 #include "io/flat_range.hpp"
 #include "tensordiff/error.hpp"

@@ -6,9 +6,9 @@
 
 #include "io/formats.hpp"
 #include "io/input_file.hpp"
-#include "io/npy.hpp"
+#include "io/numpy/npy.hpp"
 #include "io/raw_source.hpp"
-#include "io/zip_archive.hpp"
+#include "io/torch/zip_archive.hpp"
 #include "tensordiff/error.hpp"
 
 namespace tensordiff {

@@ -3,7 +3,7 @@
 #pragma once
 #include <string>
 
-#include "io/hdf5_helper.hpp"
+#include "io/hdf5/hdf5_helper.hpp"
 
 namespace tensordiff {
 

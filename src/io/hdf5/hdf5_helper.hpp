@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "io/hdf5_listing.hpp"
+#include "io/hdf5/hdf5_listing.hpp"
 
 namespace tensordiff {
 

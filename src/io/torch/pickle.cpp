@@ -1,4 +1,4 @@
-#include "io/pickle.hpp"
+#include "io/torch/pickle.hpp"
 
 #include <cstring>
 #include <map>

@@ -1,4 +1,4 @@
-#include "io/hdf5_types.hpp"
+#include "io/hdf5/hdf5_types.hpp"
 
 #include <cctype>
 #include <cstdlib>
