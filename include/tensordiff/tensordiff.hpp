@@ -46,12 +46,12 @@ class ReferenceSession {
   // `b`'s row, as compare() would report it: status only_in_b when the reference has no
   // tensor of that name, error when reading the reference's fails. Thread-safe (serialised).
   // Throws Error(kUsage) when nothing has matched yet and the reference holds the same name
-  // under another prefix (the runs were recorded with other prefixes: every check would pass).
+  // under another prefix with no number in it ("net." for ""): the runs were named unlike.
   PairReport check(const ArrayView& b);
   // Every row so far, in the order they were checked, diagnosed (growth, first divergence,
   // first jump) as compare()'s report is. Throws Error(kUsage) when nothing was compared.
   Report report() const;
-  // Tensors checked so far, and how many of them the reference holds.
+  // Tensors checked so far (selected or not), and how many of them the reference holds.
   uint64_t checked() const;
   uint64_t matched() const;
 

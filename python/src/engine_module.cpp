@@ -139,6 +139,9 @@ class Reference {
     if (args.compare.align == Align::kOrder)
       throw Error(ErrorCode::kUsage, "align='order' needs both runs' whole order; in reference mode tensors pair "
                                      "by name (map= renames them)");
+    if (args.compare.strict)
+      throw Error(ErrorCode::kUsage, "strict is compare()'s; in reference mode a tensor the reference lacks is a "
+                                     "warning, and a run where none matched raises at the end");
     if (args.compare.stop_at_first)
       throw Error(ErrorCode::kUsage, "stop_at_first is compare()'s; in reference mode on_divergence='raise' stops "
                                      "at the first divergence");
@@ -178,8 +181,14 @@ PYBIND11_MODULE(_engine, m) {
     }
   });
   m.def("version", [] { return std::string(version()); });
-  m.def("option_names", [] { return cli::option_names(); },
-        "Every long option of the command line and whether it takes a value.");
+  m.def(
+      "option_names",
+      [] {
+        std::vector<std::tuple<std::string, bool, bool>> out;
+        for (const auto& o : cli::option_names()) out.emplace_back(o.name, o.takes_value, o.repeatable);
+        return out;
+      },
+      "Every long option of the command line: (name, takes a value, repeatable).");
   m.def("build_info", [] { return build_info(); });
   m.def("run", &run, py::arg("args"),
         "Runs `tensordiff ARGS...` (compare or stats) in this process: (JSON report, exit status).");

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import warnings
 import shutil
 import sysconfig
 
@@ -29,13 +30,13 @@ class TensordiffError(RuntimeError):
 # The terminal's options: they shape the printed table, which Python does not print.
 _TERMINAL_ONLY = {"quiet", "q", "color", "name_width", "width", "only_diff", "top", "top_by", "all",
                   "verbose", "help", "h", "version"}
-_known: dict[str, bool] | None = None  # long option -> takes a value
+_known: dict[str, tuple[bool, bool]] | None = None  # long option -> (takes a value, repeatable)
 
 
-def _option_names() -> dict[str, bool]:
+def _option_names() -> dict[str, tuple[bool, bool]]:
     global _known
     if _known is None:
-        _known = dict(_engine().option_names())
+        _known = {name: (value, repeatable) for name, value, repeatable in _engine().option_names()}
     return _known
 
 
@@ -76,9 +77,16 @@ def flags(options: dict, caller: str = "compare") -> list[str]:
             close = difflib.get_close_matches(key, spelled, n=3)
             raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}"
                             + (f" (did you mean {', '.join(close)}?)" if close else ""))
-        takes_value = known[name]
+        takes_value, repeatable = known[name]
         if not takes_value and not isinstance(value, bool):
             raise TypeError(f"{caller}() keyword {key}= is a switch: True or False, not {value!r}")
+        if takes_value and isinstance(value, bool):
+            raise TypeError(f"{caller}() keyword {key}= takes a value, not {value!r}")
+        if isinstance(value, (list, tuple)) and not repeatable:
+            raise TypeError(f"{caller}() keyword {key}= takes one value, not a {type(value).__name__}")
+        if key == "equal_nan" and value is False:  # on by default: False is --no-equal-nan
+            out.append("--no-equal-nan")
+            continue
         flag = "--" + name
         if value is True:
             out.append(flag)
@@ -108,6 +116,9 @@ def _call(fn, *args) -> dict:
         raise TensordiffError(str(e)) from None
     report = json.loads(text)
     report["exit_code"] = code
+    # What the command line prints on stderr (a rule that matched nothing), as warnings.
+    for w in report.get("warnings", []):
+        warnings.warn(f"tensordiff: {w}", stacklevel=3)
     return report
 
 
@@ -133,4 +144,6 @@ def stats(x, *tensors: str, name: str = "tensor", **options) -> dict:
     """Per-tensor summary (`tensordiff stats`) of a dump path, an array or a dict of arrays."""
     if isinstance(x, (str, os.PathLike)):
         return _call(lambda e: e.run, ["stats", *flags(options, "stats"), "--", os.fspath(x), *tensors])
+    if tensors:
+        raise TypeError("stats() selects tensors by name in a dump; for arrays, pass the ones to summarise")
     return _call(lambda e: e.stats_arrays, _arrays(x, name), flags(options, "stats"))

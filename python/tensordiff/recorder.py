@@ -158,10 +158,11 @@ class Recorder:
         if self._ref is not None and exc[0] is None:
             checked, matched = self._ref.counts()
             if checked and not matched:  # every check passed because none compared anything
+                first = f" ({self._first_unmatched!r} was the first)" if self._first_unmatched else ""
                 raise TensordiffError(
-                    f"nothing compared: none of the {checked} tensors this run recorded has a counterpart in "
-                    f"{os.fspath(self.reference)} ({self._first_unmatched!r} was the first); record both runs "
-                    "with the same names (hook_module's prefix=, watch's name=) or give map=")
+                    f"nothing compared: none of the {checked} tensors this run recorded was compared with "
+                    f"{os.fspath(self.reference)}{first}: not in it, or not selected (include=/exclude=); "
+                    "record both runs with the same names (hook_module's prefix=, watch's name=) or give map=")
         return False
 
     def report(self) -> dict:
@@ -183,9 +184,10 @@ class Recorder:
         except engine().EngineError as e:  # the first tensor has no counterpart: names unlike
             raise TensordiffError(str(e)) from None
         row = json.loads(text)["tensors"][0]
-        if row["status"] == "only_in_b" and self._first_unmatched is None:
+        unselected = (row.get("reason") or "").startswith("not selected")
+        if row["status"] == "only_in_b" and not unselected and self._first_unmatched is None:
             self._first_unmatched = name
-        if row["status"] == "only_in_b" and not self._warned_unmatched:
+        if row["status"] == "only_in_b" and not unselected and not self._warned_unmatched:
             # Once: the first recorded name the reference lacks, with the closest it has.
             self._warned_unmatched = True
             warnings.warn(f"tensordiff: {name!r} has no counterpart in {os.fspath(self.reference)}: "

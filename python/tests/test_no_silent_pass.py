@@ -151,3 +151,53 @@ def test_reference_recorded_with_a_filter_is_not_an_error(tmp_path):
         with tensordiff.Recorder(reference=ref) as rec, tensordiff.hook_module(model):
             model(x)
     assert rec.report()["summary"]["matched"] == 1
+
+
+def test_keyword_values_of_the_wrong_kind(pair, tmp_path, monkeypatch):
+    a, b = pair
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match="json= takes a value"):
+        tensordiff.compare(a, b, json=True)
+    assert not os.path.exists(tmp_path / "--")
+    with pytest.raises(TypeError, match="rtol= takes one value"):
+        tensordiff.compare(a, b, rtol=[1e-6, 1])
+    with pytest.raises(TypeError, match="arrays"):
+        tensordiff.stats({"a": np.ones(3)}, "nosuch")
+
+
+def test_equal_nan_false_means_nan_differs(tmp_path):
+    x = np.array([np.nan, 1.0], np.float32)
+    assert tensordiff.compare_arrays(x, x)["exit_code"] == 0
+    assert tensordiff.compare_arrays(x, x, equal_nan=False)["exit_code"] == 1
+
+
+def test_idle_rules_are_python_warnings(pair):
+    a, b = pair
+    with pytest.warns(UserWarning, match="--include 'zz\\*' matches no tensor"):
+        tensordiff.compare(a, b, include=["weight", "zz*"])
+
+
+def test_reference_selection_that_leaves_nothing_raises_at_the_end(tmp_path):
+    model, x = mlp(), torch.ones(2, 4)
+    ref = str(tmp_path / "ref.h5")
+    with tensordiff.Recorder(ref), tensordiff.hook_module(model):
+        model(x)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(tensordiff.TensordiffError, match="not selected"):
+            with tensordiff.Recorder(reference=ref, include=["nomatch*"]), tensordiff.hook_module(model):
+                model(x)
+    assert not [w for w in seen if "no counterpart" in str(w.message)]  # they are in the reference
+
+
+def test_reference_layer_numbers_apart_is_not_a_prefix_slip(tmp_path):
+    """The nearest reference name differs in a layer number (a filtered reference): a warning,
+    not an error at the first tensor."""
+    ref = write(tmp_path / "ref.h5", {"blocks.1.attn.qkv": np.ones(3, np.float32)})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with tensordiff.Recorder(reference=ref) as rec:
+            tensordiff.save("blocks.0.attn.qkv", np.ones(3, np.float32))
+            tensordiff.save("blocks.1.attn.qkv", np.ones(3, np.float32))
+    assert rec.report()["summary"]["matched"] == 1
+    assert any("no counterpart" in str(w.message) for w in seen)

@@ -139,7 +139,10 @@ int run_show(const cli::CliArgs& args) {
   CompareOptions o = args.compare;
   o.tensors = {args.show_name};
   Report rep = compare(args.files[0], args.files[1], o);
-  if (!rep.backend_note.empty() && !args.quiet) warn(rep.backend_note);
+  if (!args.quiet) {
+    if (!rep.backend_note.empty()) warn(rep.backend_note);
+    for (const auto& w : rep.warnings) warn("warning: " + w);
+  }
   const PairReport* pair = nullptr;
   for (const auto& t : rep.tensors)
     if (t.name == args.show_name) pair = &t;

@@ -64,7 +64,8 @@ cxxopts::Options make_options() {
       ("no-equal-nan", "NaN never equals anything")
       ("exact", "bitwise: every element must have identical bits (same dtype) or value")
       ("precision", "the run's precision: fp64, fp32, tf32, fp16, bf16 or fp8 (default: the least "
-                    "precise floating dtype compared); sets default tolerances and the noise floor",
+                    "precise one holding at least a tenth of the floating-point elements); sets default "
+                    "tolerances and the noise floor",
        cxxopts::value<std::string>(), "P")
       ("criterion", "verdict per pair: elementwise (every element close, the default), rel-l2 "
                     "(rel L2 <= rtol) or cosine (cosine >= 1 - rtol)",
@@ -129,12 +130,12 @@ void refuse_ignored(const cxxopts::ParseResult& r, Command command) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, bool>> option_names() {
-  std::vector<std::pair<std::string, bool>> names;
+std::vector<OptionName> option_names() {
+  std::vector<OptionName> names;
   const auto opts = make_options();
   for (const auto& group : opts.groups())
     for (const auto& h : opts.group_help(group).options)
-      if (h.l.size() && h.l[0] != "positional") names.emplace_back(h.l[0], !h.is_boolean);
+      if (h.l.size() && h.l[0] != "positional") names.push_back({h.l[0], !h.is_boolean, h.is_container});
   return names;
 }
 

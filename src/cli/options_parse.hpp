@@ -31,8 +31,13 @@ struct CliArgs {
 // Parses argv; throws tensordiff::Error(kUsage) with a one-line message on bad usage.
 CliArgs parse_args(int argc, char** argv);
 
-// Every long option's name ("rtol", "stop-at-first", ...) and whether it takes a value: what
-// the Python module accepts as keywords, checked before anything is parsed.
-std::vector<std::pair<std::string, bool>> option_names();
+// Every long option: its name ("rtol", "stop-at-first", ...), whether it takes a value and
+// whether it may be repeated: what the Python module accepts as keywords, checked before
+// anything is parsed.
+struct OptionName {
+  std::string name;
+  bool takes_value = false, repeatable = false;
+};
+std::vector<OptionName> option_names();
 
 }  // namespace tensordiff::cli

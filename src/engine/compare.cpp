@@ -243,7 +243,6 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     jobs.push_back(job);
     job_pair.push_back(i);
   }
-  check_tolerance_rules(rep, o, rep.warnings);
 
   std::vector<bool> done(pairs.size(), false);
   for (size_t i : done_early) done[i] = true;

@@ -80,8 +80,16 @@ struct MapRule {
 // idle_rules): every glob is tried on every name, not only until one decides.
 struct SelectionUse {
   std::vector<bool> tensors, include, exclude, maps;
+  std::vector<bool> tols;
   explicit SelectionUse(const CompareOptions& o)
-      : tensors(o.tensors.size()), include(o.include.size()), exclude(o.exclude.size()), maps(o.maps.size()) {}
+      : tensors(o.tensors.size()), include(o.include.size()), exclude(o.exclude.size()), maps(o.maps.size()),
+        tols(o.tol_rules.size()) {}
+  // A pair the listings make (the selection aside): whether a --tol rule applies to any, so
+  // that compare and show (one selected pair) judge a rule alike.
+  void see_pair(const std::string& name, const CompareOptions& o) {
+    for (size_t k = 0; k < tols.size(); ++k)
+      if (!tols[k] && glob_match(o.tol_rules[k].glob, name)) tols[k] = true;
+  }
   void see(const std::string& name, const CompareOptions& o) {
     auto mark = [&](const std::vector<std::string>& globs, std::vector<bool>& used) {
       for (size_t k = 0; k < globs.size(); ++k)
@@ -101,6 +109,8 @@ struct SelectionUse {
     for (size_t k = 0; k < maps.size(); ++k)
       if (!maps[k])
         r.idle_rules.push_back("--map '" + o.maps[k].first + "=" + o.maps[k].second + "' renames no tensor of B");
+    for (size_t k = 0; k < tols.size(); ++k)
+      if (!tols[k]) r.idle_rules.push_back("--tol '" + o.tol_rules[k].glob + ":...' matches no pair of the two dumps");
   }
 };
 
@@ -220,8 +230,10 @@ MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<Te
     use.see(a[i].name, o);
     if (it != b_by_name.end()) {
       bool unsupported = false;
-      if (incompatibility(a[i], b[it->second], o.allow_reshape, unsupported).empty())
+      if (incompatibility(a[i], b[it->second], o.allow_reshape, unsupported).empty()) {
         result.all_pairs.push_back({a[i].dtype, b[it->second].dtype, a[i].count});
+        use.see_pair(a[i].name, o);
+      }
     }
     if (!name_selected(a[i].name, o.tensors, o.include, o.exclude)) continue;
     MatchedPair p;

@@ -81,7 +81,8 @@ PrecisionChoice choose_precision(const std::vector<PairDtypes>& pairs, Precision
   if (total_pairs == 0) return {Precision::kFp32, "no floating-point pair; fp32"};
   auto percent = [](double x) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, x >= 0.995 || x < 0.001 ? "%.3g%%" : "%.1f%%", 100 * x);
+    // 4 digits near the ends, so 99.96% is not rounded to 100% beside the 0.04% it leaves out.
+    std::snprintf(buf, sizeof buf, x >= 0.995 || x < 0.001 ? "%.4g%%" : "%.1f%%", 100 * x);
     return std::string(buf);
   };
   for (int k = 1; k <= 6; ++k) {

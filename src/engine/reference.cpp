@@ -1,4 +1,5 @@
 // ReferenceSession: one pair at a time against a reference opened once (tensordiff.hpp).
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <unordered_map>
@@ -28,6 +29,7 @@ struct ReferenceSession::Impl {
   Report rep;
   std::vector<PairDtypes> pairs;  // compared so far: the run's precision
   uint64_t matched = 0;           // tensors that found their counterpart
+  uint64_t recorded = 0;          // tensors checked, selected or not
   bool warned_unmatched = false;
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
   mutable std::mutex m;
@@ -58,7 +60,7 @@ ReferenceSession::~ReferenceSession() = default;
 
 uint64_t ReferenceSession::checked() const {
   std::lock_guard<std::mutex> lock(impl_->m);
-  return impl_->rep.tensors.size();
+  return impl_->recorded;
 }
 
 uint64_t ReferenceSession::matched() const {
@@ -79,18 +81,27 @@ PairReport ReferenceSession::check(const ArrayView& b) {
   if (it == s.by_name.end() || !name_selected(r.name, s.o.tensors, s.o.include, s.o.exclude)) {
     r.status = Status::kOnlyInB;
     r.order = s.rep.tensors.size();
-    if (!name_selected(r.name, s.o.tensors, s.o.include, s.o.exclude)) return r;  // not part of the report
+    ++s.recorded;
+    if (!name_selected(r.name, s.o.tensors, s.o.include, s.o.exclude)) {
+      r.reason = "not selected (include/exclude)";
+      return r;  // not part of the report
+    }
     // A name the reference does not hold: when nothing has matched yet, the names of the two
     // runs are not alike (another prefix, another framework) and every check would pass
     // silently; later, one warning with the closest name.
     if (!s.warned_unmatched) {
       const Closest c = closest_name(r.name, s.ref->tensors());
-      std::string hint = c.name.empty() ? "" : "; closest there: '" + c.name + "'";
-      if (!c.map.empty()) hint += " (--map '" + c.map + "', or the same hook_module prefix, would pair them)";
-      const std::string what = "'" + b.name + "' has no counterpart in " + s.rep.input_a + hint;
-      // Another prefix for the same name: the two runs' names are unlike, not one extra tensor
-      // (a reference recorded with a filter lacks names, but not under another prefix).
-      if (s.matched == 0 && !c.map.empty())
+      auto clip = [](const std::string& x) { return x.size() <= 160 ? x : x.substr(0, 80) + "..." + x.substr(x.size() - 77); };
+      std::string hint = c.name.empty() ? "" : "; closest there: '" + clip(c.name) + "'";
+      if (!c.map.empty()) hint += " (--map '" + clip(c.map) + "', or the same hook_module prefix, would pair them)";
+      const std::string what = "'" + clip(b.name) + "' has no counterpart in " + s.rep.input_a + hint;
+      // The same name under another prefix, with no layer number in what differs ("net." for
+      // ""): the two runs were named unlike, and every check would pass silently. A reference
+      // recorded with a filter lacks names too, but the nearest one differs in its numbers
+      // (blocks.0.attn vs blocks.1.attn): that is a warning, and the end of the run decides.
+      const bool prefix_only =
+          !c.map.empty() && std::none_of(c.map.begin(), c.map.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+      if (s.matched == 0 && prefix_only)
         throw Error(ErrorCode::kUsage, what + "; no tensor of this run has matched the reference yet");
       s.warned_unmatched = true;
       s.rep.warnings.push_back(what + " (the first of this run's tensors not in the reference)");
@@ -102,6 +113,7 @@ PairReport ReferenceSession::check(const ArrayView& b) {
     return r;
   }
   ++s.matched;
+  ++s.recorded;
   const size_t ia = it->second;
   const TensorInfo& ta = s.ref->tensors()[ia];
   r.info_a = ta;

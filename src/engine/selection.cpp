@@ -81,9 +81,11 @@ void check_selection(const MatchResult& match, const std::vector<TensorInfo>& ta
           " pairs, e.g. '" + unreadable[0] + ")";
     if (one_sided_a + one_sided_b) why += ", the other tensors are on one side only";
   } else {
-    why = "no tensor of " + path_a + " has a counterpart in " + path_b + " (" + std::to_string(one_sided_a) +
-          " only in A, e.g. " + quoted_list(only_a, 2) + "; " + std::to_string(one_sided_b) + " only in B, e.g. " +
-          quoted_list(only_b, 2) + ")";
+    auto side = [&](uint64_t n, const std::vector<std::string>& eg, const char* which) {
+      return std::to_string(n) + " only in " + which + (n ? ", e.g. " + quoted_list(eg, 2) : "");
+    };
+    why = "no tensor of " + path_a + " has a counterpart in " + path_b + " (" + side(one_sided_a, only_a, "A") +
+          "; " + side(one_sided_b, only_b, "B") + ")";
     if (!match.suggested_maps.empty() && match.suggested_maps[0].size() <= 240)
       why += "; --map '" + match.suggested_maps[0] + "' would pair them by name";
     else why += "; --map REGEX=REPL renames B's tensors, --align order pairs them by execution order";
@@ -91,17 +93,6 @@ void check_selection(const MatchResult& match, const std::vector<TensorInfo>& ta
   throw Error(ErrorCode::kUsage, "nothing compared: " + why);
 }
 
-void check_tolerance_rules(const Report& rep, const CompareOptions& o, std::vector<std::string>& warnings) {
-  for (const auto& rule : o.tol_rules) {
-    bool used = false;
-    for (const auto& r : rep.tensors)
-      if (r.info_a && r.info_b && glob_match(rule.glob, r.name)) {
-        used = true;
-        break;
-      }
-    if (!used) warn_or_throw(warnings, "--tol '" + rule.glob + ":...' matches no compared tensor", o.strict);
-  }
-}
 
 void check_stats_selection(const std::vector<TensorInfo>& tensors, const std::string& path,
                            const std::vector<std::string>& names, size_t selected) {

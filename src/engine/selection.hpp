@@ -14,14 +14,12 @@ namespace tensordiff {
 // tensor of A or B, or when the selected pairs hold nothing to compare: no pair that pairs
 // by name and is read (only one-sided tensors, or every pair of a dtype we do not read, or
 // no tensor at all). Pairs of different shapes are a verdict (they differ), not "nothing".
-// Appends a warning per idle --include/--exclude/--map rule; under --strict throws instead.
+// Appends a warning per idle --include/--exclude/--map/--tol rule (judged over every pair the
+// listings make, so compare and show agree); under --strict throws instead.
 void check_selection(const MatchResult& match, const std::vector<TensorInfo>& ta,
                      const std::vector<TensorInfo>& tb, const std::string& path_a,
                      const std::string& path_b, const CompareOptions& o,
                      std::vector<std::string>& warnings);
-
-// A --tol rule whose glob matches none of the pairs compared: a warning (--strict: an error).
-void check_tolerance_rules(const Report& rep, const CompareOptions& o, std::vector<std::string>& warnings);
 
 // `stats`: a positional name that names no tensor of the dump, or nothing to summarise.
 void check_stats_selection(const std::vector<TensorInfo>& tensors, const std::string& path,

@@ -122,7 +122,6 @@ Report compare_summaries(const std::string& path_a, const std::string& path_b,
     r.b = db.stats[*m.b];
     judge(r, *r.a, *r.b, r.info_a->dtype == r.info_b->dtype);
   }
-  check_tolerance_rules(rep, o, rep.warnings);
   assemble_report(rep, pairs, done, o.stop_at_first);
   rep.summary.precision = precision_name(precision);
   rep.summary.precision_reason = choice.reason;

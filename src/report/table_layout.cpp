@@ -142,17 +142,31 @@ std::vector<std::string> shorten_names(const std::vector<std::string>& names, si
     std::unordered_set<std::string> distinct;
     for (size_t i : rows) distinct.insert(names[i]);
     if (distinct.size() < 2 && !full.count(shortened)) continue;
-    // Protect, in each name, the components in which it differs from another of the group.
+    // Protect the component positions at which the group's names differ (or some name ends):
+    // one pass over the group per position, not every pair of its names.
     std::vector<std::vector<std::string>> parts;
-    for (size_t i : rows) parts.push_back(components(names[i]));
+    size_t longest = 0, shortest = SIZE_MAX;
+    for (size_t i : rows) {
+      parts.push_back(components(names[i]));
+      longest = std::max(longest, parts.back().size());
+      shortest = std::min(shortest, parts.back().size());
+    }
+    std::vector<bool> protect(longest, false);
+    for (size_t k = 0; k < longest; ++k) {
+      if (k >= shortest) {
+        protect[k] = true;
+        continue;
+      }
+      for (const auto& p : parts)
+        if (p[k] != parts[0][k]) {
+          protect[k] = true;
+          break;
+        }
+    }
     std::unordered_set<std::string> seen;
     bool clash = false;
     std::vector<std::string> again(rows.size());
     for (size_t x = 0; x < rows.size(); ++x) {
-      std::vector<bool> protect(parts[x].size(), false);
-      for (size_t y = 0; y < rows.size(); ++y)
-        for (size_t k = 0; k < parts[x].size(); ++k)
-          if (k >= parts[y].size() || parts[y][k] != parts[x][k]) protect[k] = true;
       again[x] = shorten_name(names[rows[x]], w, protect, false);
       clash = clash || (again[x] != names[rows[x]] && (full.count(again[x]) || !seen.insert(again[x]).second));
     }

@@ -314,8 +314,10 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
             fd += std::string("; first ") + (std::isnan(d.nonfinite[0].value) ? "NaN" : "inf") +
                   " mismatch at " + at(d.nonfinite[0]);
           // max|d| is over finite pairs: worth a mention when a finite pair differs.
-          if (d.max_abs && (d.max_abs->value > 0 || d.nonfinite.empty()))
+          if (d.max_abs && d.max_abs->value > 0)
             fd += "; max|d| " + g3(d.max_abs->value) + " at " + at(*d.max_abs);
+          else if (d.nonfinite.empty() && d.same_dtype && d.bits_differ > 0)
+            fd += "; no element differs in value (bits only: -0 vs +0, NaN payloads)";
         } else if (!r.reason.empty()) {
           fd += ": " + r.reason;
         }

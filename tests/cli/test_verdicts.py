@@ -277,7 +277,7 @@ def test_idle_rules_warn_and_strict_makes_them_errors(pair):
     code, out, err = td(a, b, "--map", "x=y", "--exclude", "zz", "--tol", "q*:rtol=1", "--include", "*")
     assert code == 1
     for what in ("--map 'x=y' renames no tensor of B", "--exclude 'zz' matches no tensor",
-                 "--tol 'q*:...' matches no compared tensor"):
+                 "--tol 'q*:...' matches no pair of the two dumps"):
         assert what in err
     code, out, err = td(a, b, "--map", "x=y", "--strict")
     assert code == 2 and "(--strict)" in one_error_line(err) and out == ""
@@ -302,3 +302,20 @@ def test_options_a_command_ignores_are_errors(pair, tmp_path):
         code, out, err = td(*args)
         assert code == 2 and what in one_error_line(err), (args, err)
     assert not (tmp_path / "r.json").exists()
+
+
+def test_show_and_compare_judge_rules_alike(pair):
+    a, b = pair
+    # a --tol rule for another tensor than the one shown is not idle: show says what compare says
+    assert td("show", "--strict", "--tol", "weight:rtol=1", a, b, "scale")[0] == 0
+    assert td("--strict", "--tol", "weight:rtol=1", a, b)[0] == 0
+    code, out, err = td("show", "--map", "^q=r", a, b, "weight")
+    assert "--map '^q=r' renames no tensor of B" in err
+
+
+def test_bit_only_differences_are_not_pointed_at_equal_elements(tmp_path):
+    a = write(tmp_path / "a.h5", {"z": np.array([1, 2, 0.0, 4], np.float32)})
+    b = write(tmp_path / "b.h5", {"z": np.array([1, 2, -0.0, 4], np.float32)})
+    code, out, _ = td(a, b, "--exact")
+    fd = [l for l in out.splitlines() if l.startswith("first divergence")][0]
+    assert code == 1 and "max|d| 0 at" not in fd and "bits only" in fd, fd
