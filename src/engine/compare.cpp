@@ -27,21 +27,6 @@
 
 namespace tensordiff {
 
-const char* version() { return TENSORDIFF_VERSION; }
-
-const char* status_name(Status s) {
-  switch (s) {
-    case Status::kMatch: return "match";
-    case Status::kMismatch: return "mismatch";
-    case Status::kOnlyInA: return "only_in_a";
-    case Status::kOnlyInB: return "only_in_b";
-    case Status::kIncompatible: return "incompatible";
-    case Status::kConsistent: return "consistent";
-    case Status::kError: return "error";
-  }
-  return "?";
-}
-
 namespace {
 
 std::string num(double v) {

@@ -1,6 +1,9 @@
+// The ground floor (docs/design.md §3): the public vocabulary every layer uses — dtypes, error
+// names, multi-indices, report status names and the version — defined once, below the core.
 #include "tensordiff/dtype.hpp"
 
 #include "tensordiff/error.hpp"
+#include "tensordiff/report.hpp"
 #include "tensordiff/tensor_info.hpp"
 
 namespace tensordiff {
@@ -63,6 +66,21 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kInternal: return "internal";
   }
   return "unknown";
+}
+
+const char* version() { return TENSORDIFF_VERSION; }
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::kMatch: return "match";
+    case Status::kMismatch: return "mismatch";
+    case Status::kOnlyInA: return "only_in_a";
+    case Status::kOnlyInB: return "only_in_b";
+    case Status::kIncompatible: return "incompatible";
+    case Status::kConsistent: return "consistent";
+    case Status::kError: return "error";
+  }
+  return "?";
 }
 
 }  // namespace tensordiff
