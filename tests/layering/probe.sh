@@ -12,7 +12,8 @@ out=$(cmake --build "$build" --target td_probe_up 2>&1)
 if [[ $? -eq 0 ]]; then
   echo "FAIL: src/io including engine/runner.hpp compiled: the layers are not enforced"; exit 1
 fi
-if ! grep -q "engine/runner.hpp: No such file or directory" <<<"$out"; then
+# gcc: "engine/runner.hpp: No such file or directory"; clang: "'engine/runner.hpp' file not found"
+if ! grep -Eq "engine/runner.hpp(: No such file or directory|' file not found)" <<<"$out"; then
   echo "FAIL: the probe failed for another reason than the missing header:"; echo "$out" | tail -20; exit 1
 fi
 echo "ok: an include that runs up the layout (io -> engine) does not compile; io -> core does"
