@@ -10,6 +10,7 @@
 #include "engine/pair_ops.hpp"
 #include "engine/precision.hpp"
 #include "engine/runner.hpp"
+#include "engine/selection.hpp"
 #include "engine/summary_compare.hpp"
 #include "engine/tolerance.hpp"
 #include "io/formats.hpp"
@@ -91,7 +92,6 @@ PairReport ReferenceSession::check(const ArrayView& b) {
     // silently; later, one warning with the closest name.
     if (!s.warned_unmatched) {
       const Closest c = closest_name(r.name, s.ref->tensors());
-      auto clip = [](const std::string& x) { return x.size() <= 160 ? x : x.substr(0, 80) + "..." + x.substr(x.size() - 77); };
       std::string hint = c.name.empty() ? "" : "; closest there: '" + clip(c.name) + "'";
       if (!c.map.empty()) hint += " (--map '" + clip(c.map) + "', or the same hook_module prefix, would pair them)";
       const std::string what = "'" + clip(b.name) + "' has no counterpart in " + s.rep.input_a + hint;

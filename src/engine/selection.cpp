@@ -9,11 +9,6 @@ namespace tensordiff {
 
 namespace {
 
-// A name in an error line: whole up to a line's worth, else its head and tail.
-std::string clip(const std::string& name, size_t most = 120) {
-  return name.size() <= most ? name : name.substr(0, most / 2) + "..." + name.substr(name.size() - most / 2);
-}
-
 std::string quoted_list(const std::vector<std::string>& names, size_t most = 3) {
   std::string s;
   for (size_t i = 0; i < names.size() && i < most; ++i) s += (i ? ", '" : "'") + clip(names[i]) + "'";
@@ -30,6 +25,10 @@ std::string file_hint(const std::string& name, const char* what) {
 }
 
 }  // namespace
+
+std::string clip(const std::string& name, size_t most) {
+  return name.size() <= most ? name : name.substr(0, most / 2) + "..." + name.substr(name.size() - most / 2);
+}
 
 void warn_or_throw(std::vector<std::string>& warnings, const std::string& text, bool strict) {
   if (strict) throw Error(ErrorCode::kUsage, text + " (--strict)");

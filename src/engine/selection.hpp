@@ -25,6 +25,9 @@ void check_selection(const MatchResult& match, const std::vector<TensorInfo>& ta
 void check_stats_selection(const std::vector<TensorInfo>& tensors, const std::string& path,
                            const std::vector<std::string>& names, size_t selected);
 
+// A name in an error line: whole up to a line's worth, else its head and tail.
+std::string clip(const std::string& name, size_t most = 120);
+
 // A warning, or under --strict the error it becomes.
 void warn_or_throw(std::vector<std::string>& warnings, const std::string& text, bool strict);
 
