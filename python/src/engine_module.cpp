@@ -1,18 +1,20 @@
-// tensordiff._engine: the C++ engine inside Python (pybind11). Options arrive as the command
-// line's arguments and are parsed by its parser (one options model for both); arrays arrive
-// through the buffer protocol, zero-copy, and are read in the engine's bounded chunks with the
-// GIL released. Reports come back as --json's text, with the exit status the command gives.
+// tensordiff._engine: the C++ engine inside Python (pybind11). Options arrive as typed
+// keywords (bool, number, text, list) named as the command line's options, and are parsed by the
+// library's one parser (tensordiff/command_line.hpp); arrays arrive through the buffer
+// protocol, zero-copy, and are read in the engine's bounded chunks with the GIL released.
+// Reports come back as objects: the exit status the command would give, the warnings, and the
+// report itself (its --json document, turned into dicts at the package's edge).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <string>
 #include <tuple>
 #include <vector>
 
-#include "cli/exit_status.hpp"
-#include "cli/options_parse.hpp"
+#include "tensordiff/command_line.hpp"
 #include "tensordiff/error.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -60,36 +62,55 @@ Views to_views(const std::vector<PyArray>& arrays) {
   return v;
 }
 
-// The command line's parser on `args` (everything after the program name).
-cli::CliArgs parse(const std::vector<std::string>& args) {
-  std::vector<std::string> storage{"tensordiff"};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : storage) argv.push_back(s.data());
-  return cli::parse_args(static_cast<int>(argv.size()), argv.data());
+// Keyword options (named as the command line's long options, '_' for '-'; the package has
+// checked names and value types against option_names()) in the parser's terms: True is the
+// switch, False leaves it off (equal_nan=False is --no-equal-nan), None is absent, a list
+// repeats the option, a number or text is its value (Python's str() of a float round-trips).
+std::vector<std::string> keyword_args(const py::dict& options) {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : options) {
+    std::string name = py::str(key);
+    for (char& c : name)
+      if (c == '_') c = '-';
+    const std::string flag = "--" + name;
+    if (py::isinstance<py::bool_>(value)) {
+      if (value.cast<bool>()) out.push_back(flag);
+      else if (name == "equal-nan") out.push_back("--no-equal-nan");
+    } else if (value.is_none()) {
+    } else if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+      for (const auto& v : value) out.insert(out.end(), {flag, py::str(v)});
+    } else {
+      out.insert(out.end(), {flag, py::str(value)});
+    }
+  }
+  return out;
 }
 
-// Options for arrays: the same flags, parsed around placeholder inputs.
-cli::CliArgs array_args(const std::vector<std::string>& flags, bool two) {
-  std::vector<std::string> args = flags;
-  if (!two) args.insert(args.begin(), "stats");
+// The library's parser on the keywords, around the command and its inputs.
+CommandLine parse(const char* command, const py::dict& options, const std::vector<std::string>& inputs) {
+  std::vector<std::string> args;
+  if (command) args.push_back(command);
+  const auto kw = keyword_args(options);
+  args.insert(args.end(), kw.begin(), kw.end());
   args.push_back("--");
-  args.push_back("(arrays a)");
-  if (two) args.push_back("(arrays b)");
-  return parse(args);
+  args.insert(args.end(), inputs.begin(), inputs.end());
+  return parse_command_line(args);
 }
-CompareOptions array_options(const std::vector<std::string>& flags, bool two) {
-  return array_args(flags, two).compare;
+// Options for arrays: the same keywords, parsed around placeholder inputs.
+CommandLine array_options(const py::dict& options, bool two) {
+  return parse(two ? nullptr : "stats", options,
+               two ? std::vector<std::string>{"(arrays a)", "(arrays b)"} : std::vector<std::string>{"(arrays)"});
 }
 
-// --json, --csv and --html as the command line writes them (json=, csv=, html= in Python):
-// every target checked before the work starts, each written atomically after it.
+// json=, csv= and html= (--json, --csv, --html): every target checked before the work
+// starts, each written atomically after it.
 struct Outputs {
   std::unique_ptr<AtomicFile> json, csv, html;
-  explicit Outputs(const cli::CliArgs& a, const std::vector<std::string>& inputs) {
+  explicit Outputs(const CommandLine& a, const std::vector<std::string>& inputs) {
     for (const auto* p : {&a.json_path, &a.csv_path, &a.html_path})
       if (*p && **p == "-")
         throw Error(ErrorCode::kUsage, "in Python a report file is a path ('-', stdout, is for the command line)");
+    if (a.command == Command::kStats && a.html_path) throw Error(ErrorCode::kUsage, "html= is a compare report");
     if (a.json_path) json = std::make_unique<AtomicFile>(*a.json_path, inputs);
     if (a.csv_path) csv = std::make_unique<AtomicFile>(*a.csv_path, inputs);
     if (a.html_path) html = std::make_unique<AtomicFile>(*a.html_path, inputs);
@@ -103,35 +124,51 @@ struct Outputs {
   }
 };
 
-std::tuple<std::string, int> run(const std::vector<std::string>& args) {
-  const cli::CliArgs a = parse(args);
-  switch (a.command) {
-    case cli::Command::kCompare: {
-      Outputs out(a, a.files);
-      py::gil_scoped_release release;
-      const Report rep = compare(a.files[0], a.files[1], a.compare);
-      out.write(rep);
-      return {to_json(rep), cli::compare_exit_status(rep)};
-    }
-    case cli::Command::kStats: {
-      if (a.html_path) throw Error(ErrorCode::kUsage, "html= is a compare report");
-      Outputs out(a, a.files);
-      py::gil_scoped_release release;
-      const StatsReport rep = stats(a.files[0], a.compare.engine, a.compare.tensors);
-      out.write(rep);
-      return {to_json(rep), cli::stats_exit_status(rep)};
-    }
-    default:
-      throw Error(ErrorCode::kUsage, "only compare and stats run in Python (show, --help and "
-                                     "--version are for the command line)");
-  }
+// What a run returns to Python: the exit status the command would give, the warnings it would
+// print, and the report (a compare or a stats report), whose document json() gives.
+class Result {
+ public:
+  explicit Result(Report r) : exit_status_(tensordiff::exit_status(r)), warnings_(r.warnings), compare_(std::move(r)) {}
+  explicit Result(StatsReport r) : exit_status_(tensordiff::exit_status(r)), warnings_(r.warnings), stats_(std::move(r)) {}
+  int exit_status() const { return exit_status_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  std::string json() const { return compare_ ? to_json(*compare_) : to_json(*stats_); }
+
+ private:
+  int exit_status_;
+  std::vector<std::string> warnings_;
+  std::optional<Report> compare_;
+  std::optional<StatsReport> stats_;
+};
+
+Result run_compare(const py::dict& options, const std::string& a, const std::string& b,
+                   const std::vector<std::string>& tensors) {
+  std::vector<std::string> inputs{a, b};
+  inputs.insert(inputs.end(), tensors.begin(), tensors.end());
+  const CommandLine cl = parse(nullptr, options, inputs);
+  Outputs out(cl, cl.files);
+  py::gil_scoped_release release;
+  Report rep = compare(cl.files[0], cl.files[1], cl.compare);
+  out.write(rep);
+  return Result(std::move(rep));
+}
+
+Result run_stats(const py::dict& options, const std::string& path, const std::vector<std::string>& tensors) {
+  std::vector<std::string> inputs{path};
+  inputs.insert(inputs.end(), tensors.begin(), tensors.end());
+  const CommandLine cl = parse("stats", options, inputs);
+  Outputs out(cl, cl.files);
+  py::gil_scoped_release release;
+  StatsReport rep = stats(cl.files[0], cl.compare.engine, cl.compare.tensors);
+  out.write(rep);
+  return Result(std::move(rep));
 }
 
 // Reference mode: rows come back one at a time as a report of that row.
 class Reference {
  public:
-  Reference(const std::string& path, const std::vector<std::string>& flags) {
-    const cli::CliArgs args = array_args(flags, true);
+  Reference(const std::string& path, const py::dict& options) {
+    const CommandLine args = array_options(options, true);
     // What a run checking itself cannot honour is refused, never ignored.
     if (args.json_path || args.csv_path || args.html_path)
       throw Error(ErrorCode::kUsage, "json=, csv= and html= are compare()'s; in reference mode Recorder.report() "
@@ -149,19 +186,18 @@ class Reference {
     py::gil_scoped_release release;
     session_ = std::make_unique<ReferenceSession>(path, o);
   }
-  std::string check(const PyArray& array) {
+  Result check(const PyArray& array) {
     std::vector<py::buffer_info> keep;
     const ArrayView v = to_view(array, keep);
     py::gil_scoped_release release;
     Report one;
     one.tensors.push_back(session_->check(v));
-    return to_json(one);
+    return Result(std::move(one));
   }
   std::tuple<uint64_t, uint64_t> counts() const { return {session_->checked(), session_->matched()}; }
-  std::tuple<std::string, int> report() {
+  Result report() {
     py::gil_scoped_release release;
-    const Report rep = session_->report();
-    return {to_json(rep), cli::compare_exit_status(rep)};
+    return Result(session_->report());
   }
 
  private:
@@ -185,53 +221,56 @@ PYBIND11_MODULE(_engine, m) {
       "option_names",
       [] {
         std::vector<std::tuple<std::string, bool, bool>> out;
-        for (const auto& o : cli::option_names()) out.emplace_back(o.name, o.takes_value, o.repeatable);
+        for (const auto& o : option_names()) out.emplace_back(o.name, o.takes_value, o.repeatable);
         return out;
       },
       "Every long option of the command line: (name, takes a value, repeatable).");
   m.def("build_info", [] { return build_info(); });
-  m.def("run", &run, py::arg("args"),
-        "Runs `tensordiff ARGS...` (compare or stats) in this process: (JSON report, exit status).");
+  py::class_<Result>(m, "Result")
+      .def_property_readonly("exit_status", &Result::exit_status, "The status the command would exit with.")
+      .def_property_readonly("warnings", &Result::warnings, "What the command would print as warnings.")
+      .def("json", &Result::json, "The report's --json document.");
+  m.def("compare", &run_compare, py::arg("options"), py::arg("a"), py::arg("b"), py::arg("tensors"),
+        "Compares dumps a (the reference) and b in this process.");
+  m.def("stats", &run_stats, py::arg("options"), py::arg("path"), py::arg("tensors"), "Summarises a dump.");
   m.def(
       "compare_arrays",
-      [](const std::vector<PyArray>& a, const std::vector<PyArray>& b, const std::vector<std::string>& flags) {
-        const cli::CliArgs args = array_args(flags, true);
-        Outputs out(args, {});
+      [](const std::vector<PyArray>& a, const std::vector<PyArray>& b, const py::dict& options) {
+        const CommandLine cl = array_options(options, true);
+        Outputs out(cl, {});
         Views va = to_views(a), vb = to_views(b);
         py::gil_scoped_release release;
-        const Report rep = compare_arrays(va.views, vb.views, args.compare);
+        Report rep = compare_arrays(va.views, vb.views, cl.compare);
         out.write(rep);
-        return std::tuple<std::string, int>{to_json(rep), cli::compare_exit_status(rep)};
+        return Result(std::move(rep));
       },
-      py::arg("a"), py::arg("b"), py::arg("flags"),
-      "Compares arrays in memory (matched by name): (JSON report, exit status).");
+      py::arg("a"), py::arg("b"), py::arg("options"), "Compares arrays in memory (matched by name).");
   m.def(
       "stats_arrays",
-      [](const std::vector<PyArray>& arrays, const std::vector<std::string>& flags) {
-        const cli::CliArgs args = array_args(flags, false);
-        if (args.html_path) throw Error(ErrorCode::kUsage, "html= is a compare report");
-        Outputs out(args, {});
+      [](const std::vector<PyArray>& arrays, const py::dict& options) {
+        const CommandLine cl = array_options(options, false);
+        Outputs out(cl, {});
         Views v = to_views(arrays);
         py::gil_scoped_release release;
-        const StatsReport rep = stats_arrays(v.views, args.compare.engine);
+        StatsReport rep = stats_arrays(v.views, cl.compare.engine);
         out.write(rep);
-        return std::tuple<std::string, int>{to_json(rep), cli::stats_exit_status(rep)};
+        return Result(std::move(rep));
       },
-      py::arg("arrays"), py::arg("flags"), "Per-array summaries: (JSON report, exit status).");
+      py::arg("arrays"), py::arg("options"), "Per-array summaries.");
   // The recorder's summary mode: one array, the fields of `tensordiff stats --json`.
   m.def(
-      "stats_json",
+      "summarize",
       [](const std::vector<PyArray>& arrays, unsigned threads, const std::string& simd) {
         Views v = to_views(arrays);
         EngineOptions o;
         o.threads = threads;
         o.simd = simd;
         py::gil_scoped_release release;
-        return to_json(stats_arrays(v.views, o));
+        return Result(stats_arrays(v.views, o));
       },
       py::arg("arrays"), py::arg("threads") = 0, py::arg("simd") = "");
   py::class_<Reference>(m, "Reference")
-      .def(py::init<const std::string&, const std::vector<std::string>&>(), py::arg("path"), py::arg("flags"))
+      .def(py::init<const std::string&, const py::dict&>(), py::arg("path"), py::arg("options"))
       .def("check", &Reference::check, py::arg("array"))
       .def("report", &Reference::report)
       .def("counts", &Reference::counts, "(tensors checked, tensors the reference holds)");

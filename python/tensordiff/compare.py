@@ -3,7 +3,8 @@
 Options are the command line's, spelled as keywords: rtol=1e-3 is --rtol 1e-3,
 stop_at_first=True is --stop-at-first, tol=["enc*:rtol=1e-2", ...] repeats --tol, and
 json="r.json", csv="r.csv", html="r.html" write those reports as the command line does. The
-engine parses them with the command line's own parser, so every option of one exists in the
+keywords go to the engine as they are (bools, numbers, text, lists), checked here against the
+engine's option list; the library's one parser reads them, so every option of one exists in the
 other; the terminal's own options (quiet, color, name_width, width, only_diff, top, ...) raise
 TypeError, since the report is the return value. Reports are the dicts of `--json`, plus
 "exit_code": the status the same command would exit with. Nothing compared (a name that no
@@ -63,9 +64,9 @@ def find_binary() -> str:
                           "put it on PATH or set TENSORDIFF_BIN")
 
 
-def flags(options: dict, caller: str = "compare") -> list[str]:
-    """Keyword options as command-line flags; an unknown keyword is a TypeError naming it."""
-    out = []
+def keywords(options: dict, caller: str = "compare") -> dict:
+    """Keyword options checked against the engine's option list (name, switch or value, one
+    value or a list), as the engine takes them; an unknown keyword is a TypeError naming it."""
     known = _option_names()
     for key, value in options.items():
         if key in _TERMINAL_ONLY:
@@ -84,20 +85,7 @@ def flags(options: dict, caller: str = "compare") -> list[str]:
             raise TypeError(f"{caller}() keyword {key}= takes a value, not {value!r}")
         if isinstance(value, (list, tuple)) and not repeatable:
             raise TypeError(f"{caller}() keyword {key}= takes one value, not a {type(value).__name__}")
-        if key == "equal_nan" and value is False:  # on by default: False is --no-equal-nan
-            out.append("--no-equal-nan")
-            continue
-        flag = "--" + name
-        if value is True:
-            out.append(flag)
-        elif value is False or value is None:
-            continue
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                out += [flag, str(v)]
-        else:
-            out += [flag, str(value)]
-    return out
+    return dict(options)
 
 
 def _engine():
@@ -111,21 +99,26 @@ def _engine():
 def _call(fn, *args) -> dict:
     eng = _engine()
     try:
-        text, code = fn(eng)(*args)
+        result = fn(eng)(*args)
     except eng.EngineError as e:
         raise TensordiffError(str(e)) from None
-    report = json.loads(text)
-    report["exit_code"] = code
-    # What the command line prints on stderr (a rule that matched nothing), as warnings.
-    for w in report.get("warnings", []):
-        warnings.warn(f"tensordiff: {w}", stacklevel=3)
+    return as_dict(result, stacklevel=4)
+
+
+def as_dict(result, stacklevel: int = 3, warn: bool = True) -> dict:
+    """The engine's result at the package's edge: the report as the dicts of `--json`, with
+    "exit_code"; what the command line prints on stderr (a rule that matched nothing) as
+    warnings."""
+    report = json.loads(result.json())
+    report["exit_code"] = result.exit_status
+    for w in result.warnings if warn else ():
+        warnings.warn(f"tensordiff: {w}", stacklevel=stacklevel)
     return report
 
 
 def compare(a, b, *tensors: str, **options) -> dict:
     """Compares dumps a (the reference) and b, in this process; returns the JSON report."""
-    args = flags(options) + ["--", os.fspath(a), os.fspath(b), *tensors]
-    return _call(lambda e: e.run, args)
+    return _call(lambda e: e.compare, keywords(options), os.fspath(a), os.fspath(b), list(tensors))
 
 
 def _arrays(x, name: str) -> list:
@@ -137,13 +130,13 @@ def compare_arrays(a, b, name: str = "tensor", **options) -> dict:
     """Compares tensors in memory: two arrays (numpy, torch, JAX, MindSpore; bfloat16 and
     float8 included), or two dicts of them matched by name like the tensors of two dumps.
     Contiguous CPU memory is read in place, not copied."""
-    return _call(lambda e: e.compare_arrays, _arrays(a, name), _arrays(b, name), flags(options, "compare_arrays"))
+    return _call(lambda e: e.compare_arrays, _arrays(a, name), _arrays(b, name), keywords(options, "compare_arrays"))
 
 
 def stats(x, *tensors: str, name: str = "tensor", **options) -> dict:
     """Per-tensor summary (`tensordiff stats`) of a dump path, an array or a dict of arrays."""
     if isinstance(x, (str, os.PathLike)):
-        return _call(lambda e: e.run, ["stats", *flags(options, "stats"), "--", os.fspath(x), *tensors])
+        return _call(lambda e: e.stats, keywords(options, "stats"), os.fspath(x), list(tensors))
     if tensors:
         raise TypeError("stats() selects tensors by name in a dump; for arrays, pass the ones to summarise")
-    return _call(lambda e: e.stats_arrays, _arrays(x, name), flags(options, "stats"))
+    return _call(lambda e: e.stats_arrays, _arrays(x, name), keywords(options, "stats"))

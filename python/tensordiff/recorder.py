@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from ._native import engine
-from .compare import TensordiffError, flags
+from .compare import TensordiffError, as_dict, keywords
 from .convert import array_arg, framework_of
 from .summary import summarize
 
@@ -114,7 +114,7 @@ class Recorder:
             raise TypeError(f"comparison options ({', '.join(options)}) need reference=")
         self.path, self.mode, self.step = path, mode, step
         self.reference, self.on_divergence = reference, on_divergence
-        self._flags = flags(options, "Recorder") if reference is not None else []
+        self._options = keywords(options, "Recorder") if reference is not None else {}
         self._warned_unmatched = False
         self._first_unmatched = None
         self._ref = None
@@ -137,7 +137,7 @@ class Recorder:
                 raise TensordiffError("reference mode needs the engine module: pip install ./python "
                                       "(see the README) or scripts/build.sh")
             try:
-                self._ref = eng.Reference(os.fspath(self.reference), self._flags)
+                self._ref = eng.Reference(os.fspath(self.reference), self._options)
             except eng.EngineError as e:
                 raise TensordiffError(str(e)) from None
         if self.path is None:
@@ -171,19 +171,17 @@ class Recorder:
         if self._ref is None:
             raise RuntimeError("report() is for reference mode (Recorder(reference=...))")
         try:
-            text, code = self._ref.report()
+            result = self._ref.report()
         except engine().EngineError as e:  # nothing compared: no recorded name is in the reference
             raise TensordiffError(str(e)) from None
-        rep = json.loads(text)
-        rep["exit_code"] = code
-        return rep
+        return as_dict(result, warn=False)  # the report is the answer; its warnings are in it
 
     def _check(self, name, arr, dtype, source):
         try:
-            text = self._ref.check((name, dtype, [int(d) for d in arr.shape], arr, source))
+            result = self._ref.check((name, dtype, [int(d) for d in arr.shape], arr, source))
         except engine().EngineError as e:  # the first tensor has no counterpart: names unlike
             raise TensordiffError(str(e)) from None
-        row = json.loads(text)["tensors"][0]
+        row = json.loads(result.json())["tensors"][0]
         unselected = (row.get("reason") or "").startswith("not selected")
         if row["status"] == "only_in_b" and not unselected and self._first_unmatched is None:
             self._first_unmatched = name
@@ -301,7 +299,7 @@ def _summary(name: str, arr: np.ndarray, dtype: str) -> dict:
     eng = engine()
     if eng is not None:
         try:
-            doc = json.loads(eng.stats_json([(name, dtype, list(arr.shape), arr, "")]))
+            doc = json.loads(eng.summarize([(name, dtype, list(arr.shape), arr, "")]).json())
             t = doc["tensors"][0]
             return {k: t[k] for k in _SIDE_FIELDS}
         except eng.EngineError:

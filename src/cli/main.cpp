@@ -10,20 +10,16 @@
 #include <memory>
 #include <new>
 
-#include "cli/exit_status.hpp"
-#include "cli/options_parse.hpp"
+#include "tensordiff/command_line.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 using namespace tensordiff;
 
 namespace {
 
-using cli::kExitError;
-using cli::kExitMatch;
-
-bool use_color(cli::Color c) {
-  if (c == cli::Color::kAlways) return true;
-  if (c == cli::Color::kNever) return false;
+bool use_color(Color c) {
+  if (c == Color::kAlways) return true;
+  if (c == Color::kNever) return false;
   return ::isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
 }
 
@@ -31,7 +27,7 @@ void warn(const std::string& line) { std::cerr << "tensordiff: " << line << "\n"
 
 // The table's width: --width, else the terminal's (stdout), else unlimited (a pipe or file
 // gets every column, for grep and scripts).
-TableStyle table_style(const cli::CliArgs& a) {
+TableStyle table_style(const CommandLine& a) {
   TableStyle st;
   st.color = use_color(a.color);
   const bool tty = ::isatty(STDOUT_FILENO);
@@ -92,7 +88,7 @@ class Progress {
 
 struct Outputs {
   std::unique_ptr<AtomicFile> json, csv, html;
-  Outputs(const cli::CliArgs& a) {
+  Outputs(const CommandLine& a) {
     // Every target is checked before the work starts: a bad path fails in a moment.
     if (a.json_path) json = std::make_unique<AtomicFile>(*a.json_path, a.files);
     if (a.csv_path) csv = std::make_unique<AtomicFile>(*a.csv_path, a.files);
@@ -100,10 +96,10 @@ struct Outputs {
   }
 };
 
-int run_compare(const cli::CliArgs& args) {
+int run_compare(const CommandLine& args) {
   Outputs out(args);
   Progress progress(!args.quiet);
-  cli::CliArgs a = args;
+  CommandLine a = args;
   progress.install(a.compare.engine);
   const Report rep = compare(a.files[0], a.files[1], a.compare);
   progress.clear();
@@ -131,11 +127,11 @@ int run_compare(const cli::CliArgs& args) {
   }
   for (const auto& t : rep.tensors)
     if (t.status == Status::kError) warn(t.reason);
-  return cli::compare_exit_status(rep);
+  return exit_status(rep);
 }
 
 // One pair in detail: compares only that tensor (its name in A; B's after --map).
-int run_show(const cli::CliArgs& args) {
+int run_show(const CommandLine& args) {
   CompareOptions o = args.compare;
   o.tensors = {args.show_name};
   Report rep = compare(args.files[0], args.files[1], o);
@@ -154,14 +150,14 @@ int run_show(const cli::CliArgs& args) {
   p.growth.reset();
   if (!args.quiet) std::cout << format_detail(p);
   if (p.status == Status::kError) warn(p.reason);
-  return cli::show_exit_status(p);
+  return exit_status(p);
 }
 
-int run_stats(const cli::CliArgs& args) {
+int run_stats(const CommandLine& args) {
   if (args.html_path) throw Error(ErrorCode::kUsage, "--html is a compare report (tensordiff A B --html FILE)");
   Outputs out(args);
   Progress progress(!args.quiet);
-  cli::CliArgs a = args;
+  CommandLine a = args;
   progress.install(a.compare.engine);
   const StatsReport rep = stats(a.files[0], a.compare.engine, a.compare.tensors);
   progress.clear();
@@ -174,7 +170,7 @@ int run_stats(const cli::CliArgs& args) {
   if (!args.quiet) std::cout << format_stats_table(rep, table_style(args));
   for (const auto& t : rep.tensors)
     if (!t.stats) warn(!t.error.empty() ? t.error : args.files[0] + ": tensor '" + t.info.name + "': " + t.info.unsupported);
-  return cli::stats_exit_status(rep);
+  return exit_status(rep);
 }
 
 }  // namespace
@@ -203,13 +199,13 @@ int checked_exit(int code) {
 int run(int argc, char** argv) {
   const bool root = process_rank() == 0;
   try {
-    cli::CliArgs args = cli::parse_args(argc, argv);
+    CommandLine args = parse_command_line(argc, argv);
     // A report on stdout: the table would mix into it.
     for (const auto* p : {&args.json_path, &args.csv_path, &args.html_path})
       if (*p && **p == "-") args.quiet = true;
     switch (args.command) {
-      case cli::Command::kHelp: if (root) std::cout << args.help; return checked_exit(kExitMatch);
-      case cli::Command::kVersion:
+      case Command::kHelp: if (root) std::cout << args.help; return checked_exit(kExitMatch);
+      case Command::kVersion:
         if (root) std::cout << build_info(args.compare.engine.simd);
         return checked_exit(kExitMatch);
       default: break;
@@ -222,13 +218,13 @@ int run(int argc, char** argv) {
       args.json_path.reset();
       args.csv_path.reset();
       args.html_path.reset();
-      if (args.command == cli::Command::kStats) stats(args.files[0], args.compare.engine, args.compare.tensors);
-      else if (args.command == cli::Command::kCompare) compare(args.files[0], args.files[1], args.compare);
+      if (args.command == Command::kStats) stats(args.files[0], args.compare.engine, args.compare.tensors);
+      else if (args.command == Command::kCompare) compare(args.files[0], args.files[1], args.compare);
       else run_show(args);
       return kExitMatch;
     }
-    if (args.command == cli::Command::kShow) return checked_exit(run_show(args));
-    return checked_exit(args.command == cli::Command::kStats ? run_stats(args) : run_compare(args));
+    if (args.command == Command::kShow) return checked_exit(run_show(args));
+    return checked_exit(args.command == Command::kStats ? run_stats(args) : run_compare(args));
   } catch (const Error& e) {
     if (root) warn(e.what());
     return kExitError;

@@ -287,7 +287,7 @@ def test_dimension_above_its_maximum_is_corrupt(tmp_path):
     assert rows["y"]["status"] == "match"
 
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "hostile")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "hostile")
 
 
 def test_libhdf5_crash_is_contained(tmp_path):

@@ -1,4 +1,5 @@
-#include "cli/options_parse.hpp"
+// The one parser of the command line's options (cxxopts), for the command and the Python module.
+#include "tensordiff/command_line.hpp"
 
 #include <cerrno>
 #include <cmath>
@@ -13,7 +14,7 @@
 #include "engine/tolerance.hpp"
 #include "tensordiff/error.hpp"
 
-namespace tensordiff::cli {
+namespace tensordiff {
 
 namespace {
 
@@ -139,8 +140,8 @@ std::vector<OptionName> option_names() {
   return names;
 }
 
-CliArgs parse_args(int argc, char** argv) {
-  CliArgs a;
+CommandLine parse_command_line(int argc, char** argv) {
+  CommandLine a;
   auto opts = make_options();
   // `stats` is a subcommand only as the first argument, so a dump named "stats" still works
   // as `tensordiff ./stats B.h5`.
@@ -290,4 +291,12 @@ CliArgs parse_args(int argc, char** argv) {
   return a;
 }
 
-}  // namespace tensordiff::cli
+CommandLine parse_command_line(const std::vector<std::string>& args) {
+  std::vector<std::string> storage{"tensordiff"};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : storage) argv.push_back(s.data());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+}  // namespace tensordiff
