@@ -16,6 +16,10 @@ void ordered_parallel_for(size_t n, unsigned threads, size_t window,
                           const std::function<bool(size_t)>& merge) {
   if (n == 0) return;
   if (threads == 0) threads = 1;
+  // No more threads than items: a small tensor (one chunk) runs on the calling thread alone.
+  // Starting workers that find nothing to do cost milliseconds on a loaded machine (each must
+  // be scheduled before the join returns), a thousand times the work of a 128 KiB summary.
+  if (threads > n) threads = static_cast<unsigned>(n);
   if (window < threads) window = threads;
   std::mutex m;
   std::condition_variable cv;
