@@ -5,8 +5,8 @@
 #include <limits>
 #include <future>
 #include <unordered_map>
-#include <cstdio>
 
+#include "common/format.hpp"
 #include "engine/backend.hpp"
 #include "engine/diagnosis.hpp"
 #include "engine/group.hpp"
@@ -29,11 +29,7 @@ namespace tensordiff {
 
 namespace {
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
+std::string num(double v) { return format_number("%.4g", v); }
 
 // The verdict of docs/design.md §4: no element out of tolerance (or, with --criterion, the whole
 // tensor's rel L2 within rtol / its cosine at least 1 − rtol; NaN and inf mismatches count

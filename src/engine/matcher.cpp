@@ -7,17 +7,12 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/format.hpp"
 #include "engine/align.hpp"
 #include "engine/tolerance.hpp"
 #include "tensordiff/error.hpp"
 
 namespace tensordiff {
-
-std::string shape_string(const std::vector<uint64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + (shape.size() == 1 ? ",)" : ")");
-}
 
 Closest closest_name(const std::string& name, const std::vector<TensorInfo>& candidates) {
   auto tail = [](const std::string& x, const std::string& y) {  // common suffix length

@@ -46,8 +46,6 @@ MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<Te
 bool name_selected(const std::string& name, const std::vector<std::string>& tensors,
                    const std::vector<std::string>& include, const std::vector<std::string>& exclude);
 
-std::string shape_string(const std::vector<uint64_t>& shape);
-
 // The candidate closest to `name` (most trailing '.'/'/' components in common, then the
 // longest common suffix), and when the two differ only in what comes before a common tail,
 // the --map rule that renames one into the other ("^model\\.=net."). Empty when nothing

@@ -1,25 +1,25 @@
 #include "engine/precision.hpp"
 
 #include <algorithm>
-#include <cstdio>
+
+#include "common/format.hpp"
 
 namespace tensordiff {
 
 namespace {
 struct Row {
-  Precision p;
-  const char* name;
+  Precision p;   // named by precision_name() (common/format.hpp), which the reports use too
   double u;      // unit roundoff: half the gap between 1 and the next number
   Tolerance tol; // torch.testing's defaults (fp8: the format's epsilon, as torch has none)
   int rank;      // larger is more precise
 };
 constexpr Row kRows[] = {
-    {Precision::kFp64, "fp64", 0x1p-53, {1e-7, 1e-7}, 6},
-    {Precision::kFp32, "fp32", 0x1p-24, {1.3e-6, 1e-5}, 5},
-    {Precision::kTf32, "tf32", 0x1p-11, {1e-3, 1e-5}, 4},
-    {Precision::kFp16, "fp16", 0x1p-11, {1e-3, 1e-5}, 3},
-    {Precision::kBf16, "bf16", 0x1p-8, {1.6e-2, 1e-5}, 2},
-    {Precision::kFp8, "fp8", 0x1p-4, {0.125, 1e-5}, 1},
+    {Precision::kFp64, 0x1p-53, {1e-7, 1e-7}, 6},
+    {Precision::kFp32, 0x1p-24, {1.3e-6, 1e-5}, 5},
+    {Precision::kTf32, 0x1p-11, {1e-3, 1e-5}, 4},
+    {Precision::kFp16, 0x1p-11, {1e-3, 1e-5}, 3},
+    {Precision::kBf16, 0x1p-8, {1.6e-2, 1e-5}, 2},
+    {Precision::kFp8, 0x1p-4, {0.125, 1e-5}, 1},
 };
 const Row& row(Precision p) {
   for (const auto& r : kRows)
@@ -27,15 +27,6 @@ const Row& row(Precision p) {
   return kRows[1];
 }
 }  // namespace
-
-const char* precision_name(Precision p) { return p == Precision::kAuto ? "auto" : row(p).name; }
-
-std::optional<Precision> precision_from_name(const std::string& name) {
-  for (const auto& r : kRows)
-    if (name == r.name) return r.p;
-  if (name == "auto") return Precision::kAuto;
-  return std::nullopt;
-}
 
 double unit_roundoff(Precision p) { return row(p).u; }
 
@@ -80,10 +71,8 @@ PrecisionChoice choose_precision(const std::vector<PairDtypes>& pairs, Precision
   }
   if (total_pairs == 0) return {Precision::kFp32, "no floating-point pair; fp32"};
   auto percent = [](double x) {
-    char buf[32];
     // 4 digits near the ends, so 99.96% is not rounded to 100% beside the 0.04% it leaves out.
-    std::snprintf(buf, sizeof buf, x >= 0.995 || x < 0.001 ? "%.4g%%" : "%.1f%%", 100 * x);
-    return std::string(buf);
+    return format_number(x >= 0.995 || x < 0.001 ? "%.4g%%" : "%.1f%%", 100 * x);
   };
   for (int k = 1; k <= 6; ++k) {
     if (count[k] == 0 || elems[k] < kPrecisionShare * total) continue;
@@ -97,8 +86,8 @@ PrecisionChoice choose_precision(const std::vector<PairDtypes>& pairs, Precision
       if (count[j])
         for (const auto& r : kRows)
           if (r.rank == j)
-            why += "; " + std::to_string(count[j]) + " " + r.name + " pair" + (count[j] > 1 ? "s" : "") + " (" +
-                   percent(elems[j] / total) + ") judged at " + r.name + "'s own tolerance";
+            why += "; " + std::to_string(count[j]) + " " + precision_name(r.p) + " pair" + (count[j] > 1 ? "s" : "") +
+                   " (" + percent(elems[j] / total) + ") judged at " + precision_name(r.p) + "'s own tolerance";
     return {chosen, why};
   }
   return {Precision::kFp32, "fp32"};  // unreachable: some precision holds at least its share

@@ -5,13 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "common/format.hpp"  // precision_name, precision_from_name: the reports write them too
 #include "tensordiff/dtype.hpp"
 #include "tensordiff/options.hpp"
 
 namespace tensordiff {
 
-const char* precision_name(Precision p);                    // "fp32", "bf16", ...
-std::optional<Precision> precision_from_name(const std::string& name);
 double unit_roundoff(Precision p);                          // 2^-24 for fp32, 2^-8 for bf16, ...
 std::optional<Precision> precision_of(DType t);             // none for integers and bool
 

@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 
+#include "common/format.hpp"
 #include "engine/precision.hpp"
 #include "engine/selection.hpp"
 #include "engine/tolerance.hpp"
@@ -37,11 +37,7 @@ bool close(double a, double b, const Tolerance& t) {
   return std::fabs(b - a) <= t.atol + t.rtol * std::fabs(a);
 }
 
-std::string g(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+std::string g(double v) { return format_number("%.6g", v); }
 
 // A summary pair matches when the bytes are identical (same checksum and dtype) or when
 // every summary statistic agrees under the pair's tolerance.

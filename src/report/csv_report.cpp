@@ -1,11 +1,7 @@
 // The CSV report: one row per pair (or per tensor for stats), the scalar fields only, with a
 // fixed header that pandas, spreadsheets and `sort -t,` read as they are (RFC 4180 quoting;
 // empty cells for values that do not apply; numbers with 17 significant digits).
-#include <charconv>
-#include <cmath>
-#include <cstdio>
-
-#include "engine/matcher.hpp"
+#include "common/format.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 namespace tensordiff {
@@ -19,20 +15,11 @@ std::string q(const std::string& s) {
   return out + "\"";
 }
 
-std::string num(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[32];
-  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
-}
+std::string num(double v) { return shortest(v); }
 std::string num(const std::optional<double>& v) { return v ? num(*v) : ""; }
 std::string num(uint64_t v) { return std::to_string(v); }
 
-std::string dims(const std::vector<uint64_t>& s) {  // "3x4"; "" for a scalar
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
-  return out;
-}
+std::string dims(const std::vector<uint64_t>& s) { return join_numbers(s, "x"); }  // "3x4"; "" for a scalar
 
 const char* kSideCols = "count,nonzero,nan,pos_inf,neg_inf,min,max,mean,std,l2,checksum";
 
@@ -42,11 +29,9 @@ void side(std::string& row, const std::optional<SideStats>& s) {
     return;
   }
   auto counted = [&](uint64_t v) { return s->counts_known ? num(v) : std::string(); };
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(s->checksum));
   row += "," + num(s->count) + "," + counted(s->nonzero) + "," + counted(s->nan) + "," + counted(s->pos_inf) + "," +
          counted(s->neg_inf) + "," + num(s->min) + "," + num(s->max) + "," + num(s->mean) + "," + num(s->std) +
-         "," + num(s->l2) + "," + (s->checksum_known ? hex : "");
+         "," + num(s->l2) + "," + (s->checksum_known ? hex16(s->checksum) : "");
 }
 
 std::string prefixed(const std::string& p) {
@@ -83,9 +68,7 @@ void write_csv(const Report& rep, const TextSink& sink) {
     row += (tol ? num(r.tolerance.rtol) : "") + "," + (tol ? num(r.tolerance.atol) : "") + ",";
     if (r.diff) {
       const DiffStats& d = *r.diff;
-      std::string idx;
-      if (d.max_abs && r.info_a)
-        for (auto i : unravel_index(d.max_abs->flat_index, r.info_a->shape)) idx += (idx.empty() ? "" : "x") + std::to_string(i);
+      const std::string idx = d.max_abs && r.info_a ? dims(unravel_index(d.max_abs->flat_index, r.info_a->shape)) : "";
       row += num(d.count) + "," + num(d.finite_pairs) + "," + (d.max_abs ? num(d.max_abs->value) : "") + "," + idx + "," +
              (d.max_abs ? num(d.max_abs->a) : "") + "," + (d.max_abs ? num(d.max_abs->b) : "") + "," +
              (d.max_rel ? num(d.max_rel->value) : "") + "," + num(d.mean_abs) + "," + num(d.rmse) + "," +

@@ -2,42 +2,22 @@
 // metric, the K worst elements and the three magnitude histograms as text bars.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <string>
 #include <vector>
 
-#include "engine/matcher.hpp"
-#include "report/exact_value.hpp"
+#include "common/format.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 namespace tensordiff {
 
 namespace {
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string num(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  if (v == 0) return std::signbit(v) ? "-0" : "0";
-  return fmt("%.7g", v);
-}
+std::string num(double v) { return sig(v, 7); }
 
 std::string opt(const std::optional<double>& v) { return v ? num(*v) : "-"; }
 
 std::string pad(const std::string& s, size_t w) {
   return s.size() >= w ? s : s + std::string(w - s.size(), ' ');
-}
-
-std::string index_string(uint64_t flat, const std::vector<uint64_t>& shape) {
-  const auto idx = unravel_index(flat, shape);
-  std::string s = "[";
-  for (size_t i = 0; i < idx.size(); ++i) s += (i ? "," : "") + std::to_string(idx[i]);
-  return s + "]";
 }
 
 // Label of bin i: "0", "<2^-40", "2^e", ">=2^41".
@@ -66,7 +46,7 @@ std::string bars(const std::string& title, const SparseHistogram& sparse) {
   for (int i = lo; i <= hi; ++i) {
     const uint64_t c = h.counts[i];
     const int len = c == 0 ? 0 : std::max(1, static_cast<int>(std::lround(double(c) / top * kWidth)));
-    out += "  " + pad(bin_label(i), 8) + fmt("%12.0f", double(c)) + "  " + std::string(len, '#') + "\n";
+    out += "  " + pad(bin_label(i), 8) + format_number("%12.0f", double(c)) + "  " + std::string(len, '#') + "\n";
   }
   return out;
 }
@@ -101,10 +81,7 @@ std::string format_detail(const PairReport& r) {
     line("mean", opt(a.mean), opt(b.mean));
     line("std", opt(a.std), opt(b.std));
     line("l2", opt(a.l2), opt(b.l2));
-    char hx[2][17];
-    std::snprintf(hx[0], 17, "%016llx", static_cast<unsigned long long>(a.checksum));
-    std::snprintf(hx[1], 17, "%016llx", static_cast<unsigned long long>(b.checksum));
-    line("checksum", hx[0], hx[1]);
+    line("checksum", hex16(a.checksum), hex16(b.checksum));
     const size_t k = std::max(a.first_nonzero.size(), b.first_nonzero.size());
     for (size_t i = 0; i < k; ++i) {
       auto cell = [&](const SideStats& s, const std::optional<TensorInfo>& t) {
@@ -131,13 +108,13 @@ std::string format_detail(const PairReport& r) {
     metric("mean |d|", opt(d.mean_abs));
     metric("rmse", opt(d.rmse));
     metric("rel L2", num(d.rel_l2));
-    metric("cosine", fmt("%.10f", d.cosine));
+    metric("cosine", format_number("%.10f", d.cosine));
     metric("mismatches", std::to_string(d.mismatches) + " of " + std::to_string(d.count) + " (" +
-                             fmt("%.4g", 100 * d.mismatch_fraction) + "%), " +
+                             format_number("%.4g", 100 * d.mismatch_fraction) + "%), " +
                              std::to_string(d.nan_mismatch) + " NaN, " + std::to_string(d.inf_mismatch) + " inf");
     metric("finite pairs", std::to_string(d.finite_pairs));
     if (d.same_dtype) metric("bits differ", std::to_string(d.bits_differ) + ", max ULP " + std::to_string(d.max_ulp));
-    if (r.scale) metric("l2(b)/l2(a)", fmt("%.9f", *r.scale));
+    if (r.scale) metric("l2(b)/l2(a)", format_number("%.9f", *r.scale));
     if (r.shift) metric("mean shift", num(*r.shift) + " rms of a");
     // NaN/inf mismatches first: |d| cannot rank them, and they are the worst there are.
     if (!d.nonfinite.empty()) {

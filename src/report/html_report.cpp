@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "common/format.hpp"
 #include "report/json_writer.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -87,10 +88,7 @@ std::string data_json(const Report& rep) {
   });
   column("shape", [&](const PairReport& r) {
     const TensorInfo* t = r.info_a ? &*r.info_a : r.info_b ? &*r.info_b : nullptr;
-    std::string s = "(";
-    if (t)
-      for (size_t i = 0; i < t->shape.size(); ++i) s += (i ? ", " : "") + std::to_string(t->shape[i]);
-    w.value(s + ")");
+    w.value("(" + (t ? join_numbers(t->shape, ", ") : std::string()) + ")");
   });
   column("rel_l2", [&](const PairReport& r) { opt(r.diff ? std::optional<double>(r.diff->rel_l2) : std::nullopt); });
   column("cosine", [&](const PairReport& r) { opt(r.diff ? std::optional<double>(r.diff->cosine) : std::nullopt); });

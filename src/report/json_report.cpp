@@ -4,8 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/matcher.hpp"
-#include "engine/precision.hpp"
+#include "common/format.hpp"
 #include "report/json_writer.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -21,12 +20,6 @@ ordered_json jnum(double v) {
   return v;
 }
 ordered_json jopt(const std::optional<double>& v) { return v ? jnum(*v) : ordered_json(nullptr); }
-
-std::string hex16(uint64_t x) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(x));
-  return buf;
-}
 
 const char* criterion_name(Criterion c) {
   return c == Criterion::kRelL2 ? "rel-l2" : c == Criterion::kCosine ? "cosine" : "elementwise";

@@ -3,12 +3,13 @@
 // Numbers in their shortest round-trip form; NaN and infinities as the strings docs/design.md §8
 // names; strings escaped, with invalid UTF-8 replaced by U+FFFD.
 #pragma once
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "common/format.hpp"
 
 namespace tensordiff {
 
@@ -43,15 +44,13 @@ class JsonWriter {
   }
   JsonWriter& value(uint64_t v) {
     comma();
-    char buf[24];
-    out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+    append_decimal(out_, v);
     return *this;
   }
   JsonWriter& value(int v) { return value(static_cast<int64_t>(v)); }
   JsonWriter& value(int64_t v) {
     comma();
-    char buf[24];
-    out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+    append_decimal(out_, v);
     return *this;
   }
   JsonWriter& value(double v) {
@@ -63,8 +62,7 @@ class JsonWriter {
     } else if (v == 0 && std::signbit(v)) {
       out_ += "-0.0";  // "-0" reads back as the integer 0 in Python and loses the sign
     } else {
-      char buf[32];
-      out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+      append_shortest(out_, v);
     }
     return *this;
   }

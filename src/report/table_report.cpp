@@ -2,11 +2,9 @@
 // divergence marked, colour only when asked (the CLI asks on a TTY).
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <string>
 
-#include "engine/matcher.hpp"
-#include "report/exact_value.hpp"
+#include "common/format.hpp"
 #include "report/table_layout.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -20,18 +18,8 @@ const char* kGreen = "\033[32m";
 const char* kYellow = "\033[33m";
 const char* kBold = "\033[1m";
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string g3(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  if (v == 0) return "0";
-  return fmt("%.3g", v);
-}
+// Three significant digits, to fit the table's 9-wide columns; zero as "0" whatever its sign.
+std::string g3(double v) { return v == 0 ? "0" : sig(v, 3); }
 
 std::string short_dtype(const std::string& t) {
   static const std::pair<const char*, const char*> kShort[] = {
@@ -69,7 +57,7 @@ std::string growth_cell(const PairReport& r) {
   if (!r.growth) return "-";
   const double g = *r.growth;
   if (std::isinf(g)) return "inf";
-  return g >= 100 ? fmt("x%.3g", g) : fmt("x%.2f", g);
+  return g >= 100 ? format_number("x%.3g", g) : format_number("x%.2f", g);
 }
 
 }  // namespace
@@ -98,7 +86,7 @@ const std::vector<Column>& compare_columns(size_t name_w) {
 
 std::string mismatch_cell(const DiffStats& d) {
   return std::to_string(d.mismatches) + "/" + std::to_string(d.count) + " (" +
-         (d.mismatches == 0 ? std::string("0%") : fmt("%.3g%%", 100 * d.mismatch_fraction)) + ")";
+         (d.mismatches == 0 ? std::string("0%") : format_number("%.3g%%", 100 * d.mismatch_fraction)) + ")";
 }
 
 std::vector<std::string> cells(const PairReport& r, const TableStyle& st) {
@@ -113,7 +101,7 @@ std::vector<std::string> cells(const PairReport& r, const TableStyle& st) {
     c[kMaxAbs] = d.max_abs ? g3(d.max_abs->value) : "-";
     c[kMaxRel] = d.max_rel ? g3(d.max_rel->value) : "-";
     c[kRelL2] = g3(d.rel_l2);
-    c[kCosine] = d.cosine == 1 ? "1" : fmt("%.8f", d.cosine);
+    c[kCosine] = d.cosine == 1 ? "1" : format_number("%.8f", d.cosine);
     c[kMismatched] = mismatch_cell(d);
     c[kP99] = p99 ? (*p99 == 0 ? "0" : "<" + g3(*p99)) : "-";
     c[kGrowth] = growth_cell(r);
@@ -303,10 +291,7 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
         if (r.status == Status::kMismatch && r.diff) {
           const DiffStats& d = *r.diff;
           auto at = [&](const ExtremeAt& e) {
-            const auto idx = unravel_index(e.flat_index, r.info_a->shape);
-            std::string is;
-            for (size_t i = 0; i < idx.size(); ++i) is += (i ? "," : "") + std::to_string(idx[i]);
-            return "[" + is + "] (a " + exact_value(e.a, r.info_a->dtype) + ", b " +
+            return index_string(e.flat_index, r.info_a->shape) + " (a " + exact_value(e.a, r.info_a->dtype) + ", b " +
                    exact_value(e.b, r.info_b->dtype) + ")";
           };
           fd += ": " + r.reason;
@@ -334,7 +319,7 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
       if (r.name == *s.first_jump) {
         std::string fj = "first jump: " + r.name + " (order " + std::to_string(r.order) + "): rel L2 " +
                          g3(r.diff->rel_l2) + ", " + growth_cell(r) + " what it inherited";
-        if (r.scale) fj += ", l2(b)/l2(a) " + fmt("%.6f", *r.scale);
+        if (r.scale) fj += ", l2(b)/l2(a) " + format_number("%.6f", *r.scale);
         if (r.shift && std::fabs(*r.shift) > 1e-3) fj += ", mean shift " + g3(*r.shift) + " rms";
         if (r.info_b && !r.info_b->source.empty()) fj += "; recorded at " + r.info_b->source;
         emit(fj, kYellow);
@@ -371,8 +356,9 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
       al += " (and " + std::to_string(rep.suggested_maps.size() - show) + " more in the JSON report)";
     emit(al, nullptr);
   }
-  emit("precision " + s.precision + (s.precision_reason.empty() ? "" : " (" + s.precision_reason + ")") + "; " + fmt("%.3g GB", s.bytes / 1e9) + " read in " + fmt("%.3g s", s.seconds) + " (" +
-           fmt("%.3g GB/s", s.gb_per_s) + ", " + rep.backend + ", " + std::to_string(rep.threads) + " threads)",
+  emit("precision " + s.precision + (s.precision_reason.empty() ? "" : " (" + s.precision_reason + ")") + "; " +
+           format_number("%.3g GB", s.bytes / 1e9) + " read in " + format_number("%.3g s", s.seconds) + " (" +
+           format_number("%.3g GB/s", s.gb_per_s) + ", " + rep.backend + ", " + std::to_string(rep.threads) + " threads)",
        nullptr);
   return out;
 }
@@ -411,14 +397,12 @@ std::string format_stats_table(const StatsReport& rep, const TableStyle& st) {
     } else if (t.stats) {
       const SideStats& s = *t.stats;
       auto o = [](const std::optional<double>& v) { return v ? g3(*v) : std::string("-"); };
-      char hex[17];
-      std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(s.checksum));
       c[kNz] = s.counts_known ? std::to_string(s.nonzero) : "-";
       c[kMin] = o(s.min);
       c[kMax] = o(s.max);
       c[kMean] = o(s.mean);
       c[kStd] = o(s.std);
-      c[kSum] = s.checksum_known ? hex : "-";
+      c[kSum] = s.checksum_known ? hex16(s.checksum) : "-";
       if (s.nan || s.pos_inf || s.neg_inf)
         tail = "(" + std::to_string(s.nan) + " NaN, " + std::to_string(s.pos_inf + s.neg_inf) + " inf)";
     } else {
@@ -428,8 +412,8 @@ std::string format_stats_table(const StatsReport& rep, const TableStyle& st) {
     if (!tail.empty()) line += "  " + tail;
     out += line + "\n";
   }
-  out += "\n" + wrap(std::to_string(rep.tensors.size()) + " tensors, " + fmt("%.3g GB", rep.bytes / 1e9) +
-                     " read in " + fmt("%.3g s", rep.seconds) + " (" + rep.backend + ")", st.width) + "\n";
+  out += "\n" + wrap(std::to_string(rep.tensors.size()) + " tensors, " + format_number("%.3g GB", rep.bytes / 1e9) +
+                     " read in " + format_number("%.3g s", rep.seconds) + " (" + rep.backend + ")", st.width) + "\n";
   return out;
 }
 
