@@ -12,6 +12,7 @@ probes=(
   "td_probe_io_up engine/runner.hpp fail"
   "td_probe_io_down core/partial.hpp ok"
   "td_probe_core_up io/source.hpp fail"
+  "td_probe_report_up engine/matcher.hpp fail"
   "td_probe_cli_private engine/runner.hpp fail"
   "td_probe_cli_public tensordiff/command_line.hpp ok"
 )
