@@ -2,8 +2,9 @@
 // keywords (bool, number, text, list) named as the command line's options, and are parsed by the
 // library's one parser (tensordiff/command_line.hpp); arrays arrive through the buffer
 // protocol, zero-copy, and are read in the engine's bounded chunks with the GIL released.
-// Reports come back as objects: the exit status the command would give, the warnings, and the
-// report itself (its --json document, turned into dicts at the package's edge).
+// Reports come back as Result objects: the exit status the command would give, the warnings,
+// and the report, turned into dicts at the edge from the library's one definition of its fields
+// (tensordiff/document.hpp), with no JSON text in between.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -12,9 +13,11 @@
 #include <type_traits>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "tensordiff/command_line.hpp"
+#include "tensordiff/document.hpp"
 #include "tensordiff/error.hpp"
 #include "tensordiff/tensordiff.hpp"
 
@@ -124,6 +127,62 @@ struct Outputs {
   }
 };
 
+// The report's document as Python objects (dicts, lists, str, int, float, bool, None), built
+// from the library's one definition of the report's fields: the dicts json.loads would give
+// for the --json text, without the text.
+class PyBuilder : public DocumentBuilder {
+ public:
+  void begin_object() override { open(py::dict(), true); }
+  void end_object() override { stack_.pop_back(); }
+  void begin_array() override { open(py::list(), false); }
+  void end_array() override { stack_.pop_back(); }
+  // Keys repeat in every tensor's entry: one interned str per distinct key.
+  void key(const std::string& k) override {
+    auto it = keys_.find(k);
+    if (it == keys_.end()) it = keys_.emplace(k, py::reinterpret_steal<py::str>(PyUnicode_InternFromString(k.c_str()))).first;
+    key_ = it->second;
+  }
+  void string(const std::string& s) override { put(py::str(s)); }
+  void boolean(bool b) override { put(py::bool_(b)); }
+  void unsigned_integer(uint64_t v) override { put(py::int_(v)); }
+  void integer(int64_t v) override { put(py::int_(v)); }
+  void real(double v) override { put(py::float_(v)); }
+  void null() override { put(py::none()); }
+  py::object result() const { return root_; }
+
+ private:
+  struct Open {
+    py::object container;
+    bool is_dict;
+  };
+  // Raw CPython calls: the report of 10^5 tensors is ~10^7 values.
+  void put(const py::object& v) {
+    if (stack_.empty()) {
+      root_ = v;
+      return;
+    }
+    const Open& top = stack_.back();
+    const int rc = top.is_dict ? PyDict_SetItem(top.container.ptr(), key_.ptr(), v.ptr())
+                               : PyList_Append(top.container.ptr(), v.ptr());
+    if (rc != 0) throw py::error_already_set();
+  }
+  void open(py::object container, bool is_dict) {
+    put(container);
+    stack_.push_back({std::move(container), is_dict});
+  }
+  std::vector<Open> stack_;
+  std::unordered_map<std::string, py::str> keys_;
+  py::object root_ = py::none();
+  py::str key_;
+};
+
+template <typename R>
+py::object report_objects(const R& rep) {
+  PyBuilder b;
+  build_document(rep, b);
+  return b.result();
+}
+
 // What a run returns to Python: the exit status the command would give, the warnings it would
 // print, and the report (a compare or a stats report), whose document json() gives.
 class Result {
@@ -133,6 +192,7 @@ class Result {
   int exit_status() const { return exit_status_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
   std::string json() const { return compare_ ? to_json(*compare_) : to_json(*stats_); }
+  py::object report() const { return compare_ ? report_objects(*compare_) : report_objects(*stats_); }
 
  private:
   int exit_status_;
@@ -229,7 +289,8 @@ PYBIND11_MODULE(_engine, m) {
   py::class_<Result>(m, "Result")
       .def_property_readonly("exit_status", &Result::exit_status, "The status the command would exit with.")
       .def_property_readonly("warnings", &Result::warnings, "What the command would print as warnings.")
-      .def("json", &Result::json, "The report's --json document.");
+      .def("report", &Result::report, "The report as dicts and lists: the --json document's fields.")
+      .def("json", &Result::json, "The report as --json's text.");
   m.def("compare", &run_compare, py::arg("options"), py::arg("a"), py::arg("b"), py::arg("tensors"),
         "Compares dumps a (the reference) and b in this process.");
   m.def("stats", &run_stats, py::arg("options"), py::arg("path"), py::arg("tensors"), "Summarises a dump.");

@@ -14,7 +14,6 @@ exits 2.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import warnings
 import shutil
@@ -109,7 +108,7 @@ def as_dict(result, stacklevel: int = 3, warn: bool = True) -> dict:
     """The engine's result at the package's edge: the report as the dicts of `--json`, with
     "exit_code"; what the command line prints on stderr (a rule that matched nothing) as
     warnings."""
-    report = json.loads(result.json())
+    report = result.report()
     report["exit_code"] = result.exit_status
     for w in result.warnings if warn else ():
         warnings.warn(f"tensordiff: {w}", stacklevel=stacklevel)

@@ -181,7 +181,7 @@ class Recorder:
             result = self._ref.check((name, dtype, [int(d) for d in arr.shape], arr, source))
         except engine().EngineError as e:  # the first tensor has no counterpart: names unlike
             raise TensordiffError(str(e)) from None
-        row = json.loads(result.json())["tensors"][0]
+        row = result.report()["tensors"][0]
         unselected = (row.get("reason") or "").startswith("not selected")
         if row["status"] == "only_in_b" and not unselected and self._first_unmatched is None:
             self._first_unmatched = name
@@ -299,7 +299,7 @@ def _summary(name: str, arr: np.ndarray, dtype: str) -> dict:
     eng = engine()
     if eng is not None:
         try:
-            doc = json.loads(eng.summarize([(name, dtype, list(arr.shape), arr, "")]).json())
+            doc = eng.summarize([(name, dtype, list(arr.shape), arr, "")]).report()
             t = doc["tensors"][0]
             return {k: t[k] for k in _SIDE_FIELDS}
         except eng.EngineError:

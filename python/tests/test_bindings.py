@@ -235,3 +235,40 @@ def test_in_process_overhead_per_tensor_and_per_gb(capsys):
         print(f"\n  in-process compare_arrays: {per_tensor * 1e6:.1f} us per small tensor, "
               f"{per_gb:.3f} s per GB")
     assert per_tensor < 1e-3
+
+
+def test_reports_reach_python_as_the_json_texts_dicts(tmp_path):
+    """Issue 21: the module builds the report's dicts from the library's one definition of its
+    fields (no JSON text in between); they are exactly what json.loads gives for --json's text:
+    non-finite values as their strings, -0.0 kept, integers as ints, every status and section."""
+    from tensordiff._native import engine
+    eng = engine()
+    a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
+    x = np.linspace(-3, 3, 300, dtype=np.float32)
+    y = x.copy()
+    y[[1, 5]] = [np.nan, np.inf]
+    y[7] = -0.0
+    with h5py.File(a, "w", track_order=True) as f, h5py.File(b, "w", track_order=True) as g:
+        f["same"], g["same"] = x, x
+        f["slip"], g["slip"] = x, y
+        f["ids"], g["ids"] = np.arange(10), np.arange(10)[::-1].copy()
+        f["shape"], g["shape"] = x, x[:100]
+        f["only_a"] = np.zeros(3, np.float32)
+        g["only_b"] = np.full(4, -0.0, np.float32)
+        tid = _bf16_type()
+        for h in (f, g):
+            ds = h5py.h5d.create(h.id, b"bf", tid, h5py.h5s.create_simple((8,)))
+            ds.write(h5py.h5s.ALL, h5py.h5s.ALL, np.arange(8, dtype=np.uint16) + 0x3f80, mtype=tid)
+    runs = [eng.compare({}, a, b, []), eng.compare({"exact": True, "tol": ["s*:rtol=0.5"]}, a, b, []),
+            eng.stats({}, b, []), eng.stats({}, a, ["sl*"]),
+            eng.compare_arrays([("t", "float32", [300], x, "here.py:1")], [("t", "float32", [300], y, "")], {}),
+            eng.stats_arrays([("t", "float32", [300], y, "")], {})]
+    for r in runs:
+        doc = r.report()
+        assert doc == json.loads(r.json())
+        assert doc["tensors"], doc
+    statuses = {t["status"] for t in runs[0].report()["tensors"]}
+    assert {"match", "mismatch", "only_in_a", "only_in_b", "incompatible"} <= statuses
+    slip = next(t for t in runs[0].report()["tensors"] if t["name"] == "slip")
+    assert slip["b"]["nan"] == 1 and slip["b"]["pos_inf"] == 1
+    assert any(e["kind"] == "nan" for e in slip["diff"]["nonfinite"])

@@ -69,7 +69,8 @@ std::string text(const ordered_json& j) {
   return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
-void whist(JsonWriter& w, const SparseHistogram& h) {
+template <class W>
+void whist(W& w, const SparseHistogram& h) {
   w.begin_object();
   w.key("zero").value(h.count(ExpHistogram::kZero));
   w.key("underflow").value(h.count(ExpHistogram::kUnderflow));
@@ -87,7 +88,8 @@ void whist(JsonWriter& w, const SparseHistogram& h) {
   w.end_object();
 }
 
-void wside(JsonWriter& w, const SideStats& s, const std::vector<uint64_t>& shape, bool open = true) {
+template <class W>
+void wside(W& w, const SideStats& s, const std::vector<uint64_t>& shape, bool open = true) {
   if (open) w.begin_object();
   w.key("count").value(s.count);
   auto counted = [&](const char* k, uint64_t v) {
@@ -122,7 +124,8 @@ void wside(JsonWriter& w, const SideStats& s, const std::vector<uint64_t>& shape
   if (open) w.end_object();
 }
 
-void wextreme(JsonWriter& w, const std::optional<ExtremeAt>& e, const std::vector<uint64_t>& shape) {
+template <class W>
+void wextreme(W& w, const std::optional<ExtremeAt>& e, const std::vector<uint64_t>& shape) {
   if (!e) {
     w.null();
     return;
@@ -135,7 +138,8 @@ void wextreme(JsonWriter& w, const std::optional<ExtremeAt>& e, const std::vecto
   w.end_object();
 }
 
-void wdiff(JsonWriter& w, const DiffStats& d, const std::vector<uint64_t>& shape) {
+template <class W>
+void wdiff(W& w, const DiffStats& d, const std::vector<uint64_t>& shape) {
   w.begin_object();
   w.key("count").value(d.count);
   w.key("finite_pairs").value(d.finite_pairs);
@@ -182,7 +186,8 @@ void wdiff(JsonWriter& w, const DiffStats& d, const std::vector<uint64_t>& shape
   w.end_object();
 }
 
-void wtensor(JsonWriter& w, const PairReport& t) {
+template <class W>
+void wtensor(W& w, const PairReport& t) {
   auto opt_str = [&](const char* k, const std::string& v) {
     w.key(k);
     if (v.empty()) w.null(); else w.value(v);
@@ -248,9 +253,53 @@ void object_with_array(const ordered_json& head, const char* key, size_t n,
   sink("]" + (tail.empty() ? std::string("}") : "," + t.substr(1)) + "\n");
 }
 
-}  // namespace
+// A DOM value as builder calls, as its text would read back (invalid UTF-8 replaced).
+void emit(const ordered_json& j, DocumentBuilder& out) {
+  switch (j.type()) {
+    case ordered_json::value_t::object:
+      out.begin_object();
+      for (const auto& [k, v] : j.items()) {
+        out.key(valid_utf8(k));
+        emit(v, out);
+      }
+      out.end_object();
+      break;
+    case ordered_json::value_t::array:
+      out.begin_array();
+      for (const auto& v : j) emit(v, out);
+      out.end_array();
+      break;
+    case ordered_json::value_t::string: out.string(valid_utf8(j.get_ref<const std::string&>())); break;
+    case ordered_json::value_t::boolean: out.boolean(j.get<bool>()); break;
+    case ordered_json::value_t::number_integer: out.integer(j.get<int64_t>()); break;
+    case ordered_json::value_t::number_unsigned: out.unsigned_integer(j.get<uint64_t>()); break;
+    case ordered_json::value_t::number_float: out.real(j.get<double>()); break;
+    default: out.null(); break;
+  }
+}
 
-void write_json(const Report& r, const TextSink& sink) {
+// object_with_array's document: head's fields, "key": [items...], tail's fields.
+void build_object_with_array(const ordered_json& head, const char* key, size_t n,
+                             const std::function<void(BuilderWriter&, size_t)>& item, const ordered_json& tail,
+                             DocumentBuilder& out) {
+  out.begin_object();
+  for (const auto& [k, v] : head.items()) {
+    out.key(k);
+    emit(v, out);
+  }
+  out.key(key);
+  out.begin_array();
+  BuilderWriter w(out);
+  for (size_t i = 0; i < n; ++i) item(w, i);
+  out.end_array();
+  for (const auto& [k, v] : tail.items()) {
+    out.key(k);
+    emit(v, out);
+  }
+  out.end_object();
+}
+
+ordered_json report_head(const Report& r) {
   ordered_json head;
   head["schema"] = kReportSchema;
   head["version"] = version();
@@ -277,6 +326,10 @@ void write_json(const Report& r, const TextSink& sink) {
                      {"bytes", s.bytes},
                      {"seconds", jnum(s.seconds)},
                      {"gb_per_s", jnum(s.gb_per_s)}};
+  return head;
+}
+
+ordered_json report_tail(const Report& r) {
   ordered_json tail;
   tail["notes"] = r.notes;
   tail["warnings"] = r.warnings;
@@ -290,11 +343,23 @@ void write_json(const Report& r, const TextSink& sink) {
   tail["alignment"] = {{"alignable_by_order", r.alignable},
                        {"applied", r.options.align == Align::kOrder},
                        {"suggested_maps", r.suggested_maps}};
-  object_with_array(head, "tensors", r.tensors.size(),
-                    [&](JsonWriter& w, size_t i) { wtensor(w, r.tensors[i]); }, tail, sink);
+  return tail;
+}
+}  // namespace
+
+void write_json(const Report& r, const TextSink& sink) {
+  object_with_array(report_head(r), "tensors", r.tensors.size(),
+                    [&](JsonWriter& w, size_t i) { wtensor(w, r.tensors[i]); }, report_tail(r), sink);
 }
 
-void write_json(const StatsReport& r, const TextSink& sink) {
+void build_document(const Report& r, DocumentBuilder& out) {
+  build_object_with_array(report_head(r), "tensors", r.tensors.size(),
+                          [&](BuilderWriter& w, size_t i) { wtensor(w, r.tensors[i]); }, report_tail(r), out);
+}
+
+namespace {
+
+ordered_json stats_head(const StatsReport& r) {
   ordered_json head;
   head["schema"] = kReportSchema;
   head["version"] = version();
@@ -303,25 +368,39 @@ void write_json(const StatsReport& r, const TextSink& sink) {
   head["backend"] = r.backend;
   head["summary"] = {{"tensors", r.tensors.size()}, {"unsupported", r.unsupported}, {"errors", r.errors},
                      {"bytes", r.bytes}, {"seconds", jnum(r.seconds)}};
-  auto item = [&](JsonWriter& w, size_t i) {
-    const StatsEntry& t = r.tensors[i];
-    w.begin_object();
-    w.key("name").value(t.info.name);
-    w.key("order").value(t.info.order);
-    w.key("dtype").value(t.info.type_name);
-    w.key("shape").value(t.info.shape);
-    w.key("storage").value(t.info.storage);
-    w.key("big_endian").value(t.info.big_endian);
-    w.key("source");
-    if (t.info.source.empty()) w.null(); else w.value(t.info.source);
-    w.key("reason");
-    if (!t.error.empty()) w.value(t.error);
-    else if (!t.info.unsupported.empty()) w.value(t.info.unsupported);
-    else w.null();
-    if (t.stats) wside(w, *t.stats, t.info.shape, false);
-    w.end_object();
-  };
-  object_with_array(head, "tensors", r.tensors.size(), item, ordered_json::object(), sink);
+  return head;
+}
+
+template <class W>
+void stats_entry(W& w, const StatsEntry& t) {
+  w.begin_object();
+  w.key("name").value(t.info.name);
+  w.key("order").value(t.info.order);
+  w.key("dtype").value(t.info.type_name);
+  w.key("shape").value(t.info.shape);
+  w.key("storage").value(t.info.storage);
+  w.key("big_endian").value(t.info.big_endian);
+  w.key("source");
+  if (t.info.source.empty()) w.null(); else w.value(t.info.source);
+  w.key("reason");
+  if (!t.error.empty()) w.value(t.error);
+  else if (!t.info.unsupported.empty()) w.value(t.info.unsupported);
+  else w.null();
+  if (t.stats) wside(w, *t.stats, t.info.shape, false);
+  w.end_object();
+}
+
+}  // namespace
+
+void write_json(const StatsReport& r, const TextSink& sink) {
+  object_with_array(stats_head(r), "tensors", r.tensors.size(),
+                    [&](JsonWriter& w, size_t i) { stats_entry(w, r.tensors[i]); }, ordered_json::object(), sink);
+}
+
+void build_document(const StatsReport& r, DocumentBuilder& out) {
+  build_object_with_array(stats_head(r), "tensors", r.tensors.size(),
+                          [&](BuilderWriter& w, size_t i) { stats_entry(w, r.tensors[i]); }, ordered_json::object(),
+                          out);
 }
 
 std::string to_json(const Report& r) {

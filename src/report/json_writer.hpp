@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tensordiff/document.hpp"
+
 #include "common/format.hpp"
 
 namespace tensordiff {
@@ -129,6 +131,7 @@ class JsonWriter {
     out_ += '"';
   }
   // Length of the valid UTF-8 sequence at s[i] (0 if invalid, overlong or a surrogate).
+ public:
   static size_t utf8_length(const std::string& s, size_t i) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t n;
@@ -148,9 +151,63 @@ class JsonWriter {
     return n;
   }
 
+ private:
   std::string& out_;
   bool first_ = true;
   bool after_key_ = false;
+};
+
+// s with every byte that starts no valid UTF-8 sequence replaced by U+FFFD, as the text gets it.
+inline std::string valid_utf8(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : JsonWriter::utf8_length(s, i);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";
+      ++i;
+    } else {
+      out.append(s, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+// JsonWriter's calls on a DocumentBuilder (tensordiff/document.hpp): the report's one
+// definition of its fields (json_report.cpp) builds either text or the caller's objects.
+// Values are given as the text would read back: non-finite numbers as their strings.
+class BuilderWriter {
+ public:
+  explicit BuilderWriter(DocumentBuilder& b) : b_(b) {}
+  BuilderWriter& begin_object() { return b_.begin_object(), *this; }
+  BuilderWriter& end_object() { return b_.end_object(), *this; }
+  BuilderWriter& begin_array() { return b_.begin_array(), *this; }
+  BuilderWriter& end_array() { return b_.end_array(), *this; }
+  BuilderWriter& key(const char* k) { return b_.key(k), *this; }
+  BuilderWriter& value(const std::string& s) { return b_.string(valid_utf8(s)), *this; }
+  BuilderWriter& value(const char* s) { return value(std::string(s)); }
+  BuilderWriter& value(bool v) { return b_.boolean(v), *this; }
+  BuilderWriter& value(uint64_t v) { return b_.unsigned_integer(v), *this; }
+  BuilderWriter& value(int v) { return b_.integer(v), *this; }
+  BuilderWriter& value(int64_t v) { return b_.integer(v), *this; }
+  BuilderWriter& value(double v) {
+    if (std::isnan(v)) b_.string("NaN");
+    else if (std::isinf(v)) b_.string(v > 0 ? "Infinity" : "-Infinity");
+    else b_.real(v);
+    return *this;
+  }
+  BuilderWriter& value(const std::optional<double>& v) { return v ? value(*v) : null(); }
+  BuilderWriter& null() { return b_.null(), *this; }
+  BuilderWriter& value(const std::vector<uint64_t>& v) {
+    begin_array();
+    for (auto x : v) value(x);
+    return end_array();
+  }
+
+ private:
+  DocumentBuilder& b_;
 };
 
 }  // namespace tensordiff
