@@ -1,9 +1,26 @@
 """PyTorch module hooks: every submodule's forward outputs (and optionally inputs and
-gradients) recorded under its module path, in execution order."""
+gradients) recorded under its module path, in execution order.
+
+Inputs are recorded where they are inputs: before the module's children run (a forward
+pre-hook; on torch < 2 a wrapper of `forward`, which also sees keyword arguments), as
+`X.input.0`, `X.input.1`, ... for positional arguments and `X.input.NAME` for keywords. Outputs
+are `X` (one tensor) or `X.0`, `X.1.0`, `X.logits`, ... (tuples, lists, dicts, dataclasses and
+ModelOutput); the engine links `X.input.*` to every output named `X` or `X.<anything>`. Cache
+objects (transformers' DynamicCache and the like) are recorded as their tensors; any other
+object holding tensors is skipped with one warning naming its type.
+
+A tensor returned again by an enclosing module (logits, a KV cache) is recorded again: skipping
+it in one run and not in the other (a slip that makes a new tensor where the other run passes
+one through) would leave the pair one-sided, so copies cost space, not verdicts.
+"""
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import os
 import sys
+import warnings
 
 from .recorder import current
 
@@ -41,8 +58,25 @@ class _Hooks:
         return False
 
 
+def _cache_parts(value):
+    """(field, tensors) of a key/value cache object, or None when `value` is not one."""
+    if hasattr(value, "key_cache") and hasattr(value, "value_cache"):  # transformers 4.36-4.55
+        return [("key_cache", value.key_cache), ("value_cache", value.value_cache)]
+    layers = getattr(value, "layers", None)  # transformers >= 4.56: one object per layer
+    if isinstance(layers, (list, tuple)) and layers and all(hasattr(x, "keys") and hasattr(x, "values")
+                                                            and not isinstance(x, dict) for x in layers):
+        return [("key_cache", [x.keys for x in layers]), ("value_cache", [x.values for x in layers])]
+    if hasattr(value, "to_legacy_cache"):
+        return [("legacy", value.to_legacy_cache())]
+    return None
+
+
+_warned_types: set = set()
+
+
 def _tensors(value, prefix):
-    """(name, tensor) pairs of a module output: a tensor, or tuples/lists/dicts of them."""
+    """(name, tensor) pairs of a module's output or input: a tensor, or tuples, lists, dicts,
+    dataclasses (ModelOutput) and key/value caches of them."""
     if hasattr(value, "detach"):
         yield prefix, value
     elif isinstance(value, (tuple, list)):
@@ -51,6 +85,64 @@ def _tensors(value, prefix):
     elif isinstance(value, dict):
         for k, v in value.items():
             yield from _tensors(v, f"{prefix}.{k}")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _tensors(getattr(value, f.name, None), f"{prefix}.{f.name}")
+    elif value is None or isinstance(value, (str, bytes, int, float, bool, type)):
+        return
+    else:
+        parts = _cache_parts(value)
+        if parts is not None:
+            for field, tensors in parts:
+                yield from _tensors(tensors, f"{prefix}.{field}")
+        elif type(value) not in _warned_types and any(hasattr(v, "detach") for v in _attributes(value)):
+            _warned_types.add(type(value))
+            warnings.warn(f"tensordiff: {prefix}: a {type(value).__module__}.{type(value).__name__} holds tensors "
+                          "hook_module cannot name; not recorded (record them with tensordiff.save)",
+                          stacklevel=4)
+
+
+def _attributes(value):
+    try:
+        return list(vars(value).values())
+    except TypeError:
+        return []
+
+
+def _save_all(rec, pairs, source):
+    for n, t in pairs:
+        rec.save(rec.unique_name(n), t, source=source)
+
+
+def _kwargs_prehook_supported(module) -> bool:
+    try:
+        return "with_kwargs" in inspect.signature(module.register_forward_pre_hook).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class _ForwardWrapper:
+    """torch < 2: a pre-hook sees no keyword arguments, so `forward` is wrapped (on the
+    instance; removing it restores what was there)."""
+
+    def __init__(self, module, record):
+        self.module = module
+        self.had_own = "forward" in module.__dict__
+        self.own = module.__dict__.get("forward")
+        inner = module.forward
+
+        @functools.wraps(inner)
+        def forward(*args, **kwargs):
+            record(module, args, kwargs)
+            return inner(*args, **kwargs)
+
+        module.forward = forward
+
+    def remove(self):
+        if self.had_own:
+            self.module.forward = self.own
+        else:
+            self.module.__dict__.pop("forward", None)
 
 
 def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool = False,
@@ -62,21 +154,27 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
     gradients `.grad`; a module called again gets `#2`, `#3`, ... Each record's source is the
     user's line that called the module and the module's class.
     """
+    if not hasattr(model, "named_modules"):
+        raise TypeError(f"hook_module takes a torch.nn.Module, not a {type(model).__name__}")
     handles = []
     for path, module in model.named_modules():
         name = prefix + (path or root_name)
+
+        def record_inputs(mod, args, kwargs, name=name):
+            rec = current()
+            if rec is None:
+                return
+            source = _caller(mod)
+            pairs = list(_tensors(tuple(args), f"{name}.input"))
+            for k, v in (kwargs or {}).items():
+                pairs += list(_tensors(v, f"{name}.input.{k}"))
+            _save_all(rec, pairs, source)
 
         def forward_hook(mod, args, out, name=name):
             rec = current()
             if rec is None:
                 return
-            source = _caller(mod)
-            if inputs:
-                for n, t in _tensors(tuple(args), f"{name}.input"):
-                    rec.save(rec.unique_name(n), t, source=source)
-            if outputs:
-                for n, t in _tensors(out, name):
-                    rec.save(rec.unique_name(n), t, source=source)
+            _save_all(rec, _tensors(out, name), _caller(mod))
 
         def backward_hook(mod, grad_in, grad_out, name=name):
             rec = current()
@@ -84,7 +182,13 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
                 for n, t in _tensors(tuple(grad_out), f"{name}.grad"):
                     rec.save(rec.unique_name(n), t, source=type(mod).__name__)
 
-        if outputs or inputs:
+        if inputs:
+            if _kwargs_prehook_supported(module):
+                handles.append(module.register_forward_pre_hook(
+                    lambda mod, args, kwargs, f=record_inputs: f(mod, args, kwargs), with_kwargs=True))
+            else:
+                handles.append(_ForwardWrapper(module, record_inputs))
+        if outputs:
             handles.append(module.register_forward_hook(forward_hook))
         if grads:
             handles.append(module.register_full_backward_hook(backward_hook))
