@@ -36,6 +36,10 @@ struct PairReport {
   // l2(b)/l2(a), and (mean(b) − mean(a)) / rms(a).
   std::optional<double> growth, scale, shift;
   bool jump = false;  // this pair's error is not explained by what it inherited
+  // A jump at a module's recorded input (X.input.K): the pair recorded just before it (an
+  // output, or the enclosing module's input). The code between the two made the error (a
+  // functional call, an inline scaling: what no hook sees).
+  std::optional<std::string> gap_after;
   bool by_order = false;  // paired by --align order: the names differ
 };
 

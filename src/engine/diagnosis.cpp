@@ -12,6 +12,7 @@ namespace {
 
 struct Seen {
   double rel = 0, sys = 0;  // the largest relative L2 error and systematic part so far
+  size_t jumps_before = 0;  // for a module's inputs: how many jumps the run had at the first
 };
 
 // A name with every run of digits replaced by '#': the same module in another layer.
@@ -28,27 +29,54 @@ std::string peer_key(const std::string& name) {
   return k;
 }
 
-// "X.input" or "X.input.K" → X; empty otherwise.
-std::string module_of_input(const std::string& name) {
-  const auto pos = name.rfind(".input");
-  if (pos == std::string::npos || pos == 0) return "";
-  const std::string rest = name.substr(pos + 6);
-  if (!rest.empty()) {
-    if (rest[0] != '.' || rest.size() == 1) return "";
-    for (size_t i = 1; i < rest.size(); ++i)
-      if (!std::isdigit(static_cast<unsigned char>(rest[i]))) return "";
+// "name#k" (the k-th call of a module, hook_module's unique names) -> ("name", "#k"); a name
+// without the suffix -> (name, "").
+std::pair<std::string, std::string> split_call(const std::string& name) {
+  size_t i = name.size();
+  while (i > 0 && std::isdigit(static_cast<unsigned char>(name[i - 1]))) --i;
+  if (i == name.size() || i < 2 || name[i - 1] != '#') return {name, ""};
+  return {name.substr(0, i - 1), name.substr(i - 1)};
+}
+
+// Where ".input" is a whole component of `base` ("X.input" or "X.input.<anything>"), from the
+// last to the first.
+std::vector<size_t> input_components(const std::string& base) {
+  std::vector<size_t> at;
+  for (size_t pos = base.rfind(".input"); pos != std::string::npos && pos > 0; pos = base.rfind(".input", pos - 1)) {
+    const size_t end = pos + 6;
+    if (end == base.size() || base[end] == '.') at.push_back(pos);
   }
-  return name.substr(0, pos);
+  return at;
+}
+
+// The module whose input `name` is, with its call ("X#2"); empty when `name` is no input.
+// Positional inputs are "X.input.K", keywords "X.input.NAME", nested values "X.input.K.J":
+// of several ".input" components the last whose module has outputs in the report wins (a
+// keyword named "input" or a submodule named "input" stays readable).
+std::string module_of_input(const std::string& name, const std::unordered_set<std::string>& output_prefixes) {
+  const auto [base, call] = split_call(name);
+  const auto at = input_components(base);
+  if (at.empty()) return "";
+  for (size_t pos : at)
+    if (output_prefixes.count(base.substr(0, pos))) return base.substr(0, pos) + call;
+  return base.substr(0, at.back()) + call;
 }
 
 }  // namespace
 
 void diagnose(Report& rep, double u, const JumpRules& rules) {
-  std::unordered_set<std::string> names;
-  for (const auto& r : rep.tensors) names.insert(r.name);
-  std::unordered_map<std::string, Seen> inputs;  // per module: its recorded inputs' largest
+  // Every module path that has an output in the report (an output "X.0.1" gives X.0.1, X.0, X).
+  std::unordered_set<std::string> output_prefixes;
+  for (const auto& r : rep.tensors) {
+    const std::string base = split_call(r.name).first;
+    if (!input_components(base).empty()) continue;
+    for (size_t end = base.size(); end != std::string::npos && end > 0; end = base.rfind('.', end - 1))
+      output_prefixes.insert(base.substr(0, end));
+  }
+  std::unordered_map<std::string, Seen> inputs;  // per module (with its call): its inputs' largest
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
-  Seen before;
+  Seen before, before_outputs;
+  const std::string* last = nullptr;  // the latest pair with a diff
   for (auto& r : rep.tensors) {
     if (!r.diff || !r.a || !r.b) continue;
     const DiffStats& d = *r.diff;
@@ -64,9 +92,28 @@ void diagnose(Report& rep, double u, const JumpRules& rules) {
         sys = std::max(sys, std::fabs(*r.shift));
       }
     }
-    // What this pair inherited: its module's recorded inputs, else every earlier pair.
-    const auto in = inputs.find(r.name);
-    const Seen base = in != inputs.end() ? in->second : before;
+    const std::string module = module_of_input(r.name, output_prefixes);
+    const bool is_input = !module.empty();
+    // What this pair inherited. An output: its module's recorded inputs (the nearest enclosing
+    // module with inputs, for X.0, X.1.0, X.logits), else every earlier pair. An input: every
+    // earlier *output*: an input whose error they do not explain was made by the code between
+    // modules (a functional call, an inline scaling), which no hook sees.
+    Seen base = is_input ? before_outputs : before;
+    // A module whose own records inside it already hold a jump (a gap at a submodule's input,
+    // a submodule's slip) is not named again: its output carries that error.
+    bool explained_inside = false;
+    if (!is_input) {
+      const auto [name, call] = split_call(r.name);
+      for (size_t end = name.size(); end != std::string::npos && end > 0; end = name.rfind('.', end - 1)) {
+        const std::string owner = name.substr(0, end);
+        const auto in = inputs.find(owner + call);
+        if (in == inputs.end()) continue;
+        base = in->second;
+        for (size_t k = base.jumps_before; k < rep.summary.jumps.size() && !explained_inside; ++k)
+          explained_inside = rep.summary.jumps[k].compare(0, owner.size() + 1, owner + ".") == 0;
+        break;
+      }
+    }
     r.growth = std::isfinite(rel) ? rel / std::max(u, base.rel) : rel;
     const double noise = std::max(n > 0 ? rel / std::sqrt(n) : rel, rel * rel);
     const bool growth_jump = *r.growth >= rules.growth;
@@ -75,21 +122,26 @@ void diagnose(Report& rep, double u, const JumpRules& rules) {
                                  sys >= rules.systematic_over_before * base.sys &&
                                  sys >= rules.systematic_floor * u && sys >= rules.systematic_z * noise;
     const std::string key = peer_key(r.name);
-    const auto peer = key != r.name ? peers.find(key) : peers.end();
+    const auto peer = key != r.name && !is_input ? peers.find(key) : peers.end();
     const bool peer_jump = peer != peers.end() && rel > 0 && std::isfinite(sys) &&
                            sys >= rules.peer_ratio * peer->second && sys >= rules.systematic_floor * u &&
                            sys >= rules.systematic_z * noise;
-    const std::string module = module_of_input(r.name);
-    const bool input_of_present_module = !module.empty() && names.count(module);
-    r.jump = (growth_jump || systematic_jump || peer_jump) && !input_of_present_module;
+    r.jump = (growth_jump || systematic_jump || peer_jump) && !explained_inside;
+    if (r.jump && is_input && last) r.gap_after = *last;
     if (r.jump && !rep.summary.first_jump) rep.summary.first_jump = r.name;
     if (r.jump) rep.summary.jumps.push_back(r.name);
-    if (input_of_present_module) {
-      Seen& s = inputs[module];
+    if (is_input) {
+      const auto [it, first] = inputs.try_emplace(module);
+      Seen& s = it->second;
+      if (first) s.jumps_before = rep.summary.jumps.size() - (r.jump ? 1 : 0);
       s.rel = std::max(s.rel, std::isfinite(rel) ? rel : 0.0);
       s.sys = std::max(s.sys, std::isfinite(sys) ? sys : 0.0);
+    } else {
+      if (key != r.name && std::isfinite(sys)) peers[key] = std::max(peers[key], sys);
+      if (std::isfinite(rel)) before_outputs.rel = std::max(before_outputs.rel, rel);
+      if (std::isfinite(sys)) before_outputs.sys = std::max(before_outputs.sys, sys);
     }
-    if (key != r.name && std::isfinite(sys)) peers[key] = std::max(peers[key], sys);
+    last = &r.name;
     if (std::isfinite(rel)) before.rel = std::max(before.rel, rel);
     if (std::isfinite(sys)) before.sys = std::max(before.sys, sys);
   }

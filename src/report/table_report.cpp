@@ -317,10 +317,17 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
   if (s.first_jump) {
     for (const auto& r : rep.tensors)
       if (r.name == *s.first_jump) {
-        std::string fj = "first jump: " + r.name + " (order " + std::to_string(r.order) + "): rel L2 " +
-                         g3(r.diff->rel_l2) + ", " + growth_cell(r) + " what it inherited";
+        // At a gap: the code between two modules, which no hook sees, made the error.
+        std::string fj = r.gap_after ? "first jump: between " + *r.gap_after + " and " + r.name + " (order " +
+                                           std::to_string(r.order) + ", made by the code between them)"
+                                     : "first jump: " + r.name + " (order " + std::to_string(r.order) + ")";
+        fj += ": rel L2 " + g3(r.diff->rel_l2) + ", " + growth_cell(r) + " what it inherited";
         if (r.scale) fj += ", l2(b)/l2(a) " + format_number("%.6f", *r.scale);
         if (r.shift && std::fabs(*r.shift) > 1e-3) fj += ", mean shift " + g3(*r.shift) + " rms";
+        if (r.gap_after)
+          for (const auto& before : rep.tensors)
+            if (before.name == *r.gap_after && before.info_b && !before.info_b->source.empty())
+              fj += "; " + *r.gap_after + " recorded at " + before.info_b->source;
         if (r.info_b && !r.info_b->source.empty()) fj += "; recorded at " + r.info_b->source;
         emit(fj, kYellow);
         break;

@@ -117,20 +117,40 @@ TEST(Diagnosis, RecordedInputsGiveAModuleItsOwnAmplification) {
   Report rep = chain({pair("x", 3e-3), pair("m.input.0", 0.2), pair("m", 0.25), pair("n", 0.26)});
   diagnose(rep, kBf16);
   EXPECT_NEAR(*rep.tensors[2].growth, 0.25 / 0.2, 1e-9);
-  // The jump is not blamed on an input pair while its module is reported: the error came in
-  // before m, so the input is where it shows, but nothing names a module; it stays unnamed.
-  EXPECT_FALSE(rep.tensors[1].jump);
   EXPECT_FALSE(rep.tensors[2].jump);
-  // Without the module in the report, the input pair is an ordinary tensor.
-  Report alone = chain({pair("x", 3e-3), pair("m.input.0", 0.2)});
-  diagnose(alone, kBf16);
-  EXPECT_EQ(alone.summary.first_jump.value_or(""), "m.input.0");
-  // Parent modules: p's input is clean, its output is not: p is the jump (a slip in p's own
-  // code, between its submodules' records).
+  // The input's error is 67x every output before it: the code between x and m made it (issue
+  // 22: a functional call no hook sees). The input is the jump, and names the gap.
+  EXPECT_TRUE(rep.tensors[1].jump);
+  EXPECT_EQ(rep.summary.first_jump.value_or(""), "m.input.0");
+  EXPECT_EQ(rep.tensors[1].gap_after.value_or(""), "x");
+  // An input that is a copy of an earlier output carries its error: no jump.
+  Report copy = chain({pair("a", 0.2), pair("b.input.0", 0.2), pair("b", 0.21)});
+  diagnose(copy, kBf16);
+  EXPECT_EQ(copy.summary.first_jump.value_or(""), "a");
+  EXPECT_FALSE(copy.tensors[1].jump);
+  // Parent modules: p's input is clean, its submodule's input is not: p's own code before the
+  // submodule made it; the gap is between p's input and p.sub's.
   Report parent = chain({pair("p.input.0", 3e-3), pair("p.sub.input.0", 0.2), pair("p.sub", 0.2),
                          pair("p", 0.2)});
   diagnose(parent, kBf16);
-  EXPECT_EQ(parent.summary.first_jump.value_or(""), "p");
+  EXPECT_EQ(parent.summary.first_jump.value_or(""), "p.sub.input.0");
+  EXPECT_EQ(parent.tensors[1].gap_after.value_or(""), "p.input.0");
+  EXPECT_FALSE(parent.tensors[3].jump);
+}
+
+TEST(Diagnosis, OutputsOfAnyStructureLinkToTheirModulesInputs) {
+  // Tuple outputs (X.0, X.1.0), keyword inputs (X.input.mask) and repeated calls (X#2):
+  // every output of X is measured against X's own inputs, not against all earlier pairs.
+  Report rep = chain({pair("x", 1e-3), pair("blk.input.0", 0.2), pair("blk.input.mask", 0), pair("blk.0", 0.22),
+                      pair("blk.1.0", 0.21), pair("blk.input.0#2", 0.01), pair("blk.0#2", 0.3)});
+  diagnose(rep, kBf16);
+  EXPECT_NEAR(*rep.tensors[3].growth, 0.22 / 0.2, 1e-9);
+  EXPECT_NEAR(*rep.tensors[4].growth, 0.21 / 0.2, 1e-9);
+  // The second call's input is clean; its output is 30x it: the second call is the jump.
+  EXPECT_NEAR(*rep.tensors[6].growth, 0.3 / 0.01, 1e-9);
+  EXPECT_TRUE(rep.tensors[6].jump);
+  EXPECT_FALSE(rep.tensors[3].jump);
+  EXPECT_FALSE(rep.tensors[4].jump);
 }
 
 TEST(Precision, RunPrecisionAndItsTolerances) {
