@@ -4,6 +4,7 @@
 #include "kernels/device_chunk.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/decode.hpp"
@@ -13,7 +14,6 @@
 namespace tensordiff::gpu {
 
 using namespace leaf;
-static_assert(kBins == ExpHistogram::kBins, "the device's bins are the histogram's");
 
 PairRule pair_rule(const PairParams& p) {
   PairRule r;
@@ -82,8 +82,8 @@ void emulate_chunk(const PairRule& r, const uint8_t* a, const uint8_t* b, uint64
           const uint64_t idx = static_cast<uint64_t>(lane_element(l, m, E));
           const uint64_t i = base + idx;
           const uint64_t ra = raw_at(a, r.ea, i, n), rb = r.pair ? raw_at(b, r.eb, i, n) : 0;
-          v[l].a[m] = decode_raw(r.ta, ra);  // decode_lane's values (the same decode_fixed)
-          v[l].b[m] = r.pair ? decode_raw(r.tb, rb) : 0.0;
+          v[l].a[m] = decode::decode_raw(r.ta, ra);  // decode_lane's values (the same decode_fixed)
+          v[l].b[m] = r.pair ? decode::decode_raw(r.tb, rb) : 0.0;
           if (idx >= in_leaf) continue;
           v[l].valid |= 1u << m;
           int bins[3];

@@ -1,4 +1,5 @@
-// The lookup tables of decode.hpp for the narrow float types.
+// The lookup tables of decode.hpp for the narrow float types, filled by core/element.hpp's
+// decoders: a table entry is the decoder's value, bit for bit.
 #include "core/decode.hpp"
 
 namespace tensordiff {

@@ -1,52 +1,19 @@
-// Exact conversion of stored elements (already in little-endian byte order) to float64.
-// Header-only so that the SIMD backend compiles these loops for every target it dispatches to.
+// Exact conversion of runs of stored elements (already in little-endian byte order) to
+// float64, for host code: one element's decoders are core/element.hpp's, which the tables
+// below are built from and the bfloat16 loop inlines. Header-only so that the SIMD backend
+// compiles these loops for every target it dispatches to.
 #pragma once
-#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 
+#include "core/element.hpp"
 #include "tensordiff/dtype.hpp"
 
 namespace tensordiff::decode {
 
-inline double f16_to_double(uint16_t h) {
-  const int sign = h >> 15, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-  double v;
-  if (exp == 0) {
-    v = std::ldexp(static_cast<double>(man), -24);
-  } else if (exp == 31) {
-    v = man ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
-  } else {
-    v = std::ldexp(static_cast<double>(man | 0x400), exp - 25);
-  }
-  return sign ? -v : v;
-}
-
-inline double bf16_to_double(uint16_t h) {
-  const uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-// float8_e4m3fn (OCP / torch.float8_e4m3fn): bias 7, no infinities, S.1111.111 is NaN.
-inline double e4m3_to_double(uint8_t x) {
-  const int sign = x >> 7, exp = (x >> 3) & 0xf, man = x & 7;
-  double v;
-  if (exp == 15 && man == 7) return std::numeric_limits<double>::quiet_NaN();
-  if (exp == 0) v = std::ldexp(static_cast<double>(man), -9);
-  else v = std::ldexp(static_cast<double>(man | 8), exp - 10);
-  return sign ? -v : v;
-}
-
-// float8_e5m2: IEEE-like, bias 15, with infinities and NaNs.
-inline double e5m2_to_double(uint8_t x) {
-  const uint16_t h = static_cast<uint16_t>(x) << 8;  // e5m2 is the top byte of a float16
-  return f16_to_double(h);
-}
-
-// Lookup tables for the narrow float types (built once, shared by all threads).
+// Lookup tables for the narrow float types (built once from the decoders, shared by all
+// threads): one load instead of a few branches per element.
 const double* f16_table();   // 65536 entries
 const double* bf16_table();  // 65536 entries
 const double* e4m3_table();  // 256 entries
@@ -80,10 +47,7 @@ inline void to_double(DType t, const uint8_t* src, size_t n, double* dst) {
       for (size_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, src + 2 * i, 2);
-        const uint32_t bits = static_cast<uint32_t>(h) << 16;
-        float f;
-        std::memcpy(&f, &bits, 4);
-        dst[i] = f;
+        dst[i] = bf16_to_double(h);
       }
       break;
     }

@@ -21,9 +21,12 @@
 #include <cstring>
 #include <math.h>
 
+#include "core/bins.hpp"
 #include "core/checksum.hpp"
+#include "core/element.hpp"
 #include "core/host_device.hpp"
 #include "core/sums.hpp"
+#include "core/ulp.hpp"
 #include "tensordiff/dtype.hpp"
 
 namespace tensordiff::leaf {
@@ -34,9 +37,9 @@ static_assert(kLanes * kLaneElems == static_cast<int>(kBlockElems), "a warp hold
 constexpr int kGroupLevel = 5;
 constexpr int kGroupLeaves = 1 << kGroupLevel;  // leaves per warp group
 static_assert(kGroupLeaves <= kLanes, "a group's level pass gives each lane at most one pair");
-constexpr int kBins = 84;                       // ExpHistogram::kBins (checked in leaf_chunk.cpp)
-constexpr int kHist = 3 * kBins;                // a, b, |b - a|
-constexpr int kLaneSums = 11;                   // the transposed sums of one leaf
+constexpr int kBins = ExpHistogram::kBins;
+constexpr int kHist = 3 * kBins;  // a, b, |b - a|
+constexpr int kLaneSums = 11;     // the transposed sums of one leaf
 
 // Elements per 16-byte segment: the wider side decides, so both sides' lane l holds the same
 // elements. Lane l's element m is leaf element lane_element(l, m, E).
@@ -45,87 +48,13 @@ TD_HD constexpr int seg_elems(int ea, int eb) {
 }
 TD_HD constexpr int lane_element(int lane, int m, int E) { return ((m / E) * kLanes + lane) * E + m % E; }
 
-// ---- decoding: the CPU's decode.hpp, bit for bit (tests/parity/gpu_emulator_test.cpp,
-// LeafCore.DecodingMatchesTheCpuForEveryNarrowValue, checks every narrow value) ----
-
-TD_HD inline double as_double(uint64_t b) {
-  double d;
-  memcpy(&d, &b, 8);
-  return d;
-}
-TD_HD inline uint64_t bits_of(double d) {
-  uint64_t b;
-  memcpy(&b, &d, 8);
-  return b;
-}
-constexpr uint64_t kQuietNaN = 0x7ff8000000000000ull, kInfBits = 0x7ff0000000000000ull;
-
-TD_HD inline double f16_value(uint32_t h) {
-  const int sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-  double v;
-  if (exp == 0) v = ldexp(static_cast<double>(man), -24);
-  else if (exp == 31) v = as_double(man ? kQuietNaN : kInfBits);
-  else v = ldexp(static_cast<double>(man | 0x400), exp - 25);
-  return sign ? -v : v;
-}
-TD_HD inline double e4m3_value(uint32_t x) {
-  const int sign = (x >> 7) & 1, exp = (x >> 3) & 0xf, man = x & 7;
-  if (exp == 15 && man == 7) return as_double(kQuietNaN);
-  const double v = exp == 0 ? ldexp(static_cast<double>(man), -9) : ldexp(static_cast<double>(man | 8), exp - 10);
-  return sign ? -v : v;
-}
-
-// One element's value from its raw little-endian bits (zero-extended to 64), for a dtype known
-// at compile time.
-template <DType T>
-TD_HD inline double decode_fixed(uint64_t r) {
-  if constexpr (T == DType::kF64) {
-    return as_double(r);
-  } else if constexpr (T == DType::kF32 || T == DType::kBF16) {
-    float f;
-    const uint32_t u = T == DType::kF32 ? static_cast<uint32_t>(r) : static_cast<uint32_t>(r) << 16;
-    memcpy(&f, &u, 4);
-    return f;
-  } else if constexpr (T == DType::kF16) {
-    return f16_value(static_cast<uint32_t>(r));
-  } else if constexpr (T == DType::kF8E4M3) {
-    return e4m3_value(static_cast<uint32_t>(r));
-  } else if constexpr (T == DType::kF8E5M2) {
-    return f16_value(static_cast<uint32_t>(r) << 8);
-  } else if constexpr (T == DType::kI8) {
-    return static_cast<int8_t>(r);
-  } else if constexpr (T == DType::kI16) {
-    return static_cast<int16_t>(r);
-  } else if constexpr (T == DType::kI32) {
-    return static_cast<int32_t>(r);
-  } else if constexpr (T == DType::kI64) {
-    return static_cast<double>(static_cast<int64_t>(r));
-  } else {
-    return static_cast<double>(r);  // u8, u16, u32, u64, bool
-  }
-}
-
-TD_HD inline double decode_raw(DType t, uint64_t r) {
-  switch (t) {
-    case DType::kF64: return decode_fixed<DType::kF64>(r);
-    case DType::kF32: return decode_fixed<DType::kF32>(r);
-    case DType::kF16: return decode_fixed<DType::kF16>(r);
-    case DType::kBF16: return decode_fixed<DType::kBF16>(r);
-    case DType::kF8E4M3: return decode_fixed<DType::kF8E4M3>(r);
-    case DType::kF8E5M2: return decode_fixed<DType::kF8E5M2>(r);
-    case DType::kI8: return decode_fixed<DType::kI8>(r);
-    case DType::kI16: return decode_fixed<DType::kI16>(r);
-    case DType::kI32: return decode_fixed<DType::kI32>(r);
-    case DType::kI64: return decode_fixed<DType::kI64>(r);
-    default: return static_cast<double>(r);  // u8, u16, u32, u64, bool
-  }
-}
+// ---- decoding (core/element.hpp: the CPU's decoders, the same functions) ----
 
 // A lane's 8 elements of a dtype of ES bytes: one warp-uniform branch, then a loop with the
 // dtype fixed (16 inlined 15-way switches made the kernel too large for the instruction cache).
 template <DType T>
 TD_HD inline void decode_lane_fixed(const uint64_t* raw, double* out) {
-  TD_UNROLL for (int m = 0; m < kLaneElems; ++m) out[m] = decode_fixed<T>(raw[m]);
+  TD_UNROLL for (int m = 0; m < kLaneElems; ++m) out[m] = decode::decode_fixed<T>(raw[m]);
 }
 template <int ES>
 TD_HD inline void decode_lane(DType t, const uint64_t* raw, double* out) {
@@ -148,45 +77,6 @@ TD_HD inline void decode_lane(DType t, const uint64_t* raw, double* out) {
     else if (t == DType::kI8) decode_lane_fixed<DType::kI8>(raw, out);
     else decode_lane_fixed<DType::kU8>(raw, out);  // u8, bool
   }
-}
-
-TD_HD inline bool is_float_type(DType t) {
-  return t == DType::kF64 || t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 ||
-         t == DType::kF8E4M3 || t == DType::kF8E5M2;
-}
-TD_HD inline bool is_signed_int(DType t) {
-  return t == DType::kI8 || t == DType::kI16 || t == DType::kI32 || t == DType::kI64;
-}
-
-// docs/design.md §4 ULP distance of two same-dtype elements' raw bits.
-TD_HD inline uint64_t ulp_distance(DType t, uint64_t x, uint64_t y, int es) {
-  const int bits = 8 * es;
-  if (is_float_type(t)) {
-    const uint64_t sign = uint64_t(1) << (bits - 1);
-    const uint64_t mx = x & (sign - 1), my = y & (sign - 1);
-    if ((x & sign) == (y & sign)) return mx > my ? mx - my : my - mx;
-    return mx + my;
-  }
-  const bool sgn = is_signed_int(t);
-  if (sgn && bits < 64) {
-    const int shift = 64 - bits;
-    x = static_cast<uint64_t>(static_cast<int64_t>(x << shift) >> shift);
-    y = static_cast<uint64_t>(static_cast<int64_t>(y << shift) >> shift);
-  }
-  const bool less = sgn ? static_cast<int64_t>(x) < static_cast<int64_t>(y) : x < y;
-  return less ? y - x : x - y;
-}
-
-// Histogram bin of a finite value (the CPU's ExpBinTable): zero, underflow (subnormals and
-// exponents below -40), one bin per exponent -40..40, overflow.
-TD_HD inline int bin_of(double v) {
-  const uint64_t bits = bits_of(v) & 0x7fffffffffffffffull;
-  if (bits == 0) return 0;
-  const int e = static_cast<int>(bits >> 52);
-  const int x = e - 1023;
-  if (e == 0 || x < -40) return 1;
-  if (x > 40) return 83;
-  return 2 + (x + 40);
 }
 
 // ---- per-lane state ----
@@ -398,7 +288,7 @@ TD_HD inline void exact_element(Acc& e, const PairRule& p, double a, double b, u
   e.nan_a += na;
   e.pinf_a += a == as_double(kInfBits);
   e.ninf_a += a == -as_double(kInfBits);
-  bins[0] = fa ? bin_of(a) : -1;
+  bins[0] = fa ? magnitude_bin(a) : -1;
   if (fa) {
     e.min_a = min_signed(e.min_a, a);
     e.max_a = max_signed(e.max_a, a);
@@ -411,7 +301,7 @@ TD_HD inline void exact_element(Acc& e, const PairRule& p, double a, double b, u
   e.nan_b += nb;
   e.pinf_b += b == as_double(kInfBits);
   e.ninf_b += b == -as_double(kInfBits);
-  bins[1] = fb ? bin_of(b) : -1;
+  bins[1] = fb ? magnitude_bin(b) : -1;
   if (fb) {
     e.min_b = min_signed(e.min_b, b);
     e.max_b = max_signed(e.max_b, b);
@@ -436,7 +326,7 @@ TD_HD inline void exact_element(Acc& e, const PairRule& p, double a, double b, u
     }
   }
   if (F) {
-    bins[2] = bin_of(ad);
+    bins[2] = magnitude_bin(ad);
     arg_max(e.abs_v, e.abs_i, ad, i);
     // The division only where the quotient can reach the lane's maximum: skipped when
     // ad < rel_v·|a|·(1 - 2^-40), which no rounding (2^-52 relative) can carry up to rel_v.

@@ -25,9 +25,9 @@ namespace tensordiff {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// The histogram bin of a finite magnitude given as bits (sign clear), the exact rule of
-// ExpBin for finite values: 0 for zero, 1 below 2^-40 (subnormals too), one per exponent up
-// to 2^40, 83 above. The exponent sits in the low 16 bits of each 64-bit lane, so saturating
+// The histogram bin of a finite magnitude given as bits (sign clear): core/bins.hpp's
+// magnitude_bin on vectors (tests/cpu/narrow_values_test.cpp holds it to that rule): 0 for
+// zero, 1 below 2^-40 (subnormals too), one per exponent up to 2^40, 83 above. The exponent sits in the low 16 bits of each 64-bit lane, so saturating
 // 16-bit subtraction and 16-bit min/max clamp it in one instruction each (64-bit min/max
 // take two or three on AVX2); the other 16-bit lanes stay 0 throughout.
 template <class D>

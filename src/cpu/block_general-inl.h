@@ -22,8 +22,9 @@ namespace tensordiff {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// The histogram bin of |v| for every lane (see ExpBinTable): computed with SIMD in the fused
-// pass, so that the scalar sweep only increments counters.
+// The histogram bin of |v| for every lane: core/bins.hpp's magnitude_bin on vectors (held to it
+// for every narrow value by tests/cpu/narrow_values_test.cpp), computed in the fused pass so
+// that the scalar sweep only increments counters.
 template <class D, class V>
 HWY_INLINE hn::Vec<hn::RebindToUnsigned<D>> ExpBin(D, V v) {
   const hn::RebindToUnsigned<D> du;

@@ -16,53 +16,27 @@
 #include <vector>
 
 #include "core/partial.hpp"
+#include "core/ulp.hpp"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tensordiff {
 namespace HWY_NAMESPACE {
 
-// Histogram bin of a float64's biased exponent (zero is tested separately): subnormals and
-// exponents below -40 underflow, above 40 overflow; inf/NaN go to a discarded bin.
-constexpr int kDiscardBin = ExpHistogram::kBins;  // NaN (and, in the scalar table, ±inf)
+// Bins past the histogram's own (core/bins.hpp): the SIMD passes send NaN, +inf and -inf there,
+// so that each side's counts of them are read off its histogram.
+constexpr int kDiscardBin = ExpHistogram::kBins;  // NaN
 constexpr int kPosInfBin = kDiscardBin + 1, kNegInfBin = kDiscardBin + 2;
-struct ExpBinTable {
-  uint8_t bin[2048];
-  constexpr ExpBinTable() : bin{} {
-    for (int e = 0; e < 2048; ++e) {
-      const int x = e - 1023;
-      int b = 0;
-      if (e == 0 || x < ExpHistogram::kMinExp) b = ExpHistogram::kUnderflow;
-      else if (e == 2047) b = kDiscardBin;
-      else if (x > ExpHistogram::kMaxExp) b = ExpHistogram::kOverflow;
-      else b = ExpHistogram::kFirstExp + (x - ExpHistogram::kMinExp);
-      bin[e] = static_cast<uint8_t>(b);
-    }
-  }
-};
-constexpr ExpBinTable kExpBins{};
 
 // Four interleaved copies so that runs of values in one bin do not serialise on one counter.
 struct HistAcc {
   uint64_t c[4][ExpHistogram::kBins + 3] = {};
   uint64_t total(int bin) const { return c[0][bin] + c[1][bin] + c[2][bin] + c[3][bin]; }
-  void add_block(const double* x, size_t n) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-      for (int k = 0; k < 4; ++k) ++c[k][bin_of(x[i + k])];
-    for (; i < n; ++i) ++c[0][bin_of(x[i])];
-  }
   void add_bins(const uint64_t* bins, size_t n) {
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
       for (int k = 0; k < 4; ++k) ++c[k][bins[i + k]];
     for (; i < n; ++i) ++c[0][bins[i]];
-  }
-  static int bin_of(double v) {
-    uint64_t bits;
-    std::memcpy(&bits, &v, 8);
-    bits &= 0x7fffffffffffffffull;
-    return bits == 0 ? ExpHistogram::kZero : kExpBins.bin[bits >> 52];
   }
   void fold_into(ExpHistogram& h) const {
     for (int b = 0; b < ExpHistogram::kBins; ++b) h.counts[b] += c[0][b] + c[1][b] + c[2][b] + c[3][b];
@@ -166,15 +140,15 @@ inline uint64_t checksum_words(const uint8_t* p, uint64_t offset, uint64_t len) 
 }
 
 // bits_differ over every element and max_ulp over the finite pairs. Works on the raw
-// elements in lanes of their own width (32-bit distances for types up to 4 bytes) so that
-// the loop vectorises; a float element is finite when (bits & nonfinite) != nonfinite
-// (exponent all ones for IEEE-like types, 0x7f for float8_e4m3fn's only NaN pattern).
+// elements in lanes of their own width (core/ulp.hpp's UlpLane: 32-bit distances for types up
+// to 4 bytes) so that the loop vectorises; a float element is finite when
+// (bits & nonfinite) != nonfinite (exponent all ones for IEEE-like types, 0x7f for
+// float8_e4m3fn's only NaN pattern).
 template <typename T, bool kFloat>
 inline void bits_and_ulp(const uint8_t* a, const uint8_t* b, size_t n, T nonfinite,
                          uint64_t& bits_differ, uint64_t& max_ulp) {
   using U = std::make_unsigned_t<T>;
-  using D = std::conditional_t<sizeof(T) <= 4, uint32_t, uint64_t>;
-  constexpr U kSign = U(U(1) << (8 * sizeof(T) - 1));
+  using D = UlpLane<T>;
   const U nf = static_cast<U>(nonfinite);
   D worst = 0;
   uint32_t differ = 0;
@@ -183,18 +157,9 @@ inline void bits_and_ulp(const uint8_t* a, const uint8_t* b, size_t n, T nonfini
     std::memcpy(&x, a + i * sizeof(T), sizeof(T));
     std::memcpy(&y, b + i * sizeof(T), sizeof(T));
     differ += x != y;
-    D dist;
     D keep = 1;
-    if constexpr (kFloat) {
-      const U ux = static_cast<U>(x), uy = static_cast<U>(y);
-      const D mx = ux & ~kSign, my = uy & ~kSign;
-      dist = ((ux ^ uy) & kSign) ? mx + my : (mx > my ? mx - my : my - mx);
-      keep = ((ux & nf) != nf) & ((uy & nf) != nf);
-    } else {
-      dist = static_cast<D>(x > y ? static_cast<D>(x) - static_cast<D>(y)
-                                  : static_cast<D>(y) - static_cast<D>(x));
-    }
-    worst = std::max<D>(worst, dist * keep);
+    if constexpr (kFloat) keep = ((static_cast<U>(x) & nf) != nf) & ((static_cast<U>(y) & nf) != nf);
+    worst = std::max<D>(worst, ulp_distance<T, kFloat>(x, y) * keep);
   }
   bits_differ += differ;
   max_ulp = std::max<uint64_t>(max_ulp, worst);

@@ -22,17 +22,11 @@ T load(const uint8_t* p) {
   return v;
 }
 
-// Independent of the engine's exponent table: frexp gives x = m·2^e with m in [0.5, 1).
-int ref_bin(double v) {
-  if (!std::isfinite(v)) return -1;
-  v = std::fabs(v);
-  if (v == 0) return ExpHistogram::kZero;
-  int e;
-  std::frexp(v, &e);
-  const int exp = e - 1;  // 2^exp <= v < 2^(exp+1)
-  if (exp < ExpHistogram::kMinExp) return ExpHistogram::kUnderflow;
-  if (exp > ExpHistogram::kMaxExp) return ExpHistogram::kOverflow;
-  return ExpHistogram::kFirstExp + exp - ExpHistogram::kMinExp;
+// Raw bits as an unsigned integer of the element's width.
+uint64_t raw_bits(const uint8_t* p, size_t es) {
+  uint64_t v = 0;
+  std::memcpy(&v, p, es);
+  return v;
 }
 
 uint64_t ref_checksum(const std::vector<uint8_t>& raw, uint64_t nbytes) {
@@ -44,12 +38,20 @@ uint64_t ref_checksum(const std::vector<uint8_t>& raw, uint64_t nbytes) {
   return splitmix64_mix(h ^ nbytes);
 }
 
-// Raw bits as an unsigned integer of the element's width.
-uint64_t raw_bits(const uint8_t* p, size_t es) {
-  uint64_t v = 0;
-  std::memcpy(&v, p, es);
-  return v;
+bool same_bits(double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; }
+
+void expect_near(const std::optional<double>& got, const std::optional<double>& want, double tol,
+                 const std::string& what) {
+  ASSERT_EQ(got.has_value(), want.has_value()) << what;
+  if (!got) return;
+  if (std::isinf(*want) || std::isnan(*want)) {
+    EXPECT_TRUE(*got == *want || (std::isnan(*got) && std::isnan(*want))) << what;
+    return;
+  }
+  EXPECT_LE(std::fabs(*got - *want), tol) << what << " got " << *got << " want " << *want;
 }
+
+}  // namespace
 
 uint64_t ref_ulp(DType t, const uint8_t* pa, const uint8_t* pb) {
   const size_t es = dtype_size(t);
@@ -77,20 +79,18 @@ uint64_t ref_ulp(DType t, const uint8_t* pa, const uint8_t* pb) {
   return static_cast<uint64_t>(d < 0 ? -d : d);
 }
 
-bool same_bits(double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; }
-
-void expect_near(const std::optional<double>& got, const std::optional<double>& want, double tol,
-                 const std::string& what) {
-  ASSERT_EQ(got.has_value(), want.has_value()) << what;
-  if (!got) return;
-  if (std::isinf(*want) || std::isnan(*want)) {
-    EXPECT_TRUE(*got == *want || (std::isnan(*got) && std::isnan(*want))) << what;
-    return;
-  }
-  EXPECT_LE(std::fabs(*got - *want), tol) << what << " got " << *got << " want " << *want;
+// Independent of core/bins.hpp: frexp gives x = m·2^e with m in [0.5, 1).
+int ref_bin(double v) {
+  if (!std::isfinite(v)) return -1;
+  v = std::fabs(v);
+  if (v == 0) return ExpHistogram::kZero;
+  int e;
+  std::frexp(v, &e);
+  const int exp = e - 1;  // 2^exp <= v < 2^(exp+1)
+  if (exp < ExpHistogram::kMinExp) return ExpHistogram::kUnderflow;
+  if (exp > ExpHistogram::kMaxExp) return ExpHistogram::kOverflow;
+  return ExpHistogram::kFirstExp + exp - ExpHistogram::kMinExp;
 }
-
-}  // namespace
 
 double ref_decode(DType t, const uint8_t* p) {
   switch (t) {

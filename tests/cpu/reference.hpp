@@ -36,5 +36,9 @@ void expect_diff_eq(const tensordiff::DiffStats& got, const tensordiff::DiffStat
                     double rel, const char* what);
 
 double ref_decode(tensordiff::DType t, const uint8_t* p);
+// The histogram bin of a value by frexp (-1 when not finite), and the ULP distance of two
+// same-dtype elements as the difference of monotone 128-bit keys: independent of src/core/.
+int ref_bin(double v);
+uint64_t ref_ulp(tensordiff::DType t, const uint8_t* pa, const uint8_t* pb);
 
 }  // namespace tdtest

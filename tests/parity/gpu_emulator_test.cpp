@@ -293,7 +293,9 @@ TEST(GpuEmulator, WholeReportsAgreeAcrossThreadsAndChunks) {
   EXPECT_EQ(c["summary"]["first_divergence"], e1["summary"]["first_divergence"]);
 }
 
-// The core's decoding is the CPU's, for every value of every narrow type.
+// The device's per-element decoding (decode_raw) and the CPU's bulk decoding (to_double: lookup
+// tables and loops built from the same core/element.hpp decoders) agree for every value of
+// every narrow type.
 TEST(LeafCore, DecodingMatchesTheCpuForEveryNarrowValue) {
   for (DType t : {DType::kF16, DType::kBF16, DType::kF8E4M3, DType::kF8E5M2, DType::kI8, DType::kU8, DType::kI16,
                   DType::kU16, DType::kBool}) {
@@ -302,7 +304,7 @@ TEST(LeafCore, DecodingMatchesTheCpuForEveryNarrowValue) {
       uint8_t raw[8] = {static_cast<uint8_t>(r), static_cast<uint8_t>(r >> 8)};  // 8: the switch sees every width
       double want = 0;
       decode::to_double(t, raw, 1, &want);
-      const double got = leaf::decode_raw(t, r);
+      const double got = decode::decode_raw(t, r);
       ASSERT_TRUE(same_bits(got, want) || (std::isnan(got) && std::isnan(want))) << dtype_name(t) << " " << r;
     }
   }

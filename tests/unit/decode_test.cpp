@@ -38,6 +38,17 @@ TEST(Decode, Float8KnownValues) {
   EXPECT_TRUE(std::isinf(decode::e5m2_to_double(0x7c)));
 }
 
+// Every decoder's NaN is the host's quiet NaN, 0x7ff8..., with the sign of the element where
+// the format has one there: backends and reports see the same bits.
+TEST(Decode, NaNBits) {
+  EXPECT_EQ(bits_of(decode::f16_to_double(0x7e00)), kQuietNaN);
+  EXPECT_EQ(bits_of(decode::f16_to_double(0xfc01)), kQuietNaN | uint64_t(1) << 63);
+  EXPECT_EQ(bits_of(decode::e5m2_to_double(0x7d)), kQuietNaN);
+  EXPECT_EQ(bits_of(decode::e4m3_to_double(0x7f)), kQuietNaN);
+  EXPECT_EQ(bits_of(decode::e4m3_to_double(0xff)), kQuietNaN);  // S.1111.111: no sign applied
+  EXPECT_EQ(bits_of(decode::decode_raw(DType::kF16, 0xfe00)), kQuietNaN | uint64_t(1) << 63);
+}
+
 TEST(Decode, TablesMatchScalarConverters) {
   for (uint32_t i = 0; i < 65536; ++i) {
     const double a = decode::f16_table()[i], b = decode::f16_to_double(static_cast<uint16_t>(i));
