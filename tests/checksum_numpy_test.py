@@ -1,5 +1,6 @@
-"""The engine's checksum (tensordiff stats --json) against docs/checksum.py, on fresh random
-data of several dtypes, byte orders and odd lengths (docs/design.md §4)."""
+"""The engine's checksum (tensordiff stats --json) against docs/checksum.py (a link to the numpy
+oracle python/tests/checksum_oracle.py), on fresh random data of several dtypes, byte orders and
+odd lengths (docs/design.md §4)."""
 import json
 import os
 import subprocess

@@ -62,10 +62,6 @@ def to_numpy(value):
     return arr, arr.dtype.name
 
 
-def bf16_to_float32(bits: np.ndarray) -> np.ndarray:
-    return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
-
-
 def array_arg(name: str, value, source: str = ""):
     """(name, dtype, shape, buffer, source) for the engine: C-contiguous, little-endian, raw
     bits for bfloat16/float8. Memory that already is so is passed as it is (zero-copy)."""

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from ._native import engine
-from .compare import TensordiffError, as_dict, keywords
+from .compare import TensordiffError, _engine, as_dict, keywords
 from .convert import array_arg, framework_of
 from .summary import summarize
 
@@ -264,8 +264,11 @@ class Recorder:
                 warnings.warn(f"tensordiff: {self.path}: {name!r} not recorded: {e}")
                 return False
         else:
+            fields = _summary(name, arr, dtype)
+            if fields is None:
+                return False
             entry = {"name": name, "order": order, "dtype": dtype, "shape": list(arr.shape)}
-            entry.update(_summary(name, arr, dtype))
+            entry.update(fields)
             entry.update({k: attrs[k] for k in ("step", "source", "framework")})
             self._file.write(json.dumps(entry) + "\n")
         self._file.flush()
@@ -287,28 +290,16 @@ class Recorder:
             dset.attrs[k] = v
 
 
-_SIDE_FIELDS = ("count", "nonzero", "nan", "pos_inf", "neg_inf", "min", "max", "mean", "std", "l2",
-                "first_nonzero", "mag_hist", "checksum")
-_warned_no_engine = False
-
-
-def _summary(name: str, arr: np.ndarray, dtype: str) -> dict:
+def _summary(name: str, arr: np.ndarray, dtype: str) -> dict | None:
     """The side fields of `tensordiff stats` for one array, computed by the engine in C++ (one
-    pass at memory speed); numpy passes only when the engine module was not built."""
-    global _warned_no_engine
-    eng = engine()
-    if eng is not None:
-        try:
-            doc = eng.summarize([(name, dtype, list(arr.shape), arr, "")]).report()
-            t = doc["tensors"][0]
-            return {k: t[k] for k in _SIDE_FIELDS}
-        except eng.EngineError:
-            pass  # a dtype the engine does not read: numpy's summary says what it can
-    elif not _warned_no_engine:
-        _warned_no_engine = True
-        warnings.warn("tensordiff: the engine module is not built; summaries fall back to numpy "
-                      "(slower): build it (scripts/build.sh) or pip install the package")
-    return summarize(arr, dtype)
+    pass at memory speed). None, with a warning, for a dtype the engine does not read (complex,
+    strings): the tensor is not recorded, as a full dump's unwritable one is not."""
+    _engine()  # not built: the TensordiffError saying how to build it, not a warning per tensor
+    try:
+        return summarize(arr, dtype, name=name)
+    except TensordiffError as e:
+        warnings.warn(f"tensordiff: {name!r} not recorded: {e}")
+        return None
 
 
 def save(name: str, value, **kw) -> bool:
