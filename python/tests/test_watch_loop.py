@@ -165,7 +165,9 @@ def test_summary_mode_costs_about_one_copy(tmp_path):
             for i in range(5):
                 rec.save(f"x{i}", x)
             return (time.perf_counter() - t0) / 5
-    t_full, t_summary = timed(full, "full"), timed(summ, "summary")
+    # The best of three each: the suite runs beside other tests on two cores.
+    t_full = min(timed(f"{full}{k}", "full") for k in range(3))
+    t_summary = min(timed(f"{summ}{k}", "summary") for k in range(3))
     t_copy = min(timeit_copy(x) for _ in range(3))
     print(f"16 MB: full {t_full * 1e3:.1f} ms, summary {t_summary * 1e3:.1f} ms, copy {t_copy * 1e3:.1f} ms")
     assert t_summary < max(3 * t_copy, t_full)
