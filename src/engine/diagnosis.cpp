@@ -99,18 +99,18 @@ void diagnose(Report& rep, double u, const JumpRules& rules) {
     // earlier *output*: an input whose error they do not explain was made by the code between
     // modules (a functional call, an inline scaling), which no hook sees.
     Seen base = is_input ? before_outputs : before;
-    // A module whose own records inside it already hold a jump (a gap at a submodule's input,
-    // a submodule's slip) is not named again: its output carries that error.
+    // A module with a jump among the records made since its inputs (inside it: calls nest, so
+    // what runs between a module's inputs and its output is its own code and children; the
+    // root too, whose children's names do not start with its own) is not named again: its
+    // output carries that error.
     bool explained_inside = false;
     if (!is_input) {
       const auto [name, call] = split_call(r.name);
       for (size_t end = name.size(); end != std::string::npos && end > 0; end = name.rfind('.', end - 1)) {
-        const std::string owner = name.substr(0, end);
-        const auto in = inputs.find(owner + call);
+        const auto in = inputs.find(name.substr(0, end) + call);
         if (in == inputs.end()) continue;
         base = in->second;
-        for (size_t k = base.jumps_before; k < rep.summary.jumps.size() && !explained_inside; ++k)
-          explained_inside = rep.summary.jumps[k].compare(0, owner.size() + 1, owner + ".") == 0;
+        explained_inside = rep.summary.jumps.size() > base.jumps_before;
         break;
       }
     }

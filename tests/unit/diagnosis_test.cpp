@@ -136,6 +136,12 @@ TEST(Diagnosis, RecordedInputsGiveAModuleItsOwnAmplification) {
   EXPECT_EQ(parent.summary.first_jump.value_or(""), "p.sub.input.0");
   EXPECT_EQ(parent.tensors[1].gap_after.value_or(""), "p.input.0");
   EXPECT_FALSE(parent.tensors[3].jump);
+  // The root (hook_module's "output"), whose children are not named after it: its output
+  // carries the jump made inside it, and is not named again.
+  Report root = chain({pair("output.input.0", 0), pair("h.0", 3e-3), pair("h.1.input.0", 0.2), pair("h.1", 0.2),
+                       pair("output", 0.2)});
+  diagnose(root, kBf16);
+  EXPECT_EQ(root.summary.jumps, std::vector<std::string>{"h.1.input.0"});
 }
 
 TEST(Diagnosis, OutputsOfAnyStructureLinkToTheirModulesInputs) {
