@@ -94,6 +94,10 @@ def _divergence_message(reference: str, row: dict, report: dict) -> str:
         msg += (f"; max|d| {_fmt(d['max_abs'])}" +
                 (f" at {at['index']} (a {_fmt(at['a'])}, b {_fmt(at['b'])})" if at else "") +
                 f", rel L2 {_fmt(d['rel_l2'])}, cosine {_fmt(d['cosine'])}")
+    if row.get("jump") and row.get("growth") is not None:
+        msg += f"; its own error: x{_fmt(row['growth'])} what it inherited"
+        if row.get("gap_after"):
+            msg += f", made by the code between {row['gap_after']!r} and it"
     jump = report["summary"].get("first_jump")
     if jump and jump != row["name"]:
         msg += f"; the error was introduced at {jump!r} (first jump)"
@@ -103,17 +107,24 @@ def _divergence_message(reference: str, row: dict, report: dict) -> str:
 class Recorder:
     def __init__(self, path: str | None = None, mode: str = "full", filter=None,
                  max_bytes: int | None = None, step: int = 0, reference: str | None = None,
-                 on_divergence: str = "raise", **options):
+                 on_divergence: str = "raise", divergence: str = "jump", **options):
         if mode not in ("full", "summary"):
             raise ValueError(f"mode must be 'full' or 'summary', not {mode!r}")
         if on_divergence not in ("raise", "warn", "mark"):
             raise ValueError(f"on_divergence must be 'raise', 'warn' or 'mark', not {on_divergence!r}")
+        if divergence not in ("jump", "tolerance"):
+            raise ValueError(f"divergence must be 'jump' or 'tolerance', not {divergence!r}")
         if path is None and reference is None:
             raise ValueError("Recorder needs a path to write, a reference to check against, or both")
         if options and reference is None:
             raise TypeError(f"comparison options ({', '.join(options)}) need reference=")
         self.path, self.mode, self.step = path, mode, step
         self.reference, self.on_divergence = reference, on_divergence
+        # "jump": the run diverges where a tensor is over tolerance *and* its own error is beyond
+        # what it inherited (the diagnosis' jump): a bf16 run is over an fp32 reference's
+        # tolerance from its first layer on, by rounding alone. "tolerance": at the first tensor
+        # over tolerance.
+        self.divergence_rule = divergence
         self._options = keywords(options, "Recorder") if reference is not None else {}
         self._warned_unmatched = False
         self._first_unmatched = None
@@ -193,6 +204,8 @@ class Recorder:
                           stacklevel=4)
         if self.divergence is not None or row["status"] not in ("mismatch", "incompatible", "error"):
             return
+        if self.divergence_rule == "jump" and row["status"] == "mismatch" and not row.get("jump"):
+            return  # over tolerance by what it inherited: not where this run parts
         self.divergence = Divergence(os.fspath(self.reference), row, self.report())
         if self.on_divergence == "raise":
             raise self.divergence

@@ -5,6 +5,7 @@ per-tensor statistic; for those the test asserts only that nothing earlier is bl
 import os
 
 import pytest
+import torch
 
 import scenarios
 import tensordiff
@@ -121,3 +122,31 @@ def test_no_false_jump_in_clean_runs_over_seeds(tmp_path):
                     if jump:
                         alarms.append((kind, prec, seed, inputs, jump))
     assert not alarms, alarms
+
+
+def _run_checked(kind, slip, ref, **recorder):
+    """Run B (bf16 autocast, `slip` planted) checking itself against `ref` as it goes."""
+    torch.manual_seed(0)
+    model = scenarios.MODELS[kind]()
+    model.eval()
+    where = scenarios.SLIPS[kind][slip](model, scenarios.SLIP_LAYER) if slip else None
+    with tensordiff.Recorder(reference=ref, on_divergence="mark", **recorder) as rec, \
+            tensordiff.hook_module(model, inputs=True), torch.autocast("cpu", dtype=torch.bfloat16):
+        model(scenarios._inputs(kind))
+    return rec, where
+
+
+def test_reference_mode_stops_at_the_jump_not_at_rounding(reference):
+    """Issue 22: a bf16 run is over an fp32 reference's tolerance from its first layer on; the
+    run checking itself parts from the reference where the slip is (its own error), unless
+    asked to stop at the first tensor over tolerance."""
+    ref = reference["transformer", True]
+    rec, where = _run_checked("transformer", "dropout", ref)
+    assert rec.divergence is not None and rec.divergence.name == where, rec.divergence
+    assert "its own error" in str(rec.divergence)
+    first_over = _run_checked("transformer", "dropout", ref, divergence="tolerance")[0].divergence
+    assert first_over.name.startswith("blocks.0."), first_over.name
+    clean, _ = _run_checked("transformer", None, ref)
+    assert clean.divergence is None
+    with pytest.raises(ValueError, match="divergence must be"):
+        tensordiff.Recorder(reference=ref, divergence="first")

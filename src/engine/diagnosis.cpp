@@ -1,6 +1,7 @@
 #include "engine/diagnosis.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <cctype>
 #include <cmath>
 #include <unordered_map>
@@ -64,87 +65,106 @@ std::string module_of_input(const std::string& name, const std::unordered_set<st
 
 }  // namespace
 
-void diagnose(Report& rep, double u, const JumpRules& rules) {
-  // Every module path that has an output in the report (an output "X.0.1" gives X.0.1, X.0, X).
+// Every module path with an output among these names (an output "X.0.1" gives X.0.1, X.0, X).
+void add_output_prefixes(const std::string& name, std::unordered_set<std::string>& out) {
+  const std::string base = split_call(name).first;
+  if (!input_components(base).empty()) return;
+  for (size_t end = base.size(); end != std::string::npos && end > 0; end = base.rfind('.', end - 1))
+    out.insert(base.substr(0, end));
+}
+
+struct JumpFinder::State {
+  JumpRules rules;
   std::unordered_set<std::string> output_prefixes;
-  for (const auto& r : rep.tensors) {
-    const std::string base = split_call(r.name).first;
-    if (!input_components(base).empty()) continue;
-    for (size_t end = base.size(); end != std::string::npos && end > 0; end = base.rfind('.', end - 1))
-      output_prefixes.insert(base.substr(0, end));
-  }
   std::unordered_map<std::string, Seen> inputs;  // per module (with its call): its inputs' largest
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
   Seen before, before_outputs;
-  const std::string* last = nullptr;  // the latest pair with a diff
-  for (auto& r : rep.tensors) {
-    if (!r.diff || !r.a || !r.b) continue;
-    const DiffStats& d = *r.diff;
-    const double rel = d.rel_l2;
-    const double n = static_cast<double>(d.finite_pairs);
-    double sys = 0;
-    if (r.a->l2 && *r.a->l2 > 0 && r.b->l2) {
-      r.scale = *r.b->l2 / *r.a->l2;
-      sys = std::fabs(*r.scale - 1);
-      if (r.a->mean && r.b->mean && r.a->finite > 0) {
-        const double rms = *r.a->l2 / std::sqrt(static_cast<double>(r.a->finite));
-        r.shift = (*r.b->mean - *r.a->mean) / rms;
-        sys = std::max(sys, std::fabs(*r.shift));
-      }
+  std::string last;  // the latest pair with a diff
+};
+
+JumpFinder::JumpFinder(const JumpRules& rules) : s_(std::make_unique<State>()) { s_->rules = rules; }
+JumpFinder::~JumpFinder() = default;
+
+void JumpFinder::know_names(const std::vector<PairReport>& pairs) {
+  for (const auto& r : pairs) add_output_prefixes(r.name, s_->output_prefixes);
+}
+
+void JumpFinder::add(PairReport& r, Summary& summary, double u) {
+  State& st = *s_;
+  const JumpRules& rules = st.rules;
+  add_output_prefixes(r.name, st.output_prefixes);
+  r.gap_after.reset();
+  if (!r.diff || !r.a || !r.b) return;
+  const DiffStats& d = *r.diff;
+  const double rel = d.rel_l2;
+  const double n = static_cast<double>(d.finite_pairs);
+  double sys = 0;
+  if (r.a->l2 && *r.a->l2 > 0 && r.b->l2) {
+    r.scale = *r.b->l2 / *r.a->l2;
+    sys = std::fabs(*r.scale - 1);
+    if (r.a->mean && r.b->mean && r.a->finite > 0) {
+      const double rms = *r.a->l2 / std::sqrt(static_cast<double>(r.a->finite));
+      r.shift = (*r.b->mean - *r.a->mean) / rms;
+      sys = std::max(sys, std::fabs(*r.shift));
     }
-    const std::string module = module_of_input(r.name, output_prefixes);
-    const bool is_input = !module.empty();
-    // What this pair inherited. An output: its module's recorded inputs (the nearest enclosing
-    // module with inputs, for X.0, X.1.0, X.logits), else every earlier pair. An input: every
-    // earlier *output*: an input whose error they do not explain was made by the code between
-    // modules (a functional call, an inline scaling), which no hook sees.
-    Seen base = is_input ? before_outputs : before;
-    // A module with a jump among the records made since its inputs (inside it: calls nest, so
-    // what runs between a module's inputs and its output is its own code and children; the
-    // root too, whose children's names do not start with its own) is not named again: its
-    // output carries that error.
-    bool explained_inside = false;
-    if (!is_input) {
-      const auto [name, call] = split_call(r.name);
-      for (size_t end = name.size(); end != std::string::npos && end > 0; end = name.rfind('.', end - 1)) {
-        const auto in = inputs.find(name.substr(0, end) + call);
-        if (in == inputs.end()) continue;
-        base = in->second;
-        explained_inside = rep.summary.jumps.size() > base.jumps_before;
-        break;
-      }
-    }
-    r.growth = std::isfinite(rel) ? rel / std::max(u, base.rel) : rel;
-    const double noise = std::max(n > 0 ? rel / std::sqrt(n) : rel, rel * rel);
-    const bool growth_jump = *r.growth >= rules.growth;
-    const bool systematic_jump = rel > 0 && std::isfinite(sys) &&
-                                 sys >= rules.systematic_fraction * rel &&
-                                 sys >= rules.systematic_over_before * base.sys &&
-                                 sys >= rules.systematic_floor * u && sys >= rules.systematic_z * noise;
-    const std::string key = peer_key(r.name);
-    const auto peer = key != r.name && !is_input ? peers.find(key) : peers.end();
-    const bool peer_jump = peer != peers.end() && rel > 0 && std::isfinite(sys) &&
-                           sys >= rules.peer_ratio * peer->second && sys >= rules.systematic_floor * u &&
-                           sys >= rules.systematic_z * noise;
-    r.jump = (growth_jump || systematic_jump || peer_jump) && !explained_inside;
-    if (r.jump && is_input && last) r.gap_after = *last;
-    if (r.jump && !rep.summary.first_jump) rep.summary.first_jump = r.name;
-    if (r.jump) rep.summary.jumps.push_back(r.name);
-    if (is_input) {
-      const auto [it, first] = inputs.try_emplace(module);
-      Seen& s = it->second;
-      if (first) s.jumps_before = rep.summary.jumps.size() - (r.jump ? 1 : 0);
-      s.rel = std::max(s.rel, std::isfinite(rel) ? rel : 0.0);
-      s.sys = std::max(s.sys, std::isfinite(sys) ? sys : 0.0);
-    } else {
-      if (key != r.name && std::isfinite(sys)) peers[key] = std::max(peers[key], sys);
-      if (std::isfinite(rel)) before_outputs.rel = std::max(before_outputs.rel, rel);
-      if (std::isfinite(sys)) before_outputs.sys = std::max(before_outputs.sys, sys);
-    }
-    last = &r.name;
-    if (std::isfinite(rel)) before.rel = std::max(before.rel, rel);
-    if (std::isfinite(sys)) before.sys = std::max(before.sys, sys);
   }
+  const std::string module = module_of_input(r.name, st.output_prefixes);
+  const bool is_input = !module.empty();
+  // What this pair inherited. An output: its module's recorded inputs (the nearest enclosing
+  // module with inputs, for X.0, X.1.0, X.logits), else every earlier pair. An input: every
+  // earlier *output*: an input whose error they do not explain was made by the code between
+  // modules (a functional call, an inline scaling), which no hook sees.
+  Seen base = is_input ? st.before_outputs : st.before;
+  // A module with a jump among the records made since its inputs (inside it: calls nest, so
+  // what runs between a module's inputs and its output is its own code and children; the
+  // root too, whose children's names do not start with its own) is not named again: its
+  // output carries that error.
+  bool explained_inside = false;
+  if (!is_input) {
+    const auto [name, call] = split_call(r.name);
+    for (size_t end = name.size(); end != std::string::npos && end > 0; end = name.rfind('.', end - 1)) {
+      const auto in = st.inputs.find(name.substr(0, end) + call);
+      if (in == st.inputs.end()) continue;
+      base = in->second;
+      explained_inside = summary.jumps.size() > base.jumps_before;
+      break;
+    }
+  }
+  r.growth = std::isfinite(rel) ? rel / std::max(u, base.rel) : rel;
+  const double noise = std::max(n > 0 ? rel / std::sqrt(n) : rel, rel * rel);
+  const bool growth_jump = *r.growth >= rules.growth;
+  const bool systematic_jump = rel > 0 && std::isfinite(sys) && sys >= rules.systematic_fraction * rel &&
+                               sys >= rules.systematic_over_before * base.sys &&
+                               sys >= rules.systematic_floor * u && sys >= rules.systematic_z * noise;
+  const std::string key = peer_key(r.name);
+  const auto peer = key != r.name && !is_input ? st.peers.find(key) : st.peers.end();
+  const bool peer_jump = peer != st.peers.end() && rel > 0 && std::isfinite(sys) &&
+                         sys >= rules.peer_ratio * peer->second && sys >= rules.systematic_floor * u &&
+                         sys >= rules.systematic_z * noise;
+  r.jump = (growth_jump || systematic_jump || peer_jump) && !explained_inside;
+  if (r.jump && is_input && !st.last.empty()) r.gap_after = st.last;
+  if (r.jump && !summary.first_jump) summary.first_jump = r.name;
+  if (r.jump) summary.jumps.push_back(r.name);
+  if (is_input) {
+    const auto [it, first] = st.inputs.try_emplace(module);
+    Seen& in = it->second;
+    if (first) in.jumps_before = summary.jumps.size() - (r.jump ? 1 : 0);
+    in.rel = std::max(in.rel, std::isfinite(rel) ? rel : 0.0);
+    in.sys = std::max(in.sys, std::isfinite(sys) ? sys : 0.0);
+  } else {
+    if (key != r.name && std::isfinite(sys)) st.peers[key] = std::max(st.peers[key], sys);
+    if (std::isfinite(rel)) st.before_outputs.rel = std::max(st.before_outputs.rel, rel);
+    if (std::isfinite(sys)) st.before_outputs.sys = std::max(st.before_outputs.sys, sys);
+  }
+  st.last = r.name;
+  if (std::isfinite(rel)) st.before.rel = std::max(st.before.rel, rel);
+  if (std::isfinite(sys)) st.before.sys = std::max(st.before.sys, sys);
+}
+
+void diagnose(Report& rep, double u, const JumpRules& rules) {
+  JumpFinder finder(rules);
+  finder.know_names(rep.tensors);  // a whole report: every output name is known up front
+  for (auto& r : rep.tensors) finder.add(r, rep.summary, u);
 }
 
 }  // namespace tensordiff

@@ -5,7 +5,9 @@
 // scenarios.py: transformer, encoder and CNN runs in bf16, fp16 and a float32 port, clean and
 // with typical slips); see the README for what they find and what they cannot.
 #pragma once
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "tensordiff/report.hpp"
 
@@ -41,5 +43,22 @@ struct JumpRules {
 // hook_module(inputs=True)): X's growth is then over them, its own amplification, and an
 // input pair itself is never named as the jump when X is in the report.
 void diagnose(Report& rep, double unit_roundoff, const JumpRules& rules = {});
+
+// The same rules one pair at a time, for a run that checks itself as it goes (the reference
+// session): add(r) fills r's growth, scale, shift, jump and gap_after from the pairs added
+// before it, and the summary's jumps. A whole report gives the same as diagnose() when every
+// name is known up front (know_names); pair by pair, an input named "X.input..." with several
+// ".input" components is read with the output names seen so far.
+class JumpFinder {
+ public:
+  explicit JumpFinder(const JumpRules& rules = {});
+  ~JumpFinder();
+  void know_names(const std::vector<PairReport>& pairs);
+  void add(PairReport& r, Summary& summary, double unit_roundoff);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
 
 }  // namespace tensordiff

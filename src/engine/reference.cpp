@@ -29,6 +29,8 @@ struct ReferenceSession::Impl {
   NameMap map;
   Report rep;
   std::vector<PairDtypes> pairs;  // compared so far: the run's precision
+  JumpFinder jumps;               // the diagnosis as the pairs come (each row's jump)
+  Summary live;                   // its jumps so far
   uint64_t matched = 0;           // tensors that found their counterpart
   uint64_t recorded = 0;          // tensors checked, selected or not
   bool warned_unmatched = false;
@@ -147,6 +149,7 @@ PairReport ReferenceSession::check(const ArrayView& b) {
       } else {
         finish_pair(r, p, job, s.o);
         s.rep.summary.bytes += p.bytes;
+        s.jumps.add(r, s.live, unit_roundoff(run));
       }
       return true;
     });
