@@ -1,5 +1,8 @@
-"""PyTorch module hooks: every submodule's forward outputs (and optionally inputs and
-gradients) recorded under its module path, in execution order.
+"""Module hooks for PyTorch modules and MindSpore cells: every submodule's forward outputs (and
+optionally inputs, and on PyTorch gradients) recorded under its module path, in execution order.
+A MindSpore port of a PyTorch model gets the same names for the same architecture
+(`blocks.0.norm`), so the two runs line up by name with no --map. MindSpore calls hooks in
+PyNative mode only (GRAPH_MODE compiles the cell): hook_module says so instead of failing there.
 
 Inputs are recorded where they are inputs: before the module's children run (a forward
 pre-hook; on torch < 2 a wrapper of `forward`, which also sees keyword arguments), as
@@ -22,18 +25,20 @@ import os
 import sys
 import warnings
 
+from .convert import is_tensor
 from .recorder import current
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_FRAMEWORK_DIRS = tuple(f"{os.sep}{d}{os.sep}" for d in ("torch", "mindspore"))
 
 
 def _caller(module) -> str:
-    """file:line of the user's code that called the module (the first frame outside torch and
-    this package), and the module's class: `train.py:42 (Linear)`."""
+    """file:line of the user's code that called the module (the first frame outside torch,
+    MindSpore and this package), and the module's class: `train.py:42 (Linear)`."""
     f = sys._getframe(2)
     while f is not None:
         fn = f.f_code.co_filename
-        if not (fn.startswith(_HERE) or f"{os.sep}torch{os.sep}" in fn):
+        if not (fn.startswith(_HERE) or any(d in fn for d in _FRAMEWORK_DIRS)):
             return f"{fn}:{f.f_lineno} ({type(module).__name__})"
         f = f.f_back
     return type(module).__name__
@@ -77,7 +82,7 @@ _warned_types: set = set()
 def _tensors(value, prefix):
     """(name, tensor) pairs of a module's output or input: a tensor, or tuples, lists, dicts,
     dataclasses (ModelOutput) and key/value caches of them."""
-    if hasattr(value, "detach"):
+    if is_tensor(value) and not isinstance(value, (dict, list, tuple)):
         yield prefix, value
     elif isinstance(value, (tuple, list)):
         for i, v in enumerate(value):
@@ -95,7 +100,7 @@ def _tensors(value, prefix):
         if parts is not None:
             for field, tensors in parts:
                 yield from _tensors(tensors, f"{prefix}.{field}")
-        elif type(value) not in _warned_types and any(hasattr(v, "detach") for v in _attributes(value)):
+        elif type(value) not in _warned_types and any(is_tensor(v) for v in _attributes(value)):
             _warned_types.add(type(value))
             warnings.warn(f"tensordiff: {prefix}: a {type(value).__module__}.{type(value).__name__} holds tensors "
                           "hook_module cannot name; not recorded (record them with tensordiff.save)",
@@ -145,6 +150,23 @@ class _ForwardWrapper:
             self.module.__dict__.pop("forward", None)
 
 
+def _submodules(model, grads: bool):
+    """(path, module) of a torch.nn.Module or a MindSpore Cell and every submodule."""
+    if hasattr(model, "named_modules"):
+        return list(model.named_modules())
+    if hasattr(model, "cells_and_names"):
+        import mindspore
+        if mindspore.get_context("mode") != mindspore.PYNATIVE_MODE:
+            raise RuntimeError("hook_module on a MindSpore cell needs PyNative mode: GRAPH_MODE compiles "
+                               "the cell and its hooks; call mindspore.set_context(mode=mindspore.PYNATIVE_MODE) "
+                               "first (or record with tensordiff.save in the construct)")
+        if grads:
+            raise TypeError("hook_module(grads=True) is for PyTorch modules; MindSpore cells record "
+                            "outputs and inputs")
+        return list(model.cells_and_names())
+    raise TypeError(f"hook_module takes a torch.nn.Module or a mindspore.nn.Cell, not a {type(model).__name__}")
+
+
 def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool = False,
                 root_name: str = "output", prefix: str = ""):
     """Hooks every submodule of `model`; returns a context manager that removes the hooks.
@@ -154,10 +176,9 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
     gradients `.grad`; a module called again gets `#2`, `#3`, ... Each record's source is the
     user's line that called the module and the module's class.
     """
-    if not hasattr(model, "named_modules"):
-        raise TypeError(f"hook_module takes a torch.nn.Module, not a {type(model).__name__}")
+    modules = _submodules(model, grads)
     handles = []
-    for path, module in model.named_modules():
+    for path, module in modules:
         name = prefix + (path or root_name)
 
         def record_inputs(mod, args, kwargs, name=name):

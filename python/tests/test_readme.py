@@ -182,6 +182,15 @@ def test_every_python_block_runs(tmp_path, index, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ns = {}
     exec(PRELUDE, ns)
+    if "mindspore" in code:  # the port example: the test's model and its MindSpore port (defaults kept)
+        ms = pytest.importorskip("mindspore", reason="MindSpore (CPU) is installed by scripts/python-venv.sh")
+        import test_mindspore_port as port
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+        torch.manual_seed(0)
+        ns["net"] = port.TorchNet().eval()
+        ns.update(port=port.port(ns["net"]), x=np.ones((2, port.WIDTH), np.float32), mindspore=ms)
+        exec(code, ns)
+        return
     # The files a block reads are those of a run recorded the same way: run it once as run B.
     with tensordiff_recording(ns):
         pass
