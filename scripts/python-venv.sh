@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Python test environment: build/venv, made from Debian's python3 with its site packages
-# (torch, numpy, h5py stay Debian's) plus JAX, MindSpore (CPU) and safetensors from PyPI, pinned to versions
+# (torch, numpy, h5py stay Debian's) plus JAX, MindSpore (CPU), safetensors and transformers from PyPI, pinned to versions
 # that work with Debian's numpy 1.24. Without network the venv still works and the JAX and
-# MindSpore tests say in their output that the packages could not be installed.
+# MindSpore (and transformers) tests say in their output that the packages could not be installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 venv=build/venv
@@ -15,6 +15,16 @@ if ! $venv/bin/python -c 'import jax, mindspore, safetensors' >/dev/null 2>&1; t
   if ! $venv/bin/pip install -q --disable-pip-version-check "numpy==$numpy" \
        "jax[cpu]==0.4.30" "mindspore==2.9.0" "safetensors==0.4.5" > "$venv/pip.log" 2>&1; then
     echo "python-venv: could not install jax/mindspore/safetensors (see $venv/pip.log); their tests will be skipped"
+  fi
+fi
+# Hugging Face transformers for the real-model slip tests (python/tests/test_transformers_slips.py):
+# 4.49.0 is the last release whose model code imports on Debian's torch 1.13 (4.50 needs
+# torch.distributed.tensor, torch >= 2); its tokenizers and hub pinned with it.
+if ! $venv/bin/python -c 'import transformers' >/dev/null 2>&1; then
+  echo "python-venv: installing transformers into $venv"
+  if ! $venv/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "safetensors==0.4.5" \
+       "transformers==4.49.0" "tokenizers==0.21.4" "huggingface-hub==0.36.2" >> "$venv/pip.log" 2>&1; then
+    echo "python-venv: could not install transformers (see $venv/pip.log); its tests will be skipped"
   fi
 fi
 exit 0
