@@ -9,7 +9,8 @@ pre-hook; on torch < 2 a wrapper of `forward`, which also sees keyword arguments
 `X.input.0`, `X.input.1`, ... for positional arguments and `X.input.NAME` for keywords. Outputs
 are `X` (one tensor) or `X.0`, `X.1.0`, `X.logits`, ... (tuples, lists, dicts, dataclasses and
 ModelOutput); the engine links `X.input.*` to every output named `X` or `X.<anything>`. Cache
-objects (transformers' DynamicCache and the like) are recorded as their tensors; any other
+objects (transformers' DynamicCache and the like) are recorded as their tensors where a module
+returns them, not where they are passed in (every later layer gets the same cache); any other
 object holding tensors is skipped with one warning naming its type.
 
 A tensor returned again by an enclosing module (logits, a KV cache) is recorded again: skipping
@@ -186,9 +187,12 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
             if rec is None:
                 return
             source = _caller(mod)
-            pairs = list(_tensors(tuple(args), f"{name}.input"))
-            for k, v in (kwargs or {}).items():
-                pairs += list(_tensors(v, f"{name}.input.{k}"))
+            # A cache object passed in (past_key_value) is state, recorded where it is
+            # returned: as an input it would be recorded again by every later layer (L^2 copies).
+            pairs = []
+            for k, v in [*enumerate(args), *(kwargs or {}).items()]:
+                if _cache_parts(v) is None:
+                    pairs += _tensors(v, f"{name}.input.{k}")
             _save_all(rec, pairs, source)
 
         def forward_hook(mod, args, out, name=name):

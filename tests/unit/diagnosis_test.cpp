@@ -32,6 +32,7 @@ PairReport pair(const std::string& name, double rel, double scale = 1, double sh
   d.count = d.finite_pairs = n;
   d.rel_l2 = rel;
   r.diff = d;
+  r.status = rel > 0 ? Status::kMismatch : Status::kMatch;  // over a tolerance unless exact
   return r;
 }
 
@@ -142,6 +143,13 @@ TEST(Diagnosis, RecordedInputsGiveAModuleItsOwnAmplification) {
                        pair("output", 0.2)});
   diagnose(root, kBf16);
   EXPECT_EQ(root.summary.jumps, std::vector<std::string>{"h.1.input.0"});
+  // An input within tolerance is no gap, however far its error is from the outputs' (a bf16
+  // mask of finfo.min against fp32's: exactly bf16's step, a systematic rescale).
+  Report mask = chain({pair("x", 1e-4), pair("m.input.mask", 4e-3, 0.99609), pair("m", 1e-4)});
+  mask.tensors[1].status = Status::kMatch;
+  diagnose(mask, kBf16);
+  EXPECT_FALSE(mask.tensors[1].jump);
+  EXPECT_FALSE(mask.summary.first_jump.has_value());
 }
 
 TEST(Diagnosis, OutputsOfAnyStructureLinkToTheirModulesInputs) {
