@@ -16,17 +16,32 @@ struct Seen {
   size_t jumps_before = 0;  // for a module's inputs: how many jumps the run had at the first
 };
 
-// A name with every run of digits replaced by '#': the same module in another layer.
-std::string peer_key(const std::string& name) {
+// Peers: the same module in another layer. The name with each all-digit path component
+// replaced by '#' ("h.2.ln_1" -> "h.#.ln_1": a block's ln_1 and ln_2 stay apart), and, for a
+// hooked module, the class its record's source names ("file:line (LayerNorm)"). Empty when the
+// name has no layer number: such a tensor has no peers.
+std::string peer_key(const std::string& name, const PairReport& r) {
   std::string k;
-  for (size_t i = 0; i < name.size(); ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(name[i]))) {
-      k += name[i];
-      continue;
-    }
-    k += '#';
-    while (i + 1 < name.size() && std::isdigit(static_cast<unsigned char>(name[i + 1]))) ++i;
+  bool layered = false;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('.', start);
+    if (end == std::string::npos) end = name.size();
+    const std::string part = name.substr(start, end - start);
+    const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) {
+      return std::isdigit(static_cast<unsigned char>(c));
+    });
+    layered |= digits;
+    k += digits ? "#" : part;
+    if (end == name.size()) break;
+    k += '.';
+    start = end + 1;
   }
+  if (!layered) return "";
+  const TensorInfo* info = r.info_b ? &*r.info_b : r.info_a ? &*r.info_a : nullptr;
+  const std::string& src = info ? info->source : k;
+  const size_t open = src.rfind(" (");
+  if (info && open != std::string::npos && src.back() == ')') k += " " + src.substr(open + 1);
   return k;
 }
 
@@ -136,8 +151,8 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   const bool systematic_jump = rel > 0 && std::isfinite(sys) && sys >= rules.systematic_fraction * rel &&
                                sys >= rules.systematic_over_before * base.sys &&
                                sys >= rules.systematic_floor * u && sys >= rules.systematic_z * noise;
-  const std::string key = peer_key(r.name);
-  const auto peer = key != r.name && !is_input ? st.peers.find(key) : st.peers.end();
+  const std::string key = peer_key(split_call(r.name).first, r);
+  const auto peer = !key.empty() && !is_input ? st.peers.find(key) : st.peers.end();
   const bool peer_jump = peer != st.peers.end() && rel > 0 && std::isfinite(sys) &&
                          sys >= rules.peer_ratio * peer->second && sys >= rules.systematic_floor * u &&
                          sys >= rules.systematic_z * noise;
@@ -156,7 +171,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     in.rel = std::max(in.rel, std::isfinite(rel) ? rel : 0.0);
     in.sys = std::max(in.sys, std::isfinite(sys) ? sys : 0.0);
   } else {
-    if (key != r.name && std::isfinite(sys)) st.peers[key] = std::max(st.peers[key], sys);
+    if (!key.empty() && std::isfinite(sys)) st.peers[key] = std::max(st.peers[key], sys);
     if (std::isfinite(rel)) st.before_outputs.rel = std::max(st.before_outputs.rel, rel);
     if (std::isfinite(sys)) st.before_outputs.sys = std::max(st.before_outputs.sys, sys);
   }

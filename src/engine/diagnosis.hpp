@@ -30,7 +30,8 @@ struct JumpRules {
   // the squared norm).
   double systematic_z = 8;
   // A peer jump: a systematic part at least this many times that of every earlier tensor of
-  // the same name but for its numbers (layers.2.norm1 against layers.0.norm1, layers.1.norm1),
+  // the same name but for its layer numbers (whole numeric path components) and of the same
+  // class where the record names one (layers.2.norm1 against layers.0.norm1, layers.1.norm1),
   // with the floor and z above but not the fraction of rel L2. LayerNorm outputs keep their
   // norm to 1e-8 in clean bf16 runs while attention outputs shift by 4e-4, so a LayerNorm eps
   // slip (4.7e-4) hides among the latter but stands 3e4-9e4 times above its peers. Clean runs

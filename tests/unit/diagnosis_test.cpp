@@ -203,3 +203,38 @@ TEST(Diagnosis, AShiftFarAboveItsPeersIsAJumpEvenAmongNoisierTensors) {
 
 }  // namespace
 }  // namespace tensordiff
+
+namespace tensordiff {
+namespace {
+
+TEST(Diagnosis, PeersAreTheSameModuleInAnotherLayerNotANeighbour) {
+  // Issue 22: ln_1 and ln_2 of one block are not peers (only all-digit path components are
+  // layer numbers), and a record's class (hook_module's "file:line (LayerNorm)") keeps modules
+  // of another kind apart. With digits stripped everywhere, h.0.ln_2's shift (3e-4) was
+  // 30000x h.0.ln_1's and a peer jump; it has no peer before it, and h.1.ln_2 is under 2x it.
+  auto with_class = [](PairReport p, const std::string& cls) {
+    TensorInfo i;
+    i.name = p.name;
+    i.source = "model.py:7 (" + cls + ")";
+    p.info_b = i;
+    return p;
+  };
+  Report rep = chain({with_class(pair("h.0.ln_1", 1e-4, 1 + 1e-8), "LayerNorm"),
+                      with_class(pair("h.0.ln_2", 2e-3, 1 + 3e-4), "LayerNorm"),
+                      with_class(pair("h.1.ln_1", 1e-4, 1 + 1e-8), "LayerNorm"),
+                      with_class(pair("h.1.ln_2", 2e-3, 1 + 5e-4), "LayerNorm")});
+  diagnose(rep, kBf16);
+  EXPECT_FALSE(rep.summary.first_jump.has_value()) << *rep.summary.first_jump;
+  // The same names, but h.1.ln_1's record says another class: not h.0.ln_1's peer.
+  Report other = chain({with_class(pair("h.0.ln_1", 1e-4, 1 + 1e-8), "LayerNorm"),
+                        with_class(pair("h.1.ln_1", 2e-3, 1 + 5e-4), "RMSNorm")});
+  diagnose(other, kBf16);
+  EXPECT_FALSE(other.tensors[1].jump);
+  Report same = chain({with_class(pair("h.0.ln_1", 1e-4, 1 + 1e-8), "LayerNorm"),
+                       with_class(pair("h.1.ln_1", 2e-3, 1 + 5e-4), "LayerNorm")});
+  diagnose(same, kBf16);
+  EXPECT_TRUE(same.tensors[1].jump);
+}
+
+}  // namespace
+}  // namespace tensordiff
