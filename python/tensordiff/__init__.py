@@ -15,9 +15,10 @@ from .checksum import checksum
 from .compare import TensordiffError, compare, compare_arrays, find_binary, stats
 from .hooks import hook_module
 from .recorder import Divergence, Recorder, current, save
+from .replay import replay
 from .summary import summarize
 from .watch import watch
 
 __all__ = ["Recorder", "Divergence", "watch", "hook_module", "save", "compare", "compare_arrays",
-           "stats", "checksum", "summarize", "current", "find_binary", "TensordiffError"]
+           "stats", "checksum", "summarize", "current", "find_binary", "replay", "TensordiffError"]
 __version__ = "0.1.0"

@@ -150,3 +150,31 @@ def test_reference_mode_stops_at_the_jump_not_at_rounding(reference):
     assert clean.divergence is None
     with pytest.raises(ValueError, match="divergence must be"):
         tensordiff.Recorder(reference=ref, divergence="first")
+
+
+def test_replay_names_a_slip_below_the_runs_rounding(reference, tmp_path):
+    """Issue 22 item 3: GELU tanh vs erf in a bf16 run is 1e-4 against the run's 5e-3 (HIDDEN
+    above: no jump rule sees it); replaying run B's modules on A's recorded inputs at A's
+    precision names it, and a faithful run B has nothing to name."""
+    def model_b(slip):
+        torch.manual_seed(0)
+        model = scenarios.MODELS["transformer"]()
+        model.eval()
+        where = scenarios.SLIPS["transformer"][slip](model, scenarios.SLIP_LAYER) if slip else None
+        return model, where
+    model, where = model_b("gelu_tanh")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        r = tensordiff.replay(model, reference["transformer", True])
+    assert r["named"] == where, [(m["name"], m["own_rel_l2"]) for m in r["modules"] if m["stands_out"]]
+    row = next(m for m in r["modules"] if m["name"] == where)
+    assert row["replayed"] and 1e-6 < row["own_rel_l2"] < 1e-2
+    clean, _ = model_b(None)
+    r = tensordiff.replay(clean, reference["transformer", True])
+    assert r["named"] is None
+    assert all(m["own_rel_l2"] == 0 for m in r["modules"] if m["replayed"]), "same code, same inputs: same bits"
+    # A reference without inputs has nothing to replay on: every module says so.
+    r = tensordiff.replay(clean, reference["transformer", False])
+    assert r["named"] is None and r["not_replayed"] == len(r["modules"])
+    assert "hook_module(inputs=True)" in r["modules"][0]["reason"]
+    with pytest.raises(tensordiff.TensordiffError, match="no such reference"):
+        tensordiff.replay(clean, str(tmp_path / "missing.h5"))

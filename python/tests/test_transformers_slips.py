@@ -49,6 +49,15 @@ def test_bf16_weights_never_blame_another_module(harness, model, slip, mode):
     assert row.verdict in ("right", "missed"), row
 
 
+@pytest.mark.parametrize("model,slip", [(m, s) for m in MODELS for s in ts.SLIPS[m]])
+def test_replay_names_every_bf16_slip_even_below_the_runs_rounding(harness, model, slip):
+    """Module replay (tensordiff.replay): run B's modules re-run on A's recorded inputs at A's
+    precision see B's code alone, so GELU tanh/erf (2e-5) and eps slips under 5e-3 of bf16
+    rounding are named in their module."""
+    row = harness.run(model, "bf16", slip, "replay", "trained")
+    assert row.verdict in ("right", "no-op"), row
+
+
 @pytest.mark.parametrize("dtype", ["fp32", "bf16", "bf16w"])
 @pytest.mark.parametrize("mode", ts.MODES)
 @pytest.mark.parametrize("model", MODELS)

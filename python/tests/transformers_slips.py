@@ -63,7 +63,7 @@ except Exception as e:  # noqa: BLE001 (an ImportError, or a RuntimeError from a
 LAYER = 2
 BATCH, SEQ, VOCAB = 2, 16, 128
 DTYPES = ("fp32", "bf16", "bf16w")
-MODES = ("outputs", "inputs")
+MODES = ("outputs", "inputs", "replay")  # replay: tensordiff.replay of run B on A's recorded inputs
 WEIGHTS = ("fresh", "trained")
 CLEAN_SEEDS = (0, 1, 2)
 
@@ -375,7 +375,34 @@ class Harness:
             self.noop[key] = bool(torch.equal(oa, ob))
         return self.noop[key]
 
+    def replay(self, model, dtype, slip, weights, seed=0):
+        """tensordiff.replay of run B's model on the reference's recorded inputs: the module
+        whose own error stands out, judged like a first jump."""
+        ref = self.reference(model, "inputs", weights, seed)
+        m, _ = build(model, weights, seed)
+        where = SLIP_FNS[slip](model, m) if slip else None
+        if dtype == "bf16w":
+            m = m.to(torch.bfloat16)
+        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
+        with ctx:
+            r = tensordiff.replay(m, ref)
+        paths = [p for p, _ in m.named_modules()]
+        named = r["named"]
+        out = [{"name": x["name"], "diff": {"rel_l2": x["own_rel_l2"]}, "jump": x["stands_out"], "growth": None}
+               for x in r["modules"]]
+        fake = {"summary": {"first_jump": named, "jumps": [x["name"] for x in r["modules"] if x["stands_out"]]},
+                "tensors": out}
+        v, jump, _ = verdict(fake, where, paths)
+        if slip and v != "right" and self.is_noop(model, slip, weights):
+            v = "no-op" if jump is None else "no-op,false"
+        own = next((x["own_rel_l2"] for x in r["modules"] if where and x["name"] == where.where), None)
+        return Row(model, weights, dtype, slip or "clean", "replay", seed, v, jump, None,
+                   len(fake["summary"]["jumps"]), where.where if where else None,
+                   (f"{own:.2g}" if isinstance(own, float) else "-") + "/own", own, None, 0)
+
     def run(self, model, dtype, slip, mode, weights, seed=0):
+        if mode == "replay":
+            return self.replay(model, dtype, slip, weights, seed)
         ref = self.reference(model, mode, weights, seed)
         path = os.path.join(self.folder, "b.h5")
         where, paths, warns = record(path, model, dtype, slip, mode == "inputs", weights, seed)

@@ -1,0 +1,226 @@
+"""Module replay (issue 22): each module's own error, free of what it inherited.
+
+Run A (the reference) was recorded with `hook_module(model, inputs=True)`: every module's
+inputs and outputs. `replay(model_b, "run_a.h5")` re-runs each submodule of run B's model on run
+A's recorded inputs and compares its output with A's output of that module. At the reference's
+precision (the default), B's module runs in float32 outside any autocast: what differs is B's
+code and weights, not the rounding either run accumulated before, so an eps or activation slip
+of 2e-5 stands out even where a bf16 run carries 5e-3 from the layers before it. With
+`precision="run"` the module runs as it is, in the caller's autocast: its own error then
+includes its own rounding.
+
+A module stands out when its own relative L2 error is at least its floor (64 units of float32
+roundoff; a module whose weights run B holds in bfloat16 or float16 differs from A's by their
+rounding, so 8 units of that precision's roundoff, its submodules' and buffers' included) and at least `ratio` times the median own
+error of its peers (the same module in other layers: the same path but for its layer numbers, the same
+class). The module named is the first, in the reference's order, that stands out while none of
+its submodules does: the code that made the error is its own (a functional call between its
+submodules included).
+
+Cost: one extra forward of every module whose inputs the reference holds (the model's depth
+times a forward). Limits: modules with state (caches, running statistics in training) see A's
+inputs but their own state; random modules (dropout in training) differ by their randomness,
+which the replay seeds the same way for every module; a module whose non-tensor arguments were
+not recorded gets None in their place, and any module that cannot run on what was recorded is
+listed as not replayed with the reason.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import statistics
+
+import numpy as np
+
+from .compare import TensordiffError, compare_arrays
+from .hooks import _submodules, _tensors
+
+FLOAT32_ROUNDOFF = 2.0 ** -24
+
+
+def _peer_key(name: str, cls: str) -> str | None:
+    parts = name.split(".")
+    if not any(p.isdigit() for p in parts):
+        return None
+    return ".".join("#" if p.isdigit() else p for p in parts) + f" ({cls})"
+
+
+def _tree(keys: dict):
+    """{"0": n, "1.0": m, "mask": k} -> nested dict by dotted components."""
+    root: dict = {}
+    for rest, full in keys.items():
+        node = root
+        parts = rest.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{full}: recorded both as a tensor and as a container")
+        node[parts[-1]] = full
+    return root
+
+
+class _Reference:
+    """The reference dump's records by name (HDF5, as the Recorder writes it)."""
+
+    def __init__(self, path: str):
+        try:
+            import h5py
+        except ImportError:
+            raise TensordiffError("replay reads the reference with h5py (Debian: python3-h5py)") from None
+        if not os.path.exists(path):
+            raise TensordiffError(f"{path}: no such reference dump")
+        try:
+            self.file = h5py.File(path, "r")
+        except OSError as e:
+            raise TensordiffError(f"{path}: not an HDF5 dump written by tensordiff.Recorder ({e})") from None
+        self.names: dict[str, int] = {}
+
+        def visit(n, obj):  # (a callback returning anything but None stops the walk)
+            if hasattr(obj, "shape"):
+                self.names[n] = int(obj.attrs.get("order", 0))
+
+        self.file.visititems(visit)
+
+    def close(self):
+        self.file.close()
+
+    def array(self, name: str) -> np.ndarray:
+        ds = self.file[name]
+        if ds.attrs.get("dtype", "") in ("bfloat16", "float8_e4m3fn", "float8_e5m2"):
+            raise ValueError(f"{name} is {ds.attrs['dtype']} in the reference; replay needs numpy-readable dtypes")
+        return ds[()]
+
+    def inputs(self, module: str):
+        """(args, kwargs) of the module's first call, as numpy arrays in their structure, or
+        None when nothing was recorded for it."""
+        pre = module + ".input."
+        keys = {n[len(pre):]: n for n in self.names
+                if n.startswith(pre) and "#" not in n[len(pre):] and "~" not in n[len(pre):]}
+        if not keys:
+            return None
+        tree = _tree(keys)
+
+        def build(node):
+            if isinstance(node, str):
+                return self.array(node)
+            ks = list(node)
+            if ks and all(k.isdigit() for k in ks):
+                n = max(int(k) for k in ks) + 1
+                return tuple(build(node[str(i)]) if str(i) in node else None for i in range(n))
+            return {k: build(v) for k, v in node.items()}
+
+        positional = {k: v for k, v in tree.items() if k.isdigit()}
+        n = max((int(k) for k in positional), default=-1) + 1
+        args = [build(positional[str(i)]) if str(i) in positional else None for i in range(n)]
+        kwargs = {k: build(v) for k, v in tree.items() if not k.isdigit()}
+        return args, kwargs
+
+
+def _to_torch(x, like_dtype):
+    import torch
+    if isinstance(x, np.ndarray):
+        t = torch.from_numpy(np.ascontiguousarray(x))
+        return t.to(like_dtype) if t.is_floating_point() else t
+    if isinstance(x, tuple):
+        return tuple(_to_torch(v, like_dtype) for v in x)
+    if isinstance(x, dict):
+        return {k: _to_torch(v, like_dtype) for k, v in x.items()}
+    return x
+
+
+def replay(model, reference, precision: str = "reference", prefix: str = "", root_name: str = "output",
+           ratio: float = 8.0, floor: float | None = None) -> dict:
+    """Re-runs every submodule of `model` (run B) on the reference's recorded inputs; returns
+    {"modules": [{name, class, own_rel_l2, stands_out, replayed, reason}], "named": the module
+    whose own error stands out (or None), "not_replayed": count}. See the module's docstring."""
+    import torch
+    if precision not in ("reference", "run"):
+        raise ValueError(f"precision must be 'reference' or 'run', not {precision!r}")
+    ref = _Reference(os.fspath(reference))
+    try:
+        runner = model
+        if precision == "reference":
+            runner = copy.deepcopy(model).float()  # B's code and weights, at the reference's precision
+        modules = dict(_submodules(runner, grads=False))
+        rows, outs_a, outs_b = [], {}, {}
+        for path, module in _submodules(model, grads=False):
+            name = prefix + (path or root_name)
+            row = {"name": name, "class": type(module).__name__, "own_rel_l2": None, "stands_out": False,
+                   "replayed": False, "reason": "", "floor": floor if floor is not None else _floor(module)}
+            rows.append(row)
+            try:
+                recorded = ref.inputs(name)
+                if recorded is None:
+                    row["reason"] = "no inputs recorded in the reference (hook_module(inputs=True) in run A)"
+                    continue
+                target = modules[path]
+                param = next(target.parameters(), None)
+                dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+                args = [_to_torch(a, dtype) for a in recorded[0]]
+                kwargs = {k: _to_torch(v, dtype) for k, v in recorded[1].items()}
+                ctx = torch.autocast("cpu", enabled=False) if precision == "reference" else contextlib.nullcontext()
+                torch.manual_seed(1234)
+                with torch.no_grad(), ctx:
+                    out = target(*args, **kwargs)
+            except Exception as e:  # a module that cannot run on what was recorded: said, not fatal
+                row["reason"] = f"not replayed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                continue
+            matched = 0
+            for n, t in _tensors(out, name):
+                if n in ref.names and "#" not in n:
+                    outs_a[n] = ref.array(n)
+                    outs_b[n] = t.detach().float() if t.is_floating_point() else t.detach()
+                    row.setdefault("records", []).append(n)
+                    matched += 1
+            if matched:
+                row["replayed"] = True
+            else:
+                row["reason"] = "no output of this module in the reference to compare with"
+        if outs_a:
+            rep = compare_arrays({n: outs_a[n] for n in outs_a}, outs_b, precision="fp32")
+            rel = {t["name"]: (t.get("diff") or {}).get("rel_l2") for t in rep["tensors"]}
+            for row in rows:
+                errs = [rel.get(n) for n in row.get("records", [])]
+                errs = [e for e in errs if isinstance(e, float)]
+                if errs:
+                    row["own_rel_l2"] = max(errs)
+        _judge(rows, ratio)
+        order = {r["name"]: min((ref.names.get(n, 1 << 62) for n in r.get("records", [])), default=1 << 62)
+                 for r in rows}
+        named = [r for r in rows if r["stands_out"] and not any(
+            o["stands_out"] and o["name"].startswith(r["name"] + ".") for o in rows)
+            and not (r["name"] == prefix + root_name and any(o["stands_out"] for o in rows if o is not r))]
+        named.sort(key=lambda r: order[r["name"]])
+        for r in rows:
+            r.pop("records", None)
+        return {"reference": os.fspath(reference), "precision": precision, "modules": rows,
+                "named": named[0]["name"] if named else None,
+                "not_replayed": sum(1 for r in rows if not r["replayed"])}
+    finally:
+        ref.close()
+
+
+def _floor(module) -> float:
+    """The own error a module shows by its weights' precision alone (run B's module)."""
+    import torch
+    roundoff = {torch.bfloat16: 2.0 ** -9, torch.float16: 2.0 ** -11}
+    # Its own and its submodules' weights and buffers (a rotary embedding's inv_freq is one).
+    own = [roundoff[t.dtype] for t in (*module.parameters(), *module.buffers()) if t.dtype in roundoff]
+    return 8 * max(own) if own else 64 * FLOAT32_ROUNDOFF
+
+
+def _judge(rows, ratio):
+    """stands_out: at least its floor, and `ratio` times the median own error of its peers."""
+    peers: dict = {}
+    for r in rows:
+        key = _peer_key(r["name"], r["class"])
+        if key is not None and r["own_rel_l2"] is not None:
+            peers.setdefault(key, []).append(r)
+    for r in rows:
+        own = r["own_rel_l2"]
+        if own is None or own < r["floor"]:
+            continue
+        key = _peer_key(r["name"], r["class"])
+        others = [p["own_rel_l2"] for p in peers.get(key, []) if p is not r]
+        r["stands_out"] = not others or own >= ratio * statistics.median(others)
