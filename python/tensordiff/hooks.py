@@ -115,6 +115,25 @@ def _attributes(value):
         return []
 
 
+# MindSpore's BatchNorm keeps its running statistics as parameters named apart from torch's.
+_STATE_NAMES = {"moving_mean": "running_mean", "moving_variance": "running_var"}
+
+
+def _running_state(module, name):
+    """(name, tensor) of a module's own running statistics after a forward in training mode
+    (BatchNorm's running mean and variance): torch's floating-point buffers; MindSpore's
+    parameters that take no gradient, under torch's names."""
+    if not getattr(module, "training", False):
+        return []
+    if hasattr(module, "cells_and_names"):  # MindSpore (whose Cell also has named_buffers)
+        return [(f"{name}.{_STATE_NAMES.get(n, n)}", p) for n, p in module.parameters_and_names(expand=False)
+                if not p.requires_grad]
+    if hasattr(module, "named_buffers"):
+        return [(f"{name}.{n}", b) for n, b in module.named_buffers(recurse=False)
+                if b is not None and b.is_floating_point()]
+    return []
+
+
 def _save_all(rec, pairs, source):
     for n, t in pairs:
         rec.save(rec.unique_name(n), t, source=source)
@@ -169,13 +188,15 @@ def _submodules(model, grads: bool):
 
 
 def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool = False,
-                root_name: str = "output", prefix: str = ""):
+                root_name: str = "output", prefix: str = "", state: bool = True):
     """Hooks every submodule of `model`; returns a context manager that removes the hooks.
 
     Names are module paths (`encoder.layers.2.act`), after `prefix` (e.g. "gpt." so that two
     frameworks' runs line up); the root module's output is `root_name`. Inputs get `.input`,
-    gradients `.grad`; a module called again gets `#2`, `#3`, ... Each record's source is the
-    user's line that called the module and the module's class.
+    gradients `.grad`; a module called again gets `#2`, `#3`, ... With `state`, a module in
+    training mode also records its running statistics after each call (`X.running_mean`,
+    `X.running_var`; MindSpore's moving_mean/moving_variance under those names). Each record's
+    source is the user's line that called the module and the module's class.
     """
     modules = _submodules(model, grads)
     handles = []
@@ -199,7 +220,10 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
             rec = current()
             if rec is None:
                 return
-            _save_all(rec, _tensors(out, name), _caller(mod))
+            source = _caller(mod)
+            _save_all(rec, _tensors(out, name), source)
+            if state:
+                _save_all(rec, _running_state(mod, name), source)
 
         def backward_hook(mod, grad_in, grad_out, name=name):
             rec = current()

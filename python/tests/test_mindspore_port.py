@@ -128,3 +128,54 @@ def test_graph_mode_is_refused_with_the_reason():
             tensordiff.hook_module(MsNet())
     finally:
         ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+class TorchBnNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(WIDTH, WIDTH)
+        self.bn = torch.nn.BatchNorm1d(WIDTH)  # momentum 0.1: new = 0.9 old + 0.1 batch
+
+    def forward(self, x):
+        return self.bn(self.fc(x))
+
+
+class MsBnNet(msnn.Cell):
+    def __init__(self, momentum):
+        super().__init__()
+        self.fc = msnn.Dense(WIDTH, WIDTH)
+        self.bn = msnn.BatchNorm1d(WIDTH, momentum=momentum)  # new = momentum old + (1 - momentum) batch
+
+    def construct(self, x):
+        return self.bn(self.fc(x))
+
+
+@pytest.mark.parametrize("momentum,pitfall", [(0.9, False), (0.1, True)])
+def test_batchnorm_momentum_convention_in_training(tmp_path, momentum, pitfall):
+    """MindSpore's BatchNorm momentum is the weight of the old running statistics, torch's the
+    weight of the batch: a port that copies torch's 0.1 normalises the batch the same (outputs
+    match) but keeps other running statistics. hook_module records them in training mode
+    (X.running_mean, X.running_var; MindSpore's moving_* under torch's names)."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    torch.manual_seed(0)
+    net = TorchBnNet().train()
+    m = MsBnNet(momentum)
+    params = {p.name: p for p in m.get_parameters()}
+    params["fc.weight"].set_data(ms.Tensor(net.fc.weight.detach().numpy()))
+    params["fc.bias"].set_data(ms.Tensor(net.fc.bias.detach().numpy()))
+    m.set_train(True)
+    x = np.random.default_rng(2).standard_normal((32, WIDTH)).astype(np.float32) + 3
+    a, b = str(tmp_path / "torch.h5"), str(tmp_path / "ms.h5")
+    with tensordiff.Recorder(a), tensordiff.hook_module(net):
+        net(torch.from_numpy(x))
+    with tensordiff.Recorder(b), tensordiff.hook_module(m):
+        m(ms.Tensor(x))
+    rep = tensordiff.compare(a, b)
+    rows = {t["name"]: t for t in rep["tensors"]}
+    assert {"bn.running_mean", "bn.running_var"} <= set(rows), sorted(rows)
+    assert rows["bn"]["status"] == "match"  # training mode normalises with the batch's statistics
+    if pitfall:
+        assert rep["summary"]["first_jump"] == "bn.running_mean", rep["summary"]["jumps"]
+    else:
+        assert rep["summary"]["first_jump"] is None and rep["exit_code"] == 0, \
+            [(t["name"], t["reason"]) for t in rep["tensors"] if t["status"] != "match"]
