@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <map>
 
 namespace tensordiff {
@@ -21,11 +22,13 @@ Signature signature(const TensorInfo& t) {
   return s;
 }
 
-// The LCS alignment of x and y when it is the only one, else empty. Uniqueness: tracebacks
-// that prefer a match, skipping in x, or skipping in y give the extreme alignments; every LCS
-// alignment lies between them, so when all three agree there is just one.
-std::vector<std::pair<size_t, size_t>> unique_lcs(const std::vector<Signature>& x,
-                                                  const std::vector<Signature>& y) {
+// The pairs every longest common subsequence alignment of x and y makes. The tracebacks that
+// prefer a match, skipping in x, or skipping in y give the extreme alignments; every LCS
+// alignment lies between them, so a pair all three make is made by every one (when the three
+// agree, the alignment is unique and every pair is kept). Where a run could pair either way
+// (B has one tensor more of a repeated shape), those tensors stay unpaired and the rest pair.
+std::vector<std::pair<size_t, size_t>> agreed_lcs(const std::vector<Signature>& x, const std::vector<Signature>& y,
+                                                  bool& too_long) {
   const size_t n = x.size(), m = y.size();
   if (n == 0 || m == 0) return {};
   if (n == m && std::equal(x.begin(), x.end(), y.begin())) {  // the usual case: same layers
@@ -33,7 +36,10 @@ std::vector<std::pair<size_t, size_t>> unique_lcs(const std::vector<Signature>& 
     for (size_t i = 0; i < n; ++i) r.emplace_back(i, i);
     return r;
   }
-  if (n * m > 4'000'000) return {};  // too long to align: say nothing rather than guess
+  if (n * m > 4'000'000) {  // too long to align: say so rather than guess
+    too_long = true;
+    return {};
+  }
   std::vector<std::vector<uint32_t>> len(n + 1, std::vector<uint32_t>(m + 1, 0));
   for (size_t i = n; i-- > 0;)
     for (size_t j = m; j-- > 0;)
@@ -56,11 +62,12 @@ std::vector<std::pair<size_t, size_t>> unique_lcs(const std::vector<Signature>& 
     }
     return r;
   };
-  auto first = trace(0);
-  if (trace(1) != first || trace(2) != first) return {};
-  return first;
+  const auto first = trace(0), second = trace(1), third = trace(2);
+  std::vector<std::pair<size_t, size_t>> both, all;
+  std::set_intersection(first.begin(), first.end(), second.begin(), second.end(), std::back_inserter(both));
+  std::set_intersection(both.begin(), both.end(), third.begin(), third.end(), std::back_inserter(all));
+  return all;
 }
-
 
 std::vector<std::string> digit_runs(const std::string& s) {
   std::vector<std::string> runs;
@@ -101,11 +108,9 @@ std::string regex_escape(const std::string& s) {
   return r;
 }
 
-std::vector<std::pair<size_t, size_t>> align_by_order(const std::vector<TensorInfo>& a,
-                                                      const std::vector<TensorInfo>& b,
-                                                      const std::vector<size_t>& ua,
-                                                      const std::vector<size_t>& ub,
-                                                      const std::vector<std::pair<size_t, size_t>>& anchors) {
+OrderAlignment align_by_order(const std::vector<TensorInfo>& a, const std::vector<TensorInfo>& b,
+                              const std::vector<size_t>& ua, const std::vector<size_t>& ub,
+                              const std::vector<std::pair<size_t, size_t>>& anchors) {
   // Segments between anchors: positions in each side's execution order. Anchors whose B
   // positions are not increasing cannot delimit segments; then everything is one segment.
   std::vector<std::pair<size_t, size_t>> cuts;
@@ -114,7 +119,7 @@ std::vector<std::pair<size_t, size_t>> align_by_order(const std::vector<TensorIn
     if (b[anchors[k].second].order < b[anchors[k - 1].second].order) monotonic = false;
   if (monotonic)
     for (const auto& [ia, ib] : anchors) cuts.emplace_back(a[ia].order, b[ib].order);
-  std::vector<std::pair<size_t, size_t>> out;
+  OrderAlignment out;
   size_t pa = 0, pb = 0;
   for (size_t s = 0; s <= cuts.size(); ++s) {
     const uint64_t end_a = s < cuts.size() ? cuts[s].first : UINT64_MAX;
@@ -125,7 +130,23 @@ std::vector<std::pair<size_t, size_t>> align_by_order(const std::vector<TensorIn
     std::vector<Signature> sx, sy;
     for (size_t i : xa) sx.push_back(signature(a[i]));
     for (size_t j : xb) sy.push_back(signature(b[j]));
-    for (const auto& [i, j] : unique_lcs(sx, sy)) out.emplace_back(xa[i], xb[j]);
+    bool too_long = false;
+    const auto pairs = agreed_lcs(sx, sy, too_long);
+    out.too_long |= too_long;
+    // A segment is ambiguous when tensors of like shape and class stay unpaired on both sides.
+    std::vector<bool> used_x(xa.size()), used_y(xb.size());
+    for (const auto& [i, j] : pairs) {
+      out.pairs.emplace_back(xa[i], xb[j]);
+      used_x[i] = used_y[j] = true;
+    }
+    for (size_t i = 0; i < xa.size() && !too_long; ++i)
+      for (size_t j = 0; j < xb.size(); ++j)
+        if (!used_x[i] && !used_y[j] && sx[i] == sy[j]) {
+          if (!out.ambiguous_example) out.ambiguous_example = std::make_pair(xa[i], xb[j]);
+          ++out.ambiguous_segments;
+          i = xa.size();
+          break;
+        }
   }
   return out;
 }

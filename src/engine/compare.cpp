@@ -172,6 +172,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   rep.options.engine.log = nullptr;
   rep.suggested_maps = match.suggested_maps;
   rep.alignable = match.alignable;
+  for (const auto& note : match.notes) rep.notes.push_back(note);
   for (const Source* s : {src_a, src_b})
     for (const auto& note : s->notes()) rep.notes.push_back(note);
   rep.backend = backend.name();

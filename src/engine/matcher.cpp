@@ -9,6 +9,7 @@
 
 #include "common/format.hpp"
 #include "engine/align.hpp"
+#include "engine/selection.hpp"
 #include "engine/tolerance.hpp"
 #include "tensordiff/error.hpp"
 
@@ -167,6 +168,32 @@ std::string NameMap::operator()(const std::string& b_name) const {
   return n;
 }
 
+namespace {
+
+// What --align order left unpaired, and why: one note each, never silence.
+void order_notes(const OrderAlignment& al, const std::vector<TensorInfo>& a, const std::vector<TensorInfo>& b,
+                 size_t unmatched_a, size_t unmatched_b, std::vector<std::string>& notes) {
+  const size_t left_a = unmatched_a - al.pairs.size(), left_b = unmatched_b - al.pairs.size();
+  if (left_a == 0 && left_b == 0) return;
+  const std::string left = "--align order paired " + std::to_string(al.pairs.size()) + " of the tensors names "
+                           "did not; " + std::to_string(left_a) + " of A and " + std::to_string(left_b) +
+                           " of B stay unpaired";
+  if (al.ambiguous_example) {
+    const auto [ia, ib] = *al.ambiguous_example;
+    notes.push_back(left + ": in " + std::to_string(al.ambiguous_segments) + " stretch" +
+                    (al.ambiguous_segments > 1 ? "es" : "") + " between name-matched tensors, shapes and "
+                    "dtypes allow more than one pairing by order (A's '" + clip(a[ia].name) + "' could be B's '" +
+                    clip(b[ib].name) + "' or another); --map names them");
+  } else if (al.too_long) {
+    notes.push_back(left + ": a stretch between name-matched tensors is too long to align (over 4e6 "
+                    "pairings); --map names them");
+  } else {
+    notes.push_back(left + ": no tensor of like shape and dtype class in the same place on the other side");
+  }
+}
+
+}  // namespace
+
 MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<TensorInfo>& b,
                           const CompareOptions& o) {
   const auto maps = compile_maps(o);
@@ -197,25 +224,29 @@ MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<Te
   // Names left unmatched, paired by execution order where that is unambiguous.
   std::vector<size_t> ua, ub;
   std::vector<std::pair<size_t, size_t>> anchors;
+  // Only selected tensors are paired by order (--include/--exclude and positional names apply
+  // before, so an excluded tensor never takes a selected one's place).
   for (size_t i = 0; i < a.size(); ++i) {
     const auto it = b_by_name.find(a[i].name);
-    if (it == b_by_name.end()) ua.push_back(i);
-    else anchors.emplace_back(i, it->second);
+    if (it != b_by_name.end()) anchors.emplace_back(i, it->second);
+    else if (name_selected(a[i].name, o.tensors, o.include, o.exclude)) ua.push_back(i);
   }
   {
     std::vector<bool> named(b.size(), false);
     for (const auto& [ia, ib] : anchors) named[ib] = true;
     for (size_t j = 0; j < b.size(); ++j)
-      if (!named[j]) ub.push_back(j);
+      if (!named[j] && name_selected(b_names[j], o.tensors, o.include, o.exclude)) ub.push_back(j);
   }
   std::unordered_map<size_t, size_t> by_order;  // a index → b index
   std::vector<std::pair<std::string, std::string>> renames;
-  for (const auto& [ia, ib] : align_by_order(a, b, ua, ub, anchors)) {
+  const OrderAlignment aligned = align_by_order(a, b, ua, ub, anchors);
+  for (const auto& [ia, ib] : aligned.pairs) {
     by_order[ia] = ib;
     renames.emplace_back(b[ib].name, a[ia].name);
   }
   result.alignable = by_order.size();
   result.suggested_maps = suggest_maps(renames);
+  if (o.align == Align::kOrder) order_notes(aligned, a, b, ua.size(), ub.size(), result.notes);
   if (o.align != Align::kOrder) by_order.clear();
   for (size_t i = 0; i < a.size(); ++i) {
     auto it = b_by_name.find(a[i].name);

@@ -35,6 +35,9 @@ struct MatchResult {
   // --include/--exclude globs that match no tensor and --map rules that rename none: a rule
   // that does nothing is a warning (an error under --strict).
   std::vector<std::string> idle_rules;
+  // With --align order: what it could not pair and why (ambiguous order, too long a stretch,
+  // nothing alike), for the report's notes.
+  std::vector<std::string> notes;
 };
 
 // In A's execution order, then B-only tensors in B's order. Throws Error(kUsage) for a bad

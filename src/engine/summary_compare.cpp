@@ -106,6 +106,7 @@ Report compare_summaries(const std::string& path_a, const std::string& path_b,
   rep.options.engine.log = nullptr;
   rep.suggested_maps = match.suggested_maps;
   rep.alignable = match.alignable;
+  for (const auto& note : match.notes) rep.notes.push_back(note);
   rep.backend = "summary";
   rep.tensors.resize(pairs.size());
   std::vector<bool> done(pairs.size(), true);

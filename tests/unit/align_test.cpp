@@ -92,3 +92,38 @@ TEST(Align, AmbiguousOrMismatchedStaysUnpaired) {
 
 }  // namespace
 }  // namespace tensordiff
+
+namespace tensordiff {
+namespace {
+
+TEST(Align, PairsWhatEveryAlignmentAgreesOnAndSaysWhatItCannot) {
+  // Issue 22: one side calls a function where the other has a module (MindSpore's GELU cell
+  // recorded, torch's F.gelu not): B has one more (4, 8) tensor in block 0. Which A tensor it
+  // sits beside is ambiguous, but block 1, after a tensor of a unique shape, is not.
+  auto a = torch_names();
+  a.insert(a.begin() + 3, t("blocks.0.pool", {4, 2}, DType::kF32, 3));
+  auto b = mindspore_names();
+  b.insert(b.begin() + 2, t("layers.0.gelu", {4, 8}, DType::kBF16, 2));
+  b.insert(b.begin() + 4, t("layers.0.pooled", {4, 2}, DType::kBF16, 4));
+  for (size_t i = 0; i < a.size(); ++i) a[i].order = i;
+  for (size_t i = 0; i < b.size(); ++i) b[i].order = i;
+  CompareOptions o;
+  o.align = Align::kOrder;
+  auto m = match_tensors(a, b, o);
+  // pool and block 1's two pair; block 0's attn/mlp stay unpaired against attention/gelu/ffn.
+  EXPECT_EQ(m.alignable, 3u);
+  ASSERT_EQ(m.notes.size(), 1u);
+  EXPECT_NE(m.notes[0].find("2 of A and 3 of B stay unpaired"), std::string::npos) << m.notes[0];
+  EXPECT_NE(m.notes[0].find("more than one pairing"), std::string::npos) << m.notes[0];
+  // The selection applies first: with block 0 excluded, nothing is ambiguous.
+  o.exclude = {"blocks.0.attn", "blocks.0.mlp", "layers.0.*"};
+  m = match_tensors(a, b, o);
+  EXPECT_EQ(m.alignable, 2u);  // block 1 (pool: layers.0.pooled is excluded on B's side)
+  for (const auto& p : m.pairs) EXPECT_NE(p.name_b, "layers.0.attention") << "an excluded tensor was paired";
+  // Without --align order nothing is said.
+  o.align = Align::kName;
+  EXPECT_TRUE(match_tensors(a, b, o).notes.empty());
+}
+
+}  // namespace
+}  // namespace tensordiff
