@@ -182,27 +182,24 @@ def _query_scale(model, m):
     return Slip(where)
 
 
-def _transposed(model, m):
+def _linear_in_layer(model, m, paths):
+    """The linear layer at paths[model] (else paths["llama"]) inside the slipped layer."""
     blk, p = _layer(model, m)
-    if model == "gpt2":
-        lin, where = blk.attn.c_proj, f"{p}.attn.c_proj"
-    elif model == "bert":
-        lin, where = blk.attention.output.dense, f"{p}.attention.output.dense"
-    else:
-        lin, where = blk.self_attn.o_proj, f"{p}.self_attn.o_proj"
+    rel = paths.get(model, paths["llama"])
+    return blk.get_submodule(rel), f"{p}.{rel}"
+
+
+def _transposed(model, m):
+    lin, where = _linear_in_layer(model, m, {"gpt2": "attn.c_proj", "bert": "attention.output.dense",
+                                             "llama": "self_attn.o_proj"})
     with torch.no_grad():
         lin.weight.copy_(lin.weight.t().clone())
     return Slip(where)
 
 
 def _dropped_bias(model, m):
-    blk, p = _layer(model, m)
-    if model == "gpt2":
-        lin, where = blk.mlp.c_fc, f"{p}.mlp.c_fc"
-    elif model == "bert":
-        lin, where = blk.intermediate.dense, f"{p}.intermediate.dense"
-    else:
-        lin, where = blk.self_attn.o_proj, f"{p}.self_attn.o_proj"
+    lin, where = _linear_in_layer(model, m, {"gpt2": "mlp.c_fc", "bert": "intermediate.dense",
+                                             "llama": "self_attn.o_proj"})
     with torch.no_grad():
         lin.bias.zero_()
     return Slip(where)
