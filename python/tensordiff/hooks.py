@@ -199,6 +199,9 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
     source is the user's line that called the module and the module's class.
     """
     modules = _submodules(model, grads)
+    rec = current()
+    if rec is not None and getattr(rec, "_replay", False):  # Recorder(replay=True) replays it at the end
+        rec._replay_models.append((model, prefix, root_name))
     handles = []
     for path, module in modules:
         name = prefix + (path or root_name)

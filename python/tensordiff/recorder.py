@@ -76,6 +76,7 @@ class Divergence(AssertionError):
 
     def __init__(self, reference: str, row: dict, report: dict):
         self.name, self.row, self.report = row["name"], row, report
+        self.replay = None  # Recorder(replay=True): tensordiff.replay's result for the hooked model
         self.source = row.get("source") or ""
         self.first_jump = report["summary"].get("first_jump")
         super().__init__(_divergence_message(reference, row, report))
@@ -107,7 +108,7 @@ def _divergence_message(reference: str, row: dict, report: dict) -> str:
 class Recorder:
     def __init__(self, path: str | None = None, mode: str = "full", filter=None,
                  max_bytes: int | None = None, step: int = 0, reference: str | None = None,
-                 on_divergence: str = "raise", divergence: str = "jump", **options):
+                 on_divergence: str = "raise", divergence: str = "jump", replay: bool = False, **options):
         if mode not in ("full", "summary"):
             raise ValueError(f"mode must be 'full' or 'summary', not {mode!r}")
         if on_divergence not in ("raise", "warn", "mark"):
@@ -118,6 +119,15 @@ class Recorder:
             raise ValueError("Recorder needs a path to write, a reference to check against, or both")
         if options and reference is None:
             raise TypeError(f"comparison options ({', '.join(options)}) need reference=")
+        if replay and reference is None:
+            raise ValueError("replay=True re-runs the hooked modules on the reference's recorded inputs: it needs "
+                             "reference=")
+        # replay=True: when the with-block ends (a Divergence included), every model hooked in it
+        # is replayed on the reference's inputs (tensordiff.replay): `replayed` holds the results,
+        # and a Divergence raised in the block carries the first as `.replay`.
+        self._replay = replay
+        self._replay_models: list = []
+        self.replayed: list = []
         self.path, self.mode, self.step = path, mode, step
         self.reference, self.on_divergence = reference, on_divergence
         # "jump": the run diverges where a tensor is over tolerance *and* its own error is beyond
@@ -166,6 +176,12 @@ class Recorder:
         _local.stack = [r for r in getattr(_local, "stack", []) if r is not self]
         self._file.close()
         self._file = None
+        if self._replay and (exc[0] is None or isinstance(exc[1], Divergence)):
+            from .replay import replay
+            self.replayed = [replay(model, self.reference, prefix=prefix, root_name=root)
+                             for model, prefix, root in self._replay_models]
+            if isinstance(exc[1], Divergence) and self.replayed:
+                exc[1].replay = self.replayed[0]
         if self._ref is not None and exc[0] is None:
             checked, matched = self._ref.counts()
             if checked and not matched:  # every check passed because none compared anything

@@ -178,3 +178,30 @@ def test_replay_names_a_slip_below_the_runs_rounding(reference, tmp_path):
     assert "hook_module(inputs=True)" in r["modules"][0]["reason"]
     with pytest.raises(tensordiff.TensordiffError, match="no such reference"):
         tensordiff.replay(clean, str(tmp_path / "missing.h5"))
+
+
+def test_recorder_replay_names_what_the_jump_rules_cannot(reference):
+    """Recorder(reference=..., replay=True): the run checks itself as it goes and, at the end,
+    replays its hooked model on the reference's inputs. The GELU tanh slip of a bf16 run is no
+    jump (no Divergence) but the replay names it."""
+    torch.manual_seed(0)
+    model = scenarios.MODELS["transformer"]()
+    model.eval()
+    where = scenarios.SLIPS["transformer"]["gelu_tanh"](model, scenarios.SLIP_LAYER)
+    with tensordiff.Recorder(reference=reference["transformer", True], replay=True) as rec, \
+            tensordiff.hook_module(model, inputs=True), torch.autocast("cpu", dtype=torch.bfloat16):
+        model(scenarios._inputs("transformer"))
+    assert rec.divergence is None
+    assert len(rec.replayed) == 1 and rec.replayed[0]["named"] == where
+    with pytest.raises(ValueError, match="needs reference"):
+        tensordiff.Recorder("x.h5", replay=True)
+    # A Divergence raised in the block carries the replay of the model it was hooked on.
+    torch.manual_seed(0)
+    model = scenarios.MODELS["transformer"]()
+    model.eval()
+    where = scenarios.SLIPS["transformer"]["dropout"](model, scenarios.SLIP_LAYER)
+    with pytest.raises(tensordiff.Divergence) as info:
+        with tensordiff.Recorder(reference=reference["transformer", True], replay=True), \
+                tensordiff.hook_module(model, inputs=True), torch.autocast("cpu", dtype=torch.bfloat16):
+            model(scenarios._inputs("transformer"))
+    assert info.value.name == where and info.value.replay["named"] == where
