@@ -203,7 +203,15 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
     if rec is not None and getattr(rec, "_replay", False):  # Recorder(replay=True) replays it at the end
         rec._replay_models.append((model, prefix, root_name))
     handles = []
+    scripted = [p for p, m in modules if type(m).__module__.startswith("torch.jit")]
+    if scripted:  # torch.jit modules take no hooks: their parents' records hold what they make
+        names = [prefix + (p or root_name) for p in scripted]
+        warnings.warn(f"tensordiff: hook_module: {len(names)} scripted module(s) cannot be hooked and are not "
+                      f"recorded ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); their parents' "
+                      "inputs and outputs are", stacklevel=2)
     for path, module in modules:
+        if any(path == p or path.startswith(p + ".") or p == "" for p in scripted):
+            continue
         name = prefix + (path or root_name)
 
         def record_inputs(mod, args, kwargs, name=name):

@@ -249,3 +249,38 @@ def test_summary_keeps_the_sign_of_zero(tmp_path):
         rec.save("x", np.array([1.0, -0.0, np.nan, np.inf], np.float32))
     t = json.loads(open(path).read().splitlines()[1])
     assert isinstance(t["min"], float) and t["min"] == 0 and np.signbit(t["min"])
+
+
+def test_inputs_recorded_before_children_with_keywords(tmp_path):
+    """Issue 22: a module's inputs are recorded before its children run, keyword arguments by
+    name; a scripted submodule (no hooks in torch.jit) is skipped with one warning naming it;
+    removing the hooks restores every forward."""
+    class Inner(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 3)
+
+        def forward(self, x, scale=None):
+            return self.lin(x) * (1 if scale is None else scale)
+
+    class Outer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Inner()
+            self.scripted = torch.jit.script(torch.nn.Linear(3, 3))
+
+        def forward(self, x):
+            return self.scripted(self.inner(x, scale=torch.full((3,), 2.0)))
+
+    torch.manual_seed(0)
+    model = Outer()
+    path = str(tmp_path / "k.h5")
+    with pytest.warns(UserWarning, match=r"1 scripted module\(s\) cannot be hooked.*\(scripted\)"):
+        with tensordiff.Recorder(path), tensordiff.hook_module(model, inputs=True):
+            model(torch.ones(2, 3))
+    with h5py.File(path) as f:
+        order = sorted(f.keys(), key=lambda k: f[k].attrs["order"])
+    assert order.index("inner.input.0") < order.index("inner.input.scale") < order.index("inner.lin.input.0") \
+        < order.index("inner.lin") < order.index("inner") < order.index("output")
+    assert not any(n.startswith("scripted") for n in order)
+    assert all("forward" not in m.__dict__ for m in model.modules() if not isinstance(m, torch.jit.ScriptModule))
