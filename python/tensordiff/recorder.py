@@ -176,6 +176,9 @@ class Recorder:
         _local.stack = [r for r in getattr(_local, "stack", []) if r is not self]
         self._file.close()
         self._file = None
+        if self._replay and exc[0] is None and not self._replay_models:
+            raise TensordiffError("replay=True, but no model was hooked in this block (hook_module(model) inside "
+                                  "the Recorder's with-block): nothing was replayed")
         if self._replay and (exc[0] is None or isinstance(exc[1], Divergence)):
             from .replay import replay
             self.replayed = [replay(model, self.reference, prefix=prefix, root_name=root)

@@ -133,7 +133,8 @@ def replay(model, reference, precision: str = "reference", prefix: str = "", roo
            ratio: float = 8.0, floor: float | None = None) -> dict:
     """Re-runs every submodule of `model` (run B) on the reference's recorded inputs; returns
     {"modules": [{name, class, own_rel_l2, stands_out, replayed, reason}], "named": the module
-    whose own error stands out (or None), "not_replayed": count}. See the module's docstring."""
+    whose own error stands out (or None), "not_replayed": count}. Raises TensordiffError when not
+    one module could be replayed. See the module's docstring."""
     import torch
     if precision not in ("reference", "run"):
         raise ValueError(f"precision must be 'reference' or 'run', not {precision!r}")
@@ -185,6 +186,10 @@ def replay(model, reference, precision: str = "reference", prefix: str = "", roo
                 errs = [e for e in errs if isinstance(e, float)]
                 if errs:
                     row["own_rel_l2"] = max(errs)
+        if not any(r["replayed"] for r in rows):  # nothing compared is an error, never "nothing stands out"
+            reasons = sorted({r["reason"] for r in rows})
+            raise TensordiffError(f"nothing replayed: no module of the model could be re-run and compared with "
+                                  f"{os.fspath(reference)} ({'; '.join(reasons[:2])})")
         _judge(rows, ratio)
         order = {r["name"]: min((ref.names.get(n, 1 << 62) for n in r.get("records", [])), default=1 << 62)
                  for r in rows}

@@ -172,10 +172,9 @@ def test_replay_names_a_slip_below_the_runs_rounding(reference, tmp_path):
     r = tensordiff.replay(clean, reference["transformer", True])
     assert r["named"] is None
     assert all(m["own_rel_l2"] == 0 for m in r["modules"] if m["replayed"]), "same code, same inputs: same bits"
-    # A reference without inputs has nothing to replay on: every module says so.
-    r = tensordiff.replay(clean, reference["transformer", False])
-    assert r["named"] is None and r["not_replayed"] == len(r["modules"])
-    assert "hook_module(inputs=True)" in r["modules"][0]["reason"]
+    # A reference without inputs has nothing to replay on: an error that says why, never a pass.
+    with pytest.raises(tensordiff.TensordiffError, match=r"nothing replayed.*hook_module\(inputs=True\)"):
+        tensordiff.replay(clean, reference["transformer", False])
     with pytest.raises(tensordiff.TensordiffError, match="no such reference"):
         tensordiff.replay(clean, str(tmp_path / "missing.h5"))
 
@@ -195,6 +194,9 @@ def test_recorder_replay_names_what_the_jump_rules_cannot(reference):
     assert len(rec.replayed) == 1 and rec.replayed[0]["named"] == where
     with pytest.raises(ValueError, match="needs reference"):
         tensordiff.Recorder("x.h5", replay=True)
+    with pytest.raises(tensordiff.TensordiffError, match="no model was hooked"):
+        with tensordiff.Recorder(reference=reference["transformer", True], replay=True):
+            pass
     # A Divergence raised in the block carries the replay of the model it was hooked on.
     torch.manual_seed(0)
     model = scenarios.MODELS["transformer"]()
