@@ -40,6 +40,10 @@ struct PairReport {
   // output, or the enclosing module's input). The code between the two made the error (a
   // functional call, an inline scaling: what no hook sees).
   std::optional<std::string> gap_after;
+  // A pair whose data equals, on both sides, an earlier pair's (same dtypes, shapes and
+  // checksums, and the two sides differ): that pair's name. Its error is a copy of that one's
+  // (a module's input that is the previous module's output, a tensor dumped twice), never a jump.
+  std::optional<std::string> copy_of;
   bool by_order = false;  // paired by --align order: the names differ
 };
 

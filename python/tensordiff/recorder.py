@@ -108,7 +108,8 @@ def _divergence_message(reference: str, row: dict, report: dict) -> str:
 class Recorder:
     def __init__(self, path: str | None = None, mode: str = "full", filter=None,
                  max_bytes: int | None = None, step: int = 0, reference: str | None = None,
-                 on_divergence: str = "raise", divergence: str = "jump", replay: bool = False, **options):
+                 on_divergence: str = "raise", divergence: str = "jump", replay: bool = False,
+                 aliases: bool = True, **options):
         if mode not in ("full", "summary"):
             raise ValueError(f"mode must be 'full' or 'summary', not {mode!r}")
         if on_divergence not in ("raise", "warn", "mark"):
@@ -149,6 +150,13 @@ class Recorder:
         self._calls: dict[str, int] = {}    # watched functions' call counters
         self._file = None
         self._lock = threading.Lock()
+        # aliases=True (full mode): a tensor whose data equals one recorded before it in the same
+        # step (dtype, shape and checksum) is written as an alias record naming that one, not a
+        # second copy (docs/design.md §11): GPT-2 records its KV cache four times and its logits
+        # twice, a module's input is its predecessor's output. The engine reads the alias as its
+        # target's data under its own name, order and source.
+        self._aliases = aliases
+        self._by_data: dict[tuple, str] = {}
 
     # -- lifetime ---------------------------------------------------------------------------
     def __enter__(self):
@@ -290,7 +298,11 @@ class Recorder:
     def _write(self, name, arr, dtype, order, attrs) -> bool:
         if self.mode == "full":
             try:
-                self._write_dataset(name, arr, dtype, attrs)
+                target = self._earlier_copy(name, arr, dtype, attrs["step"])
+                if target is not None:
+                    self._write_alias(name, target, attrs)
+                else:
+                    self._write_dataset(name, arr, dtype, attrs)
             except (ValueError, TypeError, KeyError, OSError) as e:
                 # e.g. a name that clashes with a group: a warning, never the user's crash
                 warnings.warn(f"tensordiff: {self.path}: {name!r} not recorded: {e}")
@@ -305,6 +317,29 @@ class Recorder:
             self._file.write(json.dumps(entry) + "\n")
         self._file.flush()
         return True
+
+    def _earlier_copy(self, name, arr, dtype, step):
+        """The name of a tensor recorded before in this step with this one's data, else None
+        (and this one is remembered). The checksum is the engine's (one pass at memory speed);
+        a dtype the engine does not read is never aliased."""
+        if not self._aliases:
+            return None
+        try:
+            digest = summarize(arr, dtype, name=name)["checksum"]
+        except TensordiffError:
+            return None
+        key = (step, dtype, tuple(arr.shape), digest)
+        target = self._by_data.get(key)
+        if target is None:
+            self._by_data[key] = name
+        return target
+
+    def _write_alias(self, name, target, attrs):
+        h5py = _h5py()
+        dset = self._file.create_dataset(name, data=h5py.Empty("u1"))
+        dset.attrs["alias_of"] = target
+        for k, v in attrs.items():
+            dset.attrs[k] = v
 
     def _write_dataset(self, name, arr, dtype, attrs):
         h5py = _h5py()

@@ -284,3 +284,51 @@ def test_inputs_recorded_before_children_with_keywords(tmp_path):
         < order.index("inner.lin") < order.index("inner") < order.index("output")
     assert not any(n.startswith("scripted") for n in order)
     assert all("forward" not in m.__dict__ for m in model.modules() if not isinstance(m, torch.jit.ScriptModule))
+
+
+def test_copies_are_recorded_once_as_aliases(tmp_path):
+    # Issue 22: a module's input that is its predecessor's output, a cache returned twice: the
+    # data is written once, the copy is an alias record with its own order and source, and the
+    # engine reads it as its target's data (the same verdicts as a dump of full copies).
+    model = Model(depth=3)
+    x = torch.randn(8, 16)
+    paths = {}
+    for aliases in (True, False):
+        paths[aliases] = str(tmp_path / f"aliases_{aliases}.h5")
+        with tensordiff.Recorder(paths[aliases], aliases=aliases), tensordiff.hook_module(model, inputs=True):
+            model(x)
+            tensordiff.save("logits_again", model(x).detach().clone())  # equal data, another tensor
+    with h5py.File(paths[True]) as f, h5py.File(paths[False]) as g:
+        assert sorted(f) == sorted(g)
+        aliased = {n: f[n].attrs["alias_of"] for n in _datasets(f) if f[n].shape is None}
+        # blocks.1's input is blocks.0's output; the second call's records copy the first's
+        assert aliased["blocks.1.input.0"] == "blocks.0"
+        assert aliased["logits_again"] == "head"
+        for n, target in aliased.items():
+            assert f[n].attrs["order"] != f[target].attrs["order"]
+            np.testing.assert_array_equal(g[n][()], f[target][()])
+    assert os.path.getsize(paths[True]) < os.path.getsize(paths[False])
+    report = tensordiff.compare(paths[False], paths[True])
+    assert report["exit_code"] == 0 and report["summary"]["compared"] == len(_datasets(g := h5py.File(paths[False])))
+    g.close()
+    orders = [t["name"] for t in tensordiff.stats(paths[True])["tensors"]]
+    assert orders == [t["name"] for t in tensordiff.stats(paths[False])["tensors"]]
+
+
+def test_an_alias_the_file_cannot_resolve_is_an_error(tmp_path):
+    path = str(tmp_path / "bad.h5")
+    with h5py.File(path, "w") as f:
+        f["x"] = np.ones(4, np.float32)
+        for name, target in (("y", "nope"), ("z", "y")):  # missing; an alias of an alias
+            d = f.create_dataset(name, data=h5py.Empty("u1"))
+            d.attrs["alias_of"] = target
+    r = subprocess.run([tensordiff.find_binary(), "stats", "-q", path], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "tensor 'y': an alias of 'nope', which the file does not hold as a dataset" in r.stderr
+    assert "tensor 'z': an alias of 'y', itself an alias (an alias must name the dataset holding" in r.stderr
+
+
+def _datasets(f):
+    out = []
+    f.visititems(lambda n, o: out.append(n) if isinstance(o, h5py.Dataset) else None)
+    return out

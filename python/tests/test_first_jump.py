@@ -4,6 +4,8 @@ none. Slips whose effect is below the run's own rounding noise cannot be told fr
 per-tensor statistic; for those the test asserts only that nothing earlier is blamed."""
 import os
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -207,3 +209,26 @@ def test_recorder_replay_names_what_the_jump_rules_cannot(reference):
                 tensordiff.hook_module(model, inputs=True), torch.autocast("cpu", dtype=torch.bfloat16):
             model(scenarios._inputs("transformer"))
     assert info.value.name == where and info.value.replay["named"] == where
+
+
+def test_a_copy_of_an_error_is_reported_as_a_copy_not_a_second_jump(tmp_path):
+    # Issue 22/23: the same differing data recorded again under another name (a cache returned
+    # twice, msprobe's API output dumped again as the next API's input) carries `copy_of` and is
+    # never a jump; with aliases=False the copy is stored whole and the engine finds it by
+    # checksum all the same.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 64)).astype(np.float32)
+    for aliases in (True, False):
+        paths = []
+        for run, scale in (("a", 1.0), ("b", 1.5)):
+            paths.append(str(tmp_path / f"{run}_{aliases}.h5"))
+            with tensordiff.Recorder(paths[-1], aliases=aliases):
+                for i in range(3):
+                    tensordiff.save(f"layers.{i}.norm", x * (1 + 1e-7 * i))
+                tensordiff.save("layers.3.norm", x * scale)
+                tensordiff.save("head.input.0", x * scale)
+        report = tensordiff.compare(*paths)
+        rows = {t["name"]: t for t in report["tensors"]}
+        assert report["summary"]["jumps"] == ["layers.3.norm"]
+        assert rows["head.input.0"]["copy_of"] == "layers.3.norm" and not rows["head.input.0"]["jump"]
+        assert "copy_of" not in rows["layers.0.norm"]

@@ -88,8 +88,21 @@ void add_output_prefixes(const std::string& name, std::unordered_set<std::string
     out.insert(base.substr(0, end));
 }
 
+// Pairs with the same data: both sides' dtypes, shapes and checksums (64-bit: a collision
+// between two tensors of one run is 2^-64 unlikely).
+std::string copy_key(const PairReport& r) {
+  std::string k;
+  for (const TensorInfo* info : {&*r.info_a, &*r.info_b}) {
+    k += std::to_string(static_cast<int>(info->dtype)) + ":";
+    for (auto x : info->shape) k += std::to_string(x) + ",";
+    k += ";";
+  }
+  return k + std::to_string(r.a->checksum) + ":" + std::to_string(r.b->checksum);
+}
+
 struct JumpFinder::State {
   JumpRules rules;
+  std::unordered_map<std::string, std::string> copies;  // copy_key -> the first pair's name
   std::unordered_set<std::string> output_prefixes;
   std::unordered_map<std::string, Seen> inputs;  // per module (with its call): its inputs' largest
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
@@ -109,7 +122,15 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   const JumpRules& rules = st.rules;
   add_output_prefixes(r.name, st.output_prefixes);
   r.gap_after.reset();
+  r.copy_of.reset();
   if (!r.diff || !r.a || !r.b) return;
+  // A copy (the two sides differ, and each equals the same earlier pair's side) carries that
+  // pair's error and nothing of its own: its metrics are reported, its jump never.
+  if (r.a->checksum_known && r.b->checksum_known && r.info_a && r.info_b &&
+      !(r.a->checksum == r.b->checksum && r.info_a->dtype == r.info_b->dtype)) {
+    const auto [it, first] = st.copies.try_emplace(copy_key(r), r.name);
+    if (!first) r.copy_of = it->second;
+  }
   const DiffStats& d = *r.diff;
   const double rel = d.rel_l2;
   const double n = static_cast<double>(d.finite_pairs);
@@ -153,14 +174,16 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
                                sys >= rules.systematic_floor * u && sys >= rules.systematic_z * noise;
   const std::string key = peer_key(split_call(r.name).first, r);
   const auto peer = !key.empty() && !is_input ? st.peers.find(key) : st.peers.end();
-  const bool peer_jump = peer != st.peers.end() && rel > 0 && std::isfinite(sys) &&
+  // Peers whose systematic part is 0 (they match: an fp32 run before its slip, msprobe's
+  // call-numbered "Torch.matmul.#") measure nothing: any error is "infinitely" above them.
+  const bool peer_jump = peer != st.peers.end() && peer->second > 0 && rel > 0 && std::isfinite(sys) &&
                          sys >= rules.peer_ratio * peer->second && sys >= rules.systematic_floor * u &&
                          sys >= rules.systematic_z * noise;
   // A gap must be over tolerance: an input within it is one the code between modules passed
   // on faithfully (a bf16 attention mask built from finfo(bfloat16).min rescales by exactly
   // bf16's step, a "systematic" shift of a tensor of one repeated value, and matches).
   const bool gap_possible = !is_input || r.status == Status::kMismatch;
-  r.jump = (growth_jump || systematic_jump || peer_jump) && !explained_inside && gap_possible;
+  r.jump = (growth_jump || systematic_jump || peer_jump) && !explained_inside && gap_possible && !r.copy_of;
   if (r.jump && is_input && !st.last.empty()) r.gap_after = st.last;
   if (r.jump && !summary.first_jump) summary.first_jump = r.name;
   if (r.jump) summary.jumps.push_back(r.name);
@@ -171,7 +194,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     in.rel = std::max(in.rel, std::isfinite(rel) ? rel : 0.0);
     in.sys = std::max(in.sys, std::isfinite(sys) ? sys : 0.0);
   } else {
-    if (!key.empty() && std::isfinite(sys)) st.peers[key] = std::max(st.peers[key], sys);
+    if (!key.empty() && std::isfinite(sys) && !r.copy_of) st.peers[key] = std::max(st.peers[key], sys);
     if (std::isfinite(rel)) st.before_outputs.rel = std::max(st.before_outputs.rel, rel);
     if (std::isfinite(sys)) st.before_outputs.sys = std::max(st.before_outputs.sys, sys);
   }

@@ -238,3 +238,61 @@ TEST(Diagnosis, PeersAreTheSameModuleInAnotherLayerNotANeighbour) {
 
 }  // namespace
 }  // namespace tensordiff
+
+namespace tensordiff {
+namespace {
+
+// Both sides' data: a dtype, a shape and the two checksums.
+PairReport with_data(PairReport p, uint64_t checksum_a, uint64_t checksum_b) {
+  TensorInfo i;
+  i.name = p.name;
+  i.dtype = DType::kF32;
+  i.shape = {100000};
+  p.info_a = p.info_b = i;
+  p.a->checksum = checksum_a;
+  p.b->checksum = checksum_b;
+  return p;
+}
+
+TEST(Diagnosis, ACopyOfAnEarlierPairCarriesItsErrorAndIsNeverAJump) {
+  // Issue 22/23: a tensor recorded twice (a module's input that is the previous module's
+  // output; msprobe's API output dumped again as the next API's input) was a second jump by
+  // the peer rule: dec.2.norm holds enc.2.norm's data on both sides, and its peers dec.0/1 are
+  // quiet. Same data, same error: it is reported as a copy, and the jump stays at enc.2.norm.
+  Report rep = chain({with_data(pair("enc.0.norm", 3e-3, 1 + 1e-8), 1, 2),
+                      with_data(pair("enc.1.norm", 3e-3, 1 + 1e-8), 3, 4),
+                      with_data(pair("dec.0.norm", 3e-3, 1 + 1e-8), 5, 6),
+                      with_data(pair("dec.1.norm", 3e-3, 1 + 1e-8), 7, 8),
+                      with_data(pair("enc.2.norm", 3e-3, 1 + 4.7e-4), 9, 10),
+                      with_data(pair("dec.2.norm", 3e-3, 1 + 4.7e-4), 9, 10)});
+  diagnose(rep, kBf16);
+  EXPECT_EQ(rep.summary.first_jump.value_or(""), "enc.2.norm");
+  EXPECT_EQ(rep.summary.jumps.size(), 1u);
+  EXPECT_EQ(rep.tensors[5].copy_of.value_or(""), "enc.2.norm");
+  EXPECT_FALSE(rep.tensors[5].jump);
+  // One side alike is no copy: dec.2.norm's B differs from enc.2.norm's B.
+  Report one_side = chain(rep.tensors);
+  one_side.tensors[5] = with_data(pair("dec.2.norm", 3e-3, 1 + 4.7e-4), 9, 11);
+  diagnose(one_side, kBf16);
+  EXPECT_FALSE(one_side.tensors[5].copy_of.has_value());
+  EXPECT_EQ(one_side.summary.jumps.size(), 2u);
+  // Two equal sides (nothing differs) are never called copies: no error to carry.
+  Report exact = chain({with_data(pair("z.0", 0), 5, 5), with_data(pair("z.1", 0), 5, 5)});
+  diagnose(exact, kBf16);
+  EXPECT_FALSE(exact.tensors[1].copy_of.has_value());
+}
+
+TEST(Diagnosis, PeersThatMatchExactlyMeasureNothing) {
+  // Issue 23: msprobe's call-numbered API names ("Torch.matmul.2") make every earlier matmul a
+  // peer; in an fp32 pair they match exactly (systematic part 0), and every matmul after the
+  // slip was a peer jump (any shift >= 1000 x 0). The slip itself is the growth jump.
+  Report rep = chain({pair("Torch.matmul.0.forward.output.0", 0), pair("Torch.matmul.1.forward.output.0", 0),
+                      pair("layer_norm.4.forward.output.0", 1e-3, 1 + 5e-4),
+                      pair("Torch.matmul.2.forward.output.0", 1e-3, 1 + 5e-4)});
+  diagnose(rep, 0x1p-24);
+  EXPECT_EQ(rep.summary.first_jump.value_or(""), "layer_norm.4.forward.output.0");
+  EXPECT_EQ(rep.summary.jumps.size(), 1u) << rep.summary.jumps.back();
+}
+
+}  // namespace
+}  // namespace tensordiff

@@ -11,6 +11,7 @@
 #include <optional>
 #include <cstring>
 #include <set>
+#include <unordered_map>
 
 #include "io/hdf5/hdf5_helper_child.hpp"
 #include "io/hdf5/hdf5_types.hpp"
@@ -171,6 +172,7 @@ class Lister {
 
   Hdf5Listing run(std::vector<Open>& opened) {
     walk_group(file_, "/", "");
+    resolve_aliases();
     // docs/design.md §4: the `order` attribute first; then the walk (creation order where tracked,
     // natural order of names elsewhere). Datasets without the attribute follow those with it.
     std::vector<size_t> idx(list_.datasets.size());
@@ -192,6 +194,39 @@ class Lister {
   }
 
  private:
+  // Each alias takes its target's listing (shape, dtype, where the bytes are, the helper's
+  // handle: one dataset read under two names) and keeps its own name, order and source. A
+  // target the file lacks, or one that is itself an alias, makes the alias's read fail with
+  // that reason (a hostile or hand-edited file; the capture package never writes either).
+  void resolve_aliases() {
+    if (aliases_.empty()) return;
+    std::unordered_map<std::string, size_t> by_name;
+    std::set<size_t> alias_index;
+    std::set<std::string> alias_names;
+    for (const auto& [i, target] : aliases_) alias_index.insert(i), alias_names.insert(list_.datasets[i].info.name);
+    for (size_t i = 0; i < list_.datasets.size(); ++i)
+      if (!alias_index.count(i)) by_name.emplace(list_.datasets[i].info.name, i);
+    for (const auto& [i, target] : aliases_) {
+      ListedDataset& d = list_.datasets[i];
+      const auto t = by_name.find(target);
+      if (t == by_name.end()) {
+        d.info.shape = {0};
+        d.info.count = 0;
+        d.info.type_name = "alias";
+        d.error = "an alias of '" + target + "', " +
+                  (alias_names.count(target) ? "itself an alias (an alias must name the dataset holding the data)"
+                                             : "which the file does not hold as a dataset");
+        continue;
+      }
+      ListedDataset copy = list_.datasets[t->second];
+      copy.info.name = std::move(d.info.name);
+      copy.info.source = std::move(d.info.source);
+      copy.order_attr = d.order_attr;
+      d = std::move(copy);
+      open_[i] = open_[t->second];
+    }
+  }
+
   void walk_group(hid_t parent, const std::string& group_path, const std::string& prefix) {
     hid_t group = H5Gopen2(parent, group_path.c_str(), H5P_DEFAULT);
     if (group < 0)
@@ -290,6 +325,22 @@ class Lister {
     hid_t type = H5Dget_type(o.dset);
     hid_t space = H5Dget_space(o.dset);
     const H5S_class_t sclass = space >= 0 ? H5Sget_simple_extent_type(space) : H5S_NO_CLASS;
+    // An alias record (docs/design.md §11: the capture package records a tensor whose data
+    // equals one recorded before it once): no data, the attribute `alias_of` naming the dataset
+    // that holds it, and its own order and source. Resolved after the walk.
+    if (sclass == H5S_NULL) {
+      if (auto target = read_string_attr(o.dset, "alias_of")) {
+        d.order_attr = read_order_attr(o.dset);
+        if (auto src = read_string_attr(o.dset, "source")) d.info.source = *src;
+        aliases_.push_back({list_.datasets.size(), target->rfind('/', 0) == 0 ? target->substr(1) : *target});
+        H5Sclose(space);
+        H5Tclose(type);
+        H5Dclose(o.dset);
+        H5Eclear2(H5E_DEFAULT);
+        push(std::move(d), Open{});
+        return;
+      }
+    }
     bool overflow = false;
     if (sclass == H5S_SIMPLE) {
       const int rank = H5Sget_simple_extent_ndims(space);
@@ -551,6 +602,7 @@ class Lister {
   Hdf5Listing list_;
   std::vector<Open> open_;
   std::set<std::string> visited_;
+  std::vector<std::pair<size_t, std::string>> aliases_;  // (index in list_, target's name)
 };
 
 void send(int fd, const std::vector<uint8_t>& payload) {
