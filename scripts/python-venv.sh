@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python test environment: build/venv, made from Debian's python3 with its site packages
-# (torch, numpy, h5py stay Debian's) plus JAX, MindSpore (CPU), safetensors and transformers from PyPI, pinned to versions
+# (torch, numpy, h5py stay Debian's) plus JAX with flax, MindSpore (CPU), safetensors and transformers from PyPI, pinned to versions
 # that work with Debian's numpy 1.24. Without network the venv still works and the JAX and
 # MindSpore (and transformers) tests say in their output that the packages could not be installed.
 set -uo pipefail
@@ -10,11 +10,13 @@ if [[ ! -x $venv/bin/python ]]; then
   /usr/bin/python3 -m venv --system-site-packages "$venv" || exit 1
 fi
 numpy=$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')
-if ! $venv/bin/python -c 'import jax, mindspore, safetensors' >/dev/null 2>&1; then
-  echo "python-venv: installing jax, mindspore (CPU) and safetensors into $venv"
+# flax 0.8.5 is the newest for jax 0.4.30; its optax, orbax and tensorstore as pip resolved them.
+if ! $venv/bin/python -c 'import jax, flax, mindspore, safetensors' >/dev/null 2>&1; then
+  echo "python-venv: installing jax, flax, mindspore (CPU) and safetensors into $venv"
   if ! $venv/bin/pip install -q --disable-pip-version-check "numpy==$numpy" \
-       "jax[cpu]==0.4.30" "mindspore==2.9.0" "safetensors==0.4.5" > "$venv/pip.log" 2>&1; then
-    echo "python-venv: could not install jax/mindspore/safetensors (see $venv/pip.log); their tests will be skipped"
+       "jax[cpu]==0.4.30" "flax==0.8.5" "optax==0.2.5" "chex==0.1.90" "orbax-checkpoint==0.6.4" \
+       "tensorstore==0.1.86" "mindspore==2.9.0" "safetensors==0.4.5" > "$venv/pip.log" 2>&1; then
+    echo "python-venv: could not install jax/flax/mindspore/safetensors (see $venv/pip.log); their tests will be skipped"
   fi
 fi
 # Hugging Face transformers for the real-model slip tests (python/tests/test_transformers_slips.py):

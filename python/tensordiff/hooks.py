@@ -1,4 +1,4 @@
-"""Module hooks for PyTorch modules and MindSpore cells: every submodule's forward outputs (and
+"""Module hooks for PyTorch modules, MindSpore cells and flax linen modules (flax_hooks.py): every submodule's forward outputs (and
 optionally inputs, and on PyTorch gradients) recorded under its module path, in execution order.
 A MindSpore port of a PyTorch model gets the same names for the same architecture
 (`blocks.0.norm`), so the two runs line up by name with no --map. MindSpore calls hooks in
@@ -13,9 +13,9 @@ objects (transformers' DynamicCache and the like) are recorded as their tensors 
 returns them, not where they are passed in (every later layer gets the same cache); any other
 object holding tensors is skipped with one warning naming its type.
 
-A tensor returned again by an enclosing module (logits, a KV cache) is recorded again: skipping
-it in one run and not in the other (a slip that makes a new tensor where the other run passes
-one through) would leave the pair one-sided, so copies cost space, not verdicts.
+A tensor returned again by an enclosing module (logits, a KV cache) is recorded again under its
+own name, so both runs hold every name; the Recorder stores a copy as an alias record of the
+first (docs/design.md §11), so copies cost neither space nor verdicts.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ import sys
 import warnings
 
 from .convert import is_tensor
+from .flax_hooks import FlaxHooks, is_flax_module
 from .recorder import current
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -184,7 +185,8 @@ def _submodules(model, grads: bool):
             raise TypeError("hook_module(grads=True) is for PyTorch modules; MindSpore cells record "
                             "outputs and inputs")
         return list(model.cells_and_names())
-    raise TypeError(f"hook_module takes a torch.nn.Module or a mindspore.nn.Cell, not a {type(model).__name__}")
+    raise TypeError(f"hook_module takes a torch.nn.Module, a mindspore.nn.Cell or a flax.linen.Module, "
+                    f"not a {type(model).__name__}")
 
 
 def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool = False,
@@ -198,6 +200,13 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
     `X.running_var`; MindSpore's moving_mean/moving_variance under those names). Each record's
     source is the user's line that called the module and the module's class.
     """
+    if is_flax_module(model):
+        if grads:
+            raise TypeError("hook_module(grads=True) is for PyTorch modules; flax modules record outputs and inputs")
+        rec = current()
+        if rec is not None and getattr(rec, "_replay", False):
+            raise TypeError("Recorder(replay=True) replays PyTorch modules; a flax module is recorded, not replayed")
+        return _Hooks([FlaxHooks(model, outputs, inputs, root_name, prefix, state)])
     modules = _submodules(model, grads)
     rec = current()
     if rec is not None and getattr(rec, "_replay", False):  # Recorder(replay=True) replays it at the end

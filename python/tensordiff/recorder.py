@@ -29,12 +29,19 @@ from .convert import array_arg, framework_of
 from .summary import summarize
 
 _local = threading.local()
+_active: list = []  # every Recorder inside its with-block, in any thread, innermost last
 
 
 def current():
     """The innermost active Recorder of this thread, or None."""
     stack = getattr(_local, "stack", None)
     return stack[-1] if stack else None
+
+
+def active_recorder():
+    """The Recorder entered last in any thread, or None: for values that arrive on another
+    thread than the one that entered it (JAX's host callbacks from a jitted function)."""
+    return _active[-1] if _active else None
 
 
 def _h5py():
@@ -178,10 +185,13 @@ class Recorder:
             self._file.write(json.dumps({"schema": 1, "kind": "summary", "version": "0.1.0"}) + "\n")
             self._file.flush()
         _local.stack = getattr(_local, "stack", []) + [self]
+        _active.append(self)
         return self
 
     def __exit__(self, *exc):
         _local.stack = [r for r in getattr(_local, "stack", []) if r is not self]
+        if self in _active:
+            _active.remove(self)
         self._file.close()
         self._file = None
         if self._replay and exc[0] is None and not self._replay_models:
