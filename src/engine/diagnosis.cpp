@@ -1,7 +1,9 @@
 #include "engine/diagnosis.hpp"
+#include "engine/precision.hpp"
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <cctype>
 #include <cmath>
 #include <unordered_map>
@@ -100,7 +102,43 @@ std::string copy_key(const PairReport& r) {
   return k + std::to_string(r.a->checksum) + ":" + std::to_string(r.b->checksum);
 }
 
+namespace {
+
+// scale = l2(b)/l2(a) and shift = (mean(b) − mean(a)) / rms(a) where the sides have them, and
+// the systematic part max(|scale − 1|, |shift|).
+struct Systematic {
+  std::optional<double> scale, shift;
+  double part = 0;
+};
+
+Systematic systematic_of(const PairReport& r) {
+  Systematic s;
+  if (r.a->l2 && *r.a->l2 > 0 && r.b->l2) {
+    s.scale = *r.b->l2 / *r.a->l2;
+    s.part = std::fabs(*s.scale - 1);
+    if (r.a->mean && r.b->mean && r.a->finite > 0) {
+      const double rms = *r.a->l2 / std::sqrt(static_cast<double>(r.a->finite));
+      s.shift = (*r.b->mean - *r.a->mean) / rms;
+      s.part = std::max(s.part, std::fabs(*s.shift));
+    }
+  }
+  return s;
+}
+
+// The unit roundoff of a pair's own precision (its less precise dtype's); 0 when unknown.
+double pair_roundoff(const PairReport& r) {
+  if (!r.info_a || !r.info_b) return 0;
+  const auto pa = precision_of(r.info_a->dtype), pb = precision_of(r.info_b->dtype);
+  if (!pa || !pb) return 0;
+  return std::max(unit_roundoff(*pa), unit_roundoff(*pb));
+}
+
+}  // namespace
+
 struct JumpFinder::State {
+  // Every pair's systematic part per peer key, when the whole report is known (know_names):
+  // the same module in the layers after this one too.
+  std::unordered_map<std::string, std::vector<std::pair<std::string, double>>> all_peers;
   JumpRules rules;
   std::unordered_map<std::string, std::string> copies;  // copy_key -> the first pair's name
   std::unordered_set<std::string> output_prefixes;
@@ -115,6 +153,25 @@ JumpFinder::~JumpFinder() = default;
 
 void JumpFinder::know_names(const std::vector<PairReport>& pairs) {
   for (const auto& r : pairs) add_output_prefixes(r.name, s_->output_prefixes);
+  for (const auto& r : pairs) {
+    if (!r.diff || !r.a || !r.b || !module_of_input(r.name, s_->output_prefixes).empty()) continue;
+    const std::string key = peer_key(split_call(r.name).first, r);
+    const double sys = systematic_of(r).part;
+    if (!key.empty() && std::isfinite(sys)) s_->all_peers[key].emplace_back(r.name, sys);
+  }
+}
+
+// Whether the other pairs of this peer key (every layer, the whole report known) have a
+// systematic part of at least half `sys` at their median: what the module does in every layer.
+bool JumpFinder::shared_by_peers(const std::string& key, const std::string& name, double sys) const {
+  const auto it = s_->all_peers.find(key);
+  if (key.empty() || it == s_->all_peers.end()) return false;
+  std::vector<double> others;
+  for (const auto& [n, v] : it->second)
+    if (n != name) others.push_back(v);
+  if (others.empty()) return false;
+  std::nth_element(others.begin(), others.begin() + others.size() / 2, others.end());
+  return others[others.size() / 2] * 2 > sys;
 }
 
 void JumpFinder::add(PairReport& r, Summary& summary, double u) {
@@ -134,16 +191,10 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   const DiffStats& d = *r.diff;
   const double rel = d.rel_l2;
   const double n = static_cast<double>(d.finite_pairs);
-  double sys = 0;
-  if (r.a->l2 && *r.a->l2 > 0 && r.b->l2) {
-    r.scale = *r.b->l2 / *r.a->l2;
-    sys = std::fabs(*r.scale - 1);
-    if (r.a->mean && r.b->mean && r.a->finite > 0) {
-      const double rms = *r.a->l2 / std::sqrt(static_cast<double>(r.a->finite));
-      r.shift = (*r.b->mean - *r.a->mean) / rms;
-      sys = std::max(sys, std::fabs(*r.shift));
-    }
-  }
+  const Systematic systematic = systematic_of(r);
+  r.scale = systematic.scale;
+  r.shift = systematic.shift;
+  const double sys = systematic.part;
   const std::string module = module_of_input(r.name, st.output_prefixes);
   const bool is_input = !module.empty();
   // What this pair inherited. An output: its module's recorded inputs (the nearest enclosing
@@ -169,10 +220,15 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   r.growth = std::isfinite(rel) ? rel / std::max(u, base.rel) : rel;
   const double noise = std::max(n > 0 ? rel / std::sqrt(n) : rel, rel * rel);
   const bool growth_jump = *r.growth >= rules.growth;
+  const std::string key = peer_key(split_call(r.name).first, r);
+  // A rescaling or shift below one roundoff of the pair's own precision that the same module
+  // shows in the other layers too is how that precision computes it (torch's CPU LayerNorm on
+  // bf16 weights rescales by 1.002-1.004 in every layer), not a slip: the first of its kind,
+  // with no peer before it, is not named for it.
   const bool systematic_jump = rel > 0 && std::isfinite(sys) && sys >= rules.systematic_fraction * rel &&
                                sys >= rules.systematic_over_before * base.sys &&
-                               sys >= rules.systematic_floor * u && sys >= rules.systematic_z * noise;
-  const std::string key = peer_key(split_call(r.name).first, r);
+                               sys >= rules.systematic_floor * u && sys >= rules.systematic_z * noise &&
+                               !(sys < pair_roundoff(r) && !is_input && shared_by_peers(key, r.name, sys));
   const auto peer = !key.empty() && !is_input ? st.peers.find(key) : st.peers.end();
   // Peers whose systematic part is 0 (they match: an fp32 run before its slip, msprobe's
   // call-numbered "Torch.matmul.#") measure nothing: any error is "infinitely" above them.
