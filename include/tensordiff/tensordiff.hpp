@@ -76,6 +76,10 @@ int group_exit_status(int mine);
 // Throws Error(kUsage) for a target this CPU cannot run.
 std::string build_info(const std::string& simd = "");
 
+// The checksum of docs/design.md §4 of `bytes` bytes in memory (the `checksum` field of a
+// tensor holding them; as an integer, the reports write 16 hex digits).
+uint64_t checksum_bytes(const void* data, size_t bytes);
+
 std::string to_json(const Report& report);       // docs/design.md §8
 std::string to_json(const StatsReport& report);
 // The same JSON, produced a tensor at a time into `sink` (reports of 10^5 tensors never exist

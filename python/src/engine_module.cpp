@@ -318,6 +318,21 @@ PYBIND11_MODULE(_engine, m) {
         return Result(std::move(rep));
       },
       py::arg("arrays"), py::arg("options"), "Per-array summaries.");
+  m.def(
+      "checksum",
+      [](const py::buffer& b) {
+        const py::buffer_info info = b.request();
+        py::ssize_t stride = info.itemsize;  // C order: the bytes are one run
+        for (py::ssize_t k = info.ndim - 1; k >= 0; --k) {
+          if (info.shape[k] > 1 && info.strides[k] != stride)
+            throw py::value_error("checksum needs a C-contiguous buffer");
+          stride *= info.shape[k];
+        }
+        const size_t bytes = static_cast<size_t>(info.size) * static_cast<size_t>(info.itemsize);
+        py::gil_scoped_release release;
+        return checksum_bytes(info.ptr, bytes);
+      },
+      py::arg("buffer"), "docs/design.md §4's checksum of a C-contiguous buffer's bytes, as an integer.");
   // The recorder's summary mode: one array, the fields of `tensordiff stats --json`.
   m.def(
       "summarize",

@@ -47,10 +47,10 @@ def test_first_k_is_the_engine_option():
     assert got["first_nonzero"] == numpy_summarize(x, "float32", first_k=12)["first_nonzero"]
 
 
-@pytest.mark.parametrize("arr", [np.arange(13, dtype=np.uint8), np.float32(3.25), np.zeros(0, np.float32),
+@pytest.mark.parametrize("arr", [np.arange(13, dtype=np.uint8), np.arange(301, dtype=np.uint8), np.float32(3.25), np.zeros(0, np.float32),
                                  np.arange(10, dtype=">i4"), (np.arange(7) * (1 + 2j)).astype(np.complex64),
                                  np.random.default_rng(1).standard_normal((7, 13))[:, ::2]],
-                         ids=["u8", "0-d", "empty", "big-endian", "complex", "strided"])
+                         ids=["u8", "u8-4k+1-words-and-a-tail", "0-d", "empty", "big-endian", "complex", "strided"])
 def test_checksum_is_the_numpy_oracle(arr):
     assert tensordiff.checksum(arr) == numpy_checksum(np.asarray(arr))
 

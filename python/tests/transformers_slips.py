@@ -245,7 +245,7 @@ SLIPS = {  # the slips each architecture has a place for
 
 
 # -- one run ------------------------------------------------------------------------------------
-def record(path, model, dtype="fp32", slip=None, inputs=False, weights="fresh", seed=0):
+def record(path, model, dtype="fp32", slip=None, inputs=False, weights="fresh", seed=0, aliases=True):
     """Runs `model` once and records it with hook_module; returns (Slip or None, module paths,
     warnings the capture raised)."""
     m, kwargs = build(model, weights, seed)
@@ -257,7 +257,7 @@ def record(path, model, dtype="fp32", slip=None, inputs=False, weights="fresh", 
     torch.manual_seed(1234)  # the dropout slips draw the same mask every time
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with torch.no_grad(), tensordiff.Recorder(path), tensordiff.hook_module(m, inputs=inputs), ctx:
+        with torch.no_grad(), tensordiff.Recorder(path, aliases=aliases), tensordiff.hook_module(m, inputs=inputs), ctx:
             m(**kwargs)
     return where, paths, [str(w.message) for w in caught]
 
@@ -452,18 +452,23 @@ def run_cases(case_list, folder=None, progress=None):
 # -- what a dump holds ----------------------------------------------------------------------------
 def capture_census(model, weights="fresh", inputs=True, dtype="fp32"):
     """Records, bytes, and records whose data repeats an earlier record's (same dtype, shape
-    and bytes), grouped; plus the capture's warnings and the names of cache records."""
+    and bytes), grouped; plus the capture's warnings, the names of cache records, and the file
+    sizes with the Recorder's alias records (the default) and without (every copy written)."""
     import h5py
     with tempfile.TemporaryDirectory(prefix="tf_census_") as d:
-        path = os.path.join(d, "a.h5")
+        path, full = os.path.join(d, "a.h5"), os.path.join(d, "full.h5")
         _, _, warns = record(path, model, dtype, None, inputs, weights)
-        seen, dup_groups, total, dup_bytes, n = {}, collections.defaultdict(list), 0, 0, 0
+        record(full, model, dtype, None, inputs, weights, aliases=False)
+        seen, dup_groups, total, dup_bytes, n, aliased = {}, collections.defaultdict(list), 0, 0, 0, 0
         order = []
         with h5py.File(path, "r") as f:
             f.visititems(lambda name, obj: order.append((int(obj.attrs["order"]), name, obj))
                          if isinstance(obj, h5py.Dataset) else None)
             order.sort()
             for _, name, ds in order:
+                if ds.shape is None and "alias_of" in ds.attrs:  # an alias record: its target's data
+                    aliased += 1
+                    ds = f[ds.attrs["alias_of"]]
                 raw = ds[()]
                 key = (str(ds.dtype), ds.shape, hashlib.sha1(raw.tobytes()).hexdigest())
                 n += 1
@@ -474,8 +479,10 @@ def capture_census(model, weights="fresh", inputs=True, dtype="fp32"):
                 else:
                     seen[key] = name
         cache = [name for _, name, _ in order if "past_key_value" in name or "key_cache" in name]
+        sizes = (os.path.getsize(path), os.path.getsize(full))
     return {"records": n, "bytes": total, "repeated_records": sum(map(len, dup_groups.values())),
-            "repeated_bytes": dup_bytes, "groups": dict(dup_groups), "warnings": warns, "cache_names": cache}
+            "repeated_bytes": dup_bytes, "groups": dict(dup_groups), "warnings": warns, "cache_names": cache,
+            "aliased_records": aliased, "file_bytes": sizes[0], "file_bytes_without_aliases": sizes[1]}
 
 
 # -- the table ----------------------------------------------------------------------------------
@@ -575,6 +582,9 @@ def main(argv=None):
                 for first, again in list(c["groups"].items()):
                     print(f"    {first} = {', '.join(again)}")
                 print(f"    {len(c['cache_names'])} records hold a KV cache (past_key_value(s), key_cache/value_cache)")
+                print(f"    file: {c['file_bytes']} bytes with {c['aliased_records']} alias records, "
+                      f"{c['file_bytes_without_aliases']} bytes with every copy written "
+                      f"({100 * (1 - c['file_bytes'] / c['file_bytes_without_aliases']):.0f}% smaller)")
                 for w in sorted(set(c["warnings"])):
                     print(f"    warning: {w}")
         return 0
