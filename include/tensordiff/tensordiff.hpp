@@ -76,6 +76,11 @@ int group_exit_status(int mine);
 // Throws Error(kUsage) for a target this CPU cannot run.
 std::string build_info(const std::string& simd = "");
 
+// The diagnosis' peer key of a record (docs/design.md §4): its name with every all-digit path
+// component as '#', and the class its source names ("file:line (LayerNorm)"); empty for a
+// name without a layer number. Module replay ranks own errors among peers by it too.
+std::string peer_key(const std::string& name, const std::string& source);
+
 // The checksum of docs/design.md §4 of `bytes` bytes in memory (the `checksum` field of a
 // tensor holding them; as an integer, the reports write 16 hex digits).
 uint64_t checksum_bytes(const void* data, size_t bytes);

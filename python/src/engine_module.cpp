@@ -318,6 +318,8 @@ PYBIND11_MODULE(_engine, m) {
         return Result(std::move(rep));
       },
       py::arg("arrays"), py::arg("options"), "Per-array summaries.");
+  m.def("peer_key", &peer_key, py::arg("name"), py::arg("source"),
+        "The diagnosis' peer key of a record: '' when the name has no layer number.");
   m.def(
       "checksum",
       [](const py::buffer& b) {

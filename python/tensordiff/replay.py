@@ -33,17 +33,15 @@ import statistics
 
 import numpy as np
 
-from .compare import TensordiffError, compare_arrays
+from .compare import TensordiffError, _engine, compare_arrays
 from .hooks import _submodules, _tensors
 
 FLOAT32_ROUNDOFF = 2.0 ** -24
 
 
 def _peer_key(name: str, cls: str) -> str | None:
-    parts = name.split(".")
-    if not any(p.isdigit() for p in parts):
-        return None
-    return ".".join("#" if p.isdigit() else p for p in parts) + f" ({cls})"
+    """The engine's peer key (the diagnosis' own), for a module of class `cls`."""
+    return _engine().peer_key(name, f"replay ({cls})") or None
 
 
 def _tree(keys: dict):

@@ -272,3 +272,13 @@ def test_reports_reach_python_as_the_json_texts_dicts(tmp_path):
     slip = next(t for t in runs[0].report()["tensors"] if t["name"] == "slip")
     assert slip["b"]["nan"] == 1 and slip["b"]["pos_inf"] == 1
     assert any(e["kind"] == "nan" for e in slip["diff"]["nonfinite"])
+
+
+def test_peer_key_is_the_diagnosis_own():
+    # replay ranks own errors among the peers the engine's diagnosis uses (one definition)
+    from tensordiff._native import engine
+    eng = engine()
+    assert eng.peer_key("h.2.ln_1", "model.py:7 (LayerNorm)") == "h.#.ln_1 (LayerNorm)"
+    assert eng.peer_key("layers.10.mlp.0", "") == "layers.#.mlp.#"
+    assert eng.peer_key("head", "model.py:9 (Linear)") == ""
+    assert eng.checksum(np.zeros(0, np.uint8)) == int(tensordiff.checksum(np.zeros(0, np.uint8)), 16)

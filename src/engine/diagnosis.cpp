@@ -1,5 +1,6 @@
 #include "engine/diagnosis.hpp"
 #include "engine/precision.hpp"
+#include "tensordiff/tensordiff.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -11,18 +12,11 @@
 
 namespace tensordiff {
 
-namespace {
-
-struct Seen {
-  double rel = 0, sys = 0;  // the largest relative L2 error and systematic part so far
-  size_t jumps_before = 0;  // for a module's inputs: how many jumps the run had at the first
-};
-
 // Peers: the same module in another layer. The name with each all-digit path component
 // replaced by '#' ("h.2.ln_1" -> "h.#.ln_1": a block's ln_1 and ln_2 stay apart), and, for a
 // hooked module, the class its record's source names ("file:line (LayerNorm)"). Empty when the
 // name has no layer number: such a tensor has no peers.
-std::string peer_key(const std::string& name, const PairReport& r) {
+std::string peer_key(const std::string& name, const std::string& source) {
   std::string k;
   bool layered = false;
   size_t start = 0;
@@ -40,11 +34,22 @@ std::string peer_key(const std::string& name, const PairReport& r) {
     start = end + 1;
   }
   if (!layered) return "";
-  const TensorInfo* info = r.info_b ? &*r.info_b : r.info_a ? &*r.info_a : nullptr;
-  const std::string& src = info ? info->source : k;
-  const size_t open = src.rfind(" (");
-  if (info && open != std::string::npos && src.back() == ')') k += " " + src.substr(open + 1);
+  const size_t open = source.rfind(" (");
+  if (open != std::string::npos && !source.empty() && source.back() == ')') k += " " + source.substr(open + 1);
   return k;
+}
+
+namespace {
+
+struct Seen {
+  double rel = 0, sys = 0;  // the largest relative L2 error and systematic part so far
+  size_t jumps_before = 0;  // for a module's inputs: how many jumps the run had at the first
+};
+
+// A pair's peer key: the public peer_key() of its name and the source of its record.
+std::string peer_key(const std::string& name, const PairReport& r) {
+  const TensorInfo* info = r.info_b ? &*r.info_b : r.info_a ? &*r.info_a : nullptr;
+  return tensordiff::peer_key(name, info ? info->source : "");
 }
 
 // "name#k" (the k-th call of a module, hook_module's unique names) -> ("name", "#k"); a name
