@@ -13,7 +13,11 @@ A module stands out when its own relative L2 error is at least its floor (64 uni
 roundoff; a module whose weights run B holds in bfloat16 or float16 differs from A's by their
 rounding, so 8 units of that precision's roundoff, its submodules' and buffers' included) and at least `ratio` times the median own
 error of its peers (the same module in other layers: the same path but for its layer numbers, the same
-class). The module named is the first, in the reference's order, that stands out while none of
+class). A module also stands out by a systematic part (max(|scale - 1|, |shift|) of its output:
+an eps or a scaled query rescales, where rounding the weights errs at random) of at least half
+a roundoff of its weights' precision, 8 standard deviations beyond random error of its size, and
+`ratio` times its peers' median: with run B's weights in bf16 their rounding sets the floor
+above such slips. The module named is the first, in the reference's order, that stands out while none of
 its submodules does: the code that made the error is its own (a functional call between its
 submodules included).
 
@@ -181,11 +185,16 @@ def replay(model, reference, precision: str = "reference", prefix: str = "", roo
         if outs_a:
             rep = compare_arrays({n: outs_a[n] for n in outs_a}, outs_b, precision="fp32")
             rel = {t["name"]: (t.get("diff") or {}).get("rel_l2") for t in rep["tensors"]}
+            sys_part = {t["name"]: _systematic(t) for t in rep["tensors"]}
             for row in rows:
                 errs = [rel.get(n) for n in row.get("records", [])]
                 errs = [e for e in errs if isinstance(e, float)]
                 if errs:
                     row["own_rel_l2"] = max(errs)
+                parts = [sys_part.get(n) for n in row.get("records", [])]
+                parts = [p for p in parts if p is not None]
+                if parts:
+                    row["own_systematic"] = max(parts, key=lambda p: p[0])
         if not any(r["replayed"] for r in rows):  # nothing compared is an error, never "nothing stands out"
             reasons = sorted({r["reason"] for r in rows})
             raise TensordiffError(f"nothing replayed: no module of the model could be re-run and compared with "
@@ -215,8 +224,21 @@ def _floor(module) -> float:
     return 8 * max(own) if own else 64 * FLOAT32_ROUNDOFF
 
 
+def _systematic(t):
+    """(systematic part, its noise) of a compared record: max(|scale - 1|, |shift|), and what
+    random error of its relative L2 over its elements gives (rel L2 / sqrt(n)); None without."""
+    d = t.get("diff") or {}
+    if t.get("scale") is None or not d.get("finite_pairs"):
+        return None
+    part = max(abs(t["scale"] - 1), abs(t.get("shift") or 0))
+    return part, d["rel_l2"] / d["finite_pairs"] ** 0.5
+
+
 def _judge(rows, ratio):
-    """stands_out: at least its floor, and `ratio` times the median own error of its peers."""
+    """stands_out: at least its floor, and `ratio` times the median own error of its peers; or
+    (weights in bf16 or fp16, whose rounding is random and sets the floor) a systematic part
+    (a rescaling or a shift: an eps, a scaled query) `ratio` times its peers' median and 8
+    standard deviations beyond what random error of that size gives."""
     peers: dict = {}
     for r in rows:
         key = _peer_key(r["name"], r["class"])
@@ -224,8 +246,19 @@ def _judge(rows, ratio):
             peers.setdefault(key, []).append(r)
     for r in rows:
         own = r["own_rel_l2"]
-        if own is None or own < r["floor"]:
+        if own is None:
             continue
         key = _peer_key(r["name"], r["class"])
-        others = [p["own_rel_l2"] for p in peers.get(key, []) if p is not r]
-        r["stands_out"] = not others or own >= ratio * statistics.median(others)
+        others = [p for p in peers.get(key, []) if p is not r]
+        if own >= r["floor"]:
+            r["stands_out"] = not others or own >= ratio * statistics.median(p["own_rel_l2"] for p in others)
+        sys_own = r.get("own_systematic")
+        if r["stands_out"] or sys_own is None or own < 64 * FLOAT32_ROUNDOFF:
+            continue
+        peer_sys = [p["own_systematic"][0] for p in others if p.get("own_systematic")]
+        # Rounding the weights rescales by up to ~roundoff/sqrt(width) (a LayerNorm's gamma, a
+        # projection's rows: correlated over every element, so no 1/sqrt(n) bound holds); half a
+        # roundoff of the weights' precision is above what clean runs showed (3.3e-4 for bf16).
+        if (peer_sys and sys_own[0] >= r["floor"] / 16 and sys_own[0] >= 8 * sys_own[1]
+                and sys_own[0] >= ratio * statistics.median(peer_sys)):
+            r["stands_out"] = True
