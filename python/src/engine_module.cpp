@@ -4,7 +4,8 @@
 // protocol, zero-copy, and are read in the engine's bounded chunks with the GIL released.
 // Reports come back as Result objects: the exit status the command would give, the warnings,
 // and the report, turned into dicts at the edge from the library's one definition of its fields
-// (tensordiff/document.hpp), with no JSON text in between.
+// (tensordiff/document.hpp), with no JSON text in between; table() is the command line's
+// terminal table of it (the library's format_table), so Python prints no table of its own.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -193,6 +194,18 @@ class Result {
   const std::vector<std::string>& warnings() const { return warnings_; }
   std::string json() const { return compare_ ? to_json(*compare_) : to_json(*stats_); }
   py::object report() const { return compare_ ? report_objects(*compare_) : report_objects(*stats_); }
+  // The command line's terminal table and the lines under it (src/report/table_report.cpp),
+  // never colour: the text `tensordiff A B` prints into a pipe, laid out to `width` columns.
+  std::string table(const TableStyle& style) const {
+    return compare_ ? format_table(*compare_, style) : format_stats_table(*stats_, style);
+  }
+  // The lines under the table alone: counts, first divergence, first jump, precision, speed.
+  std::string summary(size_t width) const {
+    if (!compare_) throw Error(ErrorCode::kUsage, "summary lines are a compare report's");
+    TableStyle st;
+    st.width = width;
+    return format_summary(*compare_, st);
+  }
 
  private:
   int exit_status_;
@@ -290,7 +303,27 @@ PYBIND11_MODULE(_engine, m) {
       .def_property_readonly("exit_status", &Result::exit_status, "The status the command would exit with.")
       .def_property_readonly("warnings", &Result::warnings, "What the command would print as warnings.")
       .def("report", &Result::report, "The report as dicts and lists: the --json document's fields.")
-      .def("json", &Result::json, "The report as --json's text.");
+      .def("json", &Result::json, "The report as --json's text.")
+      .def(
+          "table",
+          [](const Result& r, size_t width, std::optional<size_t> name_width, bool only_diff, size_t top,
+             bool top_by_growth, size_t collapse) {
+            TableStyle st;
+            st.width = width;
+            st.name_width = name_width.value_or(static_cast<size_t>(-1));  // None: whole names (a pipe's)
+            st.only_diff = only_diff;
+            st.top = top;
+            st.top_by_growth = top_by_growth;
+            st.collapse = collapse;
+            return r.table(st);
+          },
+          py::arg("width") = 0, py::arg("name_width") = py::none(), py::arg("only_diff") = false,
+          py::arg("top") = 0, py::arg("top_by_growth") = false, py::arg("collapse") = 0,
+          "The command line's table and the lines under it, as it prints them into a pipe (width 0: unlimited; "
+          "name_width None: whole names; only_diff, top, top_by_growth, collapse: --only-diff, --top, --top-by "
+          "growth, the terminal's folding of runs of matches).")
+      .def("summary", &Result::summary, py::arg("width") = 0,
+           "The lines under a compare table: counts, first divergence, first jump, precision.");
   m.def("compare", &run_compare, py::arg("options"), py::arg("a"), py::arg("b"), py::arg("tensors"),
         "Compares dumps a (the reference) and b in this process.");
   m.def("stats", &run_stats, py::arg("options"), py::arg("path"), py::arg("tensors"), "Summarises a dump.");
