@@ -6,8 +6,9 @@ json="r.json", csv="r.csv", html="r.html" write those reports as the command lin
 keywords go to the engine as they are (bools, numbers, text, lists), checked here against the
 engine's option list; the library's one parser reads them, so every option of one exists in the
 other; the terminal's own options (quiet, color, name_width, width, only_diff, top, ...) raise
-TypeError, since the report is the return value. Reports are the dicts of `--json`, plus
-"exit_code": the status the same command would exit with. Nothing compared (a name that no
+TypeError, since the report is the return value (Report.table() takes them). Reports are the
+dicts of `--json`, plus "exit_code": the status the same command would exit with, in a
+tensordiff.Report (report.py), which also prints the engine's table. Nothing compared (a name that no
 dump holds, a selection that leaves nothing) raises TensordiffError, as the command line
 exits 2.
 """
@@ -19,12 +20,30 @@ import warnings
 import shutil
 import sysconfig
 
+from . import _args
 from ._native import engine
 from .convert import array_arg
+from .report import Report
 
 
 class TensordiffError(RuntimeError):
-    """A bad input or option: the engine's one-line message (the command line's exit 2)."""
+    """A bad input or option: the engine's one-line message, where the command line would exit
+    with status 2 (a missing or unreadable file, nothing compared, an option the engine refuses,
+    the engine module not built).
+
+    Arguments:
+        message: the one line, naming the file, the tensor and what is wrong.
+
+    Attributes:
+        args[0]: that line (str(error)).
+
+    Example:
+        >>> try:
+        ...     tensordiff.compare("run_a.h5", "missing.h5")
+        ... except tensordiff.TensordiffError as e:
+        ...     print(e)
+        missing.h5: cannot open: No such file or directory
+    """
 
 
 # The terminal's options: they shape the printed table, which Python does not print.
@@ -41,9 +60,19 @@ def _option_names() -> dict[str, tuple[bool, bool]]:
 
 
 def find_binary() -> str:
-    """The `tensordiff` command: $TENSORDIFF_BIN, then PATH, then this environment's scripts
-    folder (pip installs it there; an unactivated venv is not on PATH), then the repository's
-    build/."""
+    """The `tensordiff` command's path: $TENSORDIFF_BIN, then PATH, then this environment's
+    scripts folder (pip installs it there; an unactivated venv is not on PATH), then the
+    repository's build/. `python -m tensordiff` runs it.
+
+    Arguments: none.
+
+    Returns:
+        the executable's path (str). Raises TensordiffError when there is none.
+
+    Example:
+        >>> subprocess.run([tensordiff.find_binary(), "run_a.h5", "run_b.h5"]).returncode
+        1
+    """
     env = os.environ.get("TENSORDIFF_BIN")
     if env:
         if not os.access(env, os.X_OK):
@@ -95,7 +124,7 @@ def _engine():
     return eng
 
 
-def _call(fn, *args) -> dict:
+def _call(fn, *args) -> Report:
     eng = _engine()
     try:
         result = fn(eng)(*args)
@@ -104,38 +133,106 @@ def _call(fn, *args) -> dict:
     return as_dict(result, stacklevel=4)
 
 
-def as_dict(result, stacklevel: int = 3, warn: bool = True) -> dict:
+def as_dict(result, stacklevel: int = 3, warn: bool = True) -> Report:
     """The engine's result at the package's edge: the report as the dicts of `--json`, with
-    "exit_code"; what the command line prints on stderr (a rule that matched nothing) as
-    warnings."""
+    "exit_code", in a Report (a dict that also prints the engine's table); what the command
+    line prints on stderr (a rule that matched nothing) as warnings."""
     report = result.report()
     report["exit_code"] = result.exit_status
     for w in result.warnings if warn else ():
         warnings.warn(f"tensordiff: {w}", stacklevel=stacklevel)
-    return report
+    return Report(report, result)
 
 
-def compare(a, b, *tensors: str, **options) -> dict:
-    """Compares dumps a (the reference) and b, in this process; returns the JSON report."""
-    return _call(lambda e: e.compare, keywords(options), os.fspath(a), os.fspath(b), list(tensors))
+def compare(a, b, *tensors: str, **options) -> Report:
+    """Compares two dumps in this process, as `tensordiff a b` does, and returns its report.
+
+    Arguments:
+        a: the reference dump's path (HDF5, safetensors, .npy/.npz, .pt, an msprobe folder, a
+            summary recording, or a folder of them); b: the candidate's.
+        tensors: names to compare (the command line's positional names); default every pair.
+        options: the command line's options as keywords (--rtol 1e-3 is rtol=1e-3,
+            --stop-at-first is stop_at_first=True, a list repeats one: tol=["enc*:rtol=1e-2"],
+            include=[...], exclude=[...], map=[...], precision="bf16", criterion="cosine",
+            align="order", min_cosine=, max_rel_l2=, exact=True, backend="cpu", ...);
+            json=, csv=, html= write those reports as the command line does. The printed
+            table's options (width, only_diff, top, quiet, ...) are Report.table()'s and raise
+            TypeError here; an unknown keyword raises TypeError naming the closest ones.
+
+    Returns:
+        a Report: the dict of `--json` (summary with first_divergence, first_jump and jumps;
+        tensors in execution order) plus "exit_code", the status the command would exit with
+        (0 every pair matches, 1 some differ, 2 an error, 3 judged from summaries only).
+        Raises TensordiffError where the command would exit 2 before comparing (a missing
+        file, nothing compared).
+
+    Example:
+        >>> report = tensordiff.compare("run_a.h5", "run_b.h5", rtol=1e-3)
+        >>> report["exit_code"], report["summary"]["first_divergence"]
+        (1, 'encoder.layers.2.act')
+        >>> print(report.table(only_diff=True))
+    """
+    hint = " (arrays? tensordiff.compare_arrays and tensordiff.assert_close take them)"
+    a = _args.path("compare", "a", a, hint=hint)
+    b = _args.path("compare", "b", b, hint=hint)
+    for t in tensors:
+        _args.text("compare", "tensors", t)
+    return _call(lambda e: e.compare, keywords(options), a, b, list(tensors))
 
 
-def _arrays(x, name: str) -> list:
-    items = x.items() if isinstance(x, dict) else [(name, x)]
-    return [array_arg(str(n), v) for n, v in items]
+def _arrays(x, name: str, func: str = "compare_arrays", arg: str = "a") -> list:
+    return [array_arg(str(n if n is not None else name), v) for n, v in _args.arrays(func, arg, x)]
 
 
-def compare_arrays(a, b, name: str = "tensor", **options) -> dict:
-    """Compares tensors in memory: two arrays (numpy, torch, JAX, MindSpore; bfloat16 and
-    float8 included), or two dicts of them matched by name like the tensors of two dumps.
-    Contiguous CPU memory is read in place, not copied."""
-    return _call(lambda e: e.compare_arrays, _arrays(a, name), _arrays(b, name), keywords(options, "compare_arrays"))
+def compare_arrays(a, b, name: str = "tensor", **options) -> Report:
+    """Compares tensors in memory, with the engine, verdicts and report of compare().
+
+    Arguments:
+        a: the reference: an array or tensor (numpy, torch, JAX, MindSpore; bfloat16 and float8
+            included) or a dict of name -> array, matched by name like the tensors of two dumps;
+            b: the candidate, the same way. Contiguous CPU memory is read in place, not copied.
+        name: the tensor's name in the report when a and b are single arrays.
+        options: compare()'s keywords (rtol=, atol=, precision=, criterion=, tol=, ...);
+            json=, csv=, html= write those reports.
+
+    Returns:
+        a Report (compare()'s dict plus "exit_code"; see tensordiff.Report).
+
+    Example:
+        >>> x = np.linspace(-1, 1, 1000, dtype=np.float32)
+        >>> report = tensordiff.compare_arrays({"h": x}, {"h": x + 1e-3})
+        >>> report["exit_code"], report["tensors"][0]["status"]
+        (1, 'mismatch')
+    """
+    name = _args.text("compare_arrays", "name", name)
+    va, vb = _arrays(a, name, "compare_arrays", "a"), _arrays(b, name, "compare_arrays", "b")
+    return _call(lambda e: e.compare_arrays, va, vb, keywords(options, "compare_arrays"))
 
 
-def stats(x, *tensors: str, name: str = "tensor", **options) -> dict:
-    """Per-tensor summary (`tensordiff stats`) of a dump path, an array or a dict of arrays."""
+def stats(x, *tensors: str, name: str = "tensor", **options) -> Report:
+    """Per-tensor summary (`tensordiff stats`) of a dump, an array or a dict of arrays.
+
+    Arguments:
+        x: a dump's path, an array or tensor, or a dict of name -> array.
+        tensors: names to summarise in a dump (default every tensor); not for arrays.
+        name: the tensor's name in the report when x is one array.
+        options: the command line's stats options as keywords (threads=, first_k=, simd=,
+            json=, csv=, ...).
+
+    Returns:
+        a Report: the dict of `tensordiff stats --json` (per tensor: count, nonzero, nan,
+        min, max, mean, std, l2, first_nonzero, mag_hist, checksum) plus "exit_code".
+
+    Example:
+        >>> s = tensordiff.stats("run_a.h5", "encoder.layers.0.act")
+        >>> s["tensors"][0]["mean"], s["tensors"][0]["checksum"]
+    """
     if isinstance(x, (str, os.PathLike)):
-        return _call(lambda e: e.stats, keywords(options, "stats"), os.fspath(x), list(tensors))
+        path = _args.path("stats", "x", x)
+        for t in tensors:
+            _args.text("stats", "tensors", t)
+        return _call(lambda e: e.stats, keywords(options, "stats"), path, list(tensors))
     if tensors:
         raise TypeError("stats() selects tensors by name in a dump; for arrays, pass the ones to summarise")
-    return _call(lambda e: e.stats_arrays, _arrays(x, name), keywords(options, "stats"))
+    name = _args.text("stats", "name", name)
+    return _call(lambda e: e.stats_arrays, _arrays(x, name, "stats", "x"), keywords(options, "stats"))
