@@ -26,6 +26,7 @@ import os
 import sys
 import warnings
 
+from . import _args
 from .convert import is_tensor
 from .flax_hooks import FlaxHooks, is_flax_module
 from .recorder import current
@@ -185,21 +186,42 @@ def _submodules(model, grads: bool):
             raise TypeError("hook_module(grads=True) is for PyTorch modules; MindSpore cells record "
                             "outputs and inputs")
         return list(model.cells_and_names())
-    raise TypeError(f"hook_module takes a torch.nn.Module, a mindspore.nn.Cell or a flax.linen.Module, "
-                    f"not a {type(model).__name__}")
+    raise TypeError(f"hook_module() argument 'model' must be a torch.nn.Module, a mindspore.nn.Cell or a "
+                    f"flax.linen.Module, not {_args.kind(model)}")
 
 
 def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool = False,
                 root_name: str = "output", prefix: str = "", state: bool = True):
-    """Hooks every submodule of `model`; returns a context manager that removes the hooks.
+    """Hooks every submodule of `model` so that what it computes goes to the current Recorder,
+    named by module path (docs/design.md §11).
 
-    Names are module paths (`encoder.layers.2.act`), after `prefix` (e.g. "gpt." so that two
-    frameworks' runs line up); the root module's output is `root_name`. Inputs get `.input`,
-    gradients `.grad`; a module called again gets `#2`, `#3`, ... With `state`, a module in
-    training mode also records its running statistics after each call (`X.running_mean`,
-    `X.running_var`; MindSpore's moving_mean/moving_variance under those names). Each record's
-    source is the user's line that called the module and the module's class.
+    Names are module paths (`encoder.layers.2.act`), after `prefix`; the root module's output
+    is `root_name`; tuple, list, dict and dataclass outputs `X.0`, `X.logits`; a module called
+    again gets `#2`, `#3`, ... Each record's source is the user's line that called the module
+    and the module's class.
+
+    Arguments:
+        model: a torch.nn.Module, or a mindspore.nn.Cell in PyNative mode.
+        outputs: record each module's outputs (`X`).
+        inputs: record each module's inputs before its children run (`X.input.0`,
+            `X.input.NAME`): the diagnosis then measures each module's own error, and replay()
+            needs them in the reference.
+        grads: record gradients of outputs (`X.grad`; PyTorch only).
+        root_name: the root module's name ("output").
+        prefix: put before every name ("gpt.") so that two frameworks' runs line up.
+        state: a module in training mode also records its running statistics after each call
+            (`X.running_mean`, `X.running_var`; MindSpore's moving_mean/moving_variance under
+            those names).
+
+    Returns:
+        a context manager (also usable without `with`: call .remove()) that removes every hook.
+
+    Example:
+        >>> with tensordiff.Recorder("run_a.h5"), tensordiff.hook_module(model, inputs=True):
+        ...     model(x)
     """
+    _args.text("hook_module", "prefix", prefix)
+    _args.text("hook_module", "root_name", root_name)
     if is_flax_module(model):
         if grads:
             raise TypeError("hook_module(grads=True) is for PyTorch modules; flax modules record outputs and inputs")

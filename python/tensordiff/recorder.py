@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 
+from . import _args
 from ._native import engine
 from .compare import TensordiffError, _engine, as_dict, keywords
 from .convert import array_arg, framework_of
@@ -33,7 +34,17 @@ _active: list = []  # every Recorder inside its with-block, in any thread, inner
 
 
 def current():
-    """The innermost active Recorder of this thread, or None."""
+    """The Recorder that records now: the innermost active one of this thread.
+
+    Arguments: none.
+
+    Returns:
+        that Recorder, or None outside every Recorder's with-block.
+
+    Example:
+        >>> with tensordiff.Recorder("run.h5") as rec:
+        ...     assert tensordiff.current() is rec
+    """
     stack = getattr(_local, "stack", None)
     return stack[-1] if stack else None
 
@@ -77,9 +88,27 @@ def _caller_source() -> str:
 
 
 class Divergence(AssertionError):
-    """Run B parted from its reference: `name`, `source` (file:line that produced it), `row`
-    (the tensor's report, as in compare()'s "tensors"), `first_jump` (where the error was
-    introduced, when the diagnosis names a tensor) and `report` (every tensor so far)."""
+    """Raised by Recorder(reference=...) where this run parts from its reference (the first
+    tensor over tolerance whose own error is a jump, or with divergence="tolerance" the first
+    over tolerance). An AssertionError, so a test that runs a model under such a Recorder fails
+    with its message.
+
+    Arguments (made by the Recorder):
+        reference: the reference dump's path; row: the tensor's entry; report: the run so far.
+
+    Attributes:
+        name: the tensor's name; source: the file:line that produced it; row: its entry, as in
+        compare()'s report["tensors"]; first_jump: where the error was introduced, when the
+        diagnosis names a tensor; report: every tensor checked so far (a Report); replay:
+        tensordiff.replay's result with Recorder(replay=True), else None.
+
+    Example:
+        >>> try:
+        ...     with tensordiff.Recorder(reference="run_a.h5"), tensordiff.hook_module(model):
+        ...         model(x)
+        ... except tensordiff.Divergence as d:
+        ...     print(d.name, d.source, d.first_jump)
+    """
 
     def __init__(self, reference: str, row: dict, report: dict):
         self.name, self.row, self.report = row["name"], row, report
@@ -113,10 +142,55 @@ def _divergence_message(reference: str, row: dict, report: dict) -> str:
 
 
 class Recorder:
+    """Records the tensors of a running program (module hooks, watched variables,
+    tensordiff.save) into a dump, and/or checks each against a reference run as it is made.
+
+    Arguments:
+        path: the dump to write (str or os.PathLike; None with a reference: write nothing).
+        mode: "full" (an HDF5 file of every tensor in its own dtype; needs h5py) or "summary"
+            (one JSON line of `tensordiff stats` fields per tensor, no data).
+        filter: which names to record: a glob, a list of globs, or a callable name -> bool.
+        max_bytes: stop recording (with a warning) past this many bytes of data.
+        step: the step number stored with each record.
+        reference: a dump of run A to check this run against as it goes (reference mode).
+        on_divergence: in reference mode, "raise" Divergence, "warn", or "mark" (only report).
+        divergence: "jump" (the run parts where a tensor's own error is a jump) or "tolerance"
+            (at the first tensor over tolerance).
+        replay: with reference=, re-run the hooked models on the reference's recorded inputs
+            when the block ends (tensordiff.replay); results in `replayed`.
+        options: compare()'s keywords for reference mode (rtol=, precision=, map=, ...).
+
+    Attributes:
+        divergence: the first Divergence (reference mode), or None; replayed: replay results.
+
+    Methods:
+        report(): reference mode: every tensor checked so far, as a Report.
+        save(name, value): records one tensor (tensordiff.save records into the current one).
+
+    Returns (as a context manager): itself; leaving the block closes the dump.
+
+    Example:
+        >>> with tensordiff.Recorder("run_a.h5"), tensordiff.hook_module(model):
+        ...     model(x)
+        >>> with tensordiff.Recorder(reference="run_a.h5") as rec, tensordiff.hook_module(model):
+        ...     model(x)  # raises tensordiff.Divergence where this run parts from run A
+        >>> rec.report()["summary"]["first_jump"]
+    """
+
     def __init__(self, path: str | None = None, mode: str = "full", filter=None,
                  max_bytes: int | None = None, step: int = 0, reference: str | None = None,
                  on_divergence: str = "raise", divergence: str = "jump", replay: bool = False,
                  aliases: bool = True, **options):
+        path = _args.path("Recorder", "path", path, none_ok=True)
+        reference = _args.path("Recorder", "reference", reference, none_ok=True)
+        if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)):
+            raise TypeError(f"Recorder() argument 'max_bytes' must be an int or None, not {_args.kind(max_bytes)}")
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise TypeError(f"Recorder() argument 'step' must be an int, not {_args.kind(step)}")
+        if not (filter is None or callable(filter) or isinstance(filter, str)
+                or (isinstance(filter, (list, tuple)) and all(isinstance(g, str) for g in filter))):
+            raise TypeError("Recorder() argument 'filter' must be a glob (str), a list of globs or a callable "
+                            f"name -> bool, not {_args.kind(filter)}")
         if mode not in ("full", "summary"):
             raise ValueError(f"mode must be 'full' or 'summary', not {mode!r}")
         if on_divergence not in ("raise", "warn", "mark"):
@@ -213,9 +287,9 @@ class Recorder:
                     "record both runs with the same names (hook_module's prefix=, watch's name=) or give map=")
         return False
 
-    def report(self) -> dict:
+    def report(self):
         """Reference mode: every tensor checked so far, as compare()'s report (first
-        divergence, first jump, growth), with "exit_code"."""
+        divergence, first jump, growth), with "exit_code": a tensordiff.Report."""
         if self._ref is None:
             raise RuntimeError("report() is for reference mode (Recorder(reference=...))")
         try:
@@ -274,6 +348,7 @@ class Recorder:
 
     def save(self, name: str, value, step: int | None = None, source: str | None = None) -> bool:
         """Records `value` under `name`; returns whether it was recorded."""
+        _args.text("Recorder.save", "name", name)
         if self._file is None:
             raise RuntimeError("Recorder.save outside its 'with' block")
         if not self.wants(name):
@@ -380,7 +455,26 @@ def _summary(name: str, arr: np.ndarray, dtype: str) -> dict | None:
 
 
 def save(name: str, value, **kw) -> bool:
-    """Records into the current Recorder (no-op without one)."""
+    """Records one tensor into the current Recorder (a hand-placed point where no hook sees).
+
+    Arguments:
+        name: the record's name (str); the same name twice keeps both (`name~2`).
+        value: an array or tensor (numpy, torch, JAX, MindSpore) or a Python number.
+        kw: step= (the step stored with it, default the Recorder's), source= (file:line,
+            default the caller's line).
+
+    Returns:
+        True when recorded; False outside every Recorder, for a name its filter leaves out, or
+        past its max_bytes.
+
+    Example:
+        >>> with tensordiff.Recorder("run_a.h5"):
+        ...     h = attention(q, k, v)
+        ...     tensordiff.save("attn_out", h)
+        True
+    """
+    _args.text("save", "name", name)
+    _args.array("save", "value", value)
     rec = current()
     return rec.save(name, value, **kw) if rec is not None else False
 

@@ -37,6 +37,7 @@ import statistics
 
 import numpy as np
 
+from . import _args
 from .compare import TensordiffError, _engine, compare_arrays
 from .hooks import _submodules, _tensors
 
@@ -135,10 +136,32 @@ def _to_torch(x, like_dtype):
 
 def replay(model, reference, precision: str = "reference", prefix: str = "", root_name: str = "output",
            ratio: float = 8.0, floor: float | None = None) -> dict:
-    """Re-runs every submodule of `model` (run B) on the reference's recorded inputs; returns
-    {"modules": [{name, class, own_rel_l2, stands_out, replayed, reason}], "named": the module
-    whose own error stands out (or None), "not_replayed": count}. Raises TensordiffError when not
-    one module could be replayed. See the module's docstring."""
+    """Re-runs every submodule of `model` (run B) on the reference's recorded inputs and
+    compares each output with the reference's: each module's own error, free of what it
+    inherited (docs/design.md §4, Module replay).
+
+    Arguments:
+        model: run B's torch.nn.Module.
+        reference: run A's full dump (str or os.PathLike), recorded with
+            hook_module(model, inputs=True).
+        precision: "reference" (B's modules run in float32, outside autocast: B's code and
+            weights alone) or "run" (as they are, in the caller's autocast).
+        prefix, root_name: hook_module's, as run A was recorded.
+        ratio: a module stands out at this many times the median own error of its peers.
+        floor: the own error below which no module stands out (default: by its weights' dtype).
+
+    Returns:
+        a dict: "modules" [{name, class, own_rel_l2, stands_out, replayed, reason, floor}],
+        "named" (the module whose own error stands out, or None), "not_replayed" (count),
+        "reference", "precision". Raises TensordiffError when not one module could be replayed.
+
+    Example:
+        >>> r = tensordiff.replay(model_bf16, "run_a.h5")
+        >>> r["named"]  # the module whose own code made the error, e.g. 'blocks.3.mlp.act'
+    """
+    reference = _args.path("replay", "reference", reference)
+    if not (hasattr(model, "named_modules") and callable(model.named_modules)):
+        raise TypeError(f"replay() argument 'model' must be a torch.nn.Module, not {_args.kind(model)}")
     import torch
     if precision not in ("reference", "run"):
         raise ValueError(f"precision must be 'reference' or 'run', not {precision!r}")

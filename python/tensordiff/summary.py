@@ -4,6 +4,7 @@ recorded from Python and one the command line computes from a dump cannot disagr
 from __future__ import annotations
 
 from .compare import TensordiffError, _engine
+from . import _args
 from .convert import array_arg
 
 SIDE_FIELDS = ("count", "nonzero", "nan", "pos_inf", "neg_inf", "min", "max", "mean", "std", "l2",
@@ -12,9 +13,28 @@ _DEFAULT_FIRST_K = 5  # the engine's (EngineOptions::first_k)
 
 
 def summarize(arr, dtype: str | None = None, first_k: int = _DEFAULT_FIRST_K, name: str = "tensor") -> dict:
-    """The side fields of docs/design.md §4 for one array or tensor. `dtype` names elements that
-    `arr` holds as raw bits (a uint16 array of bfloat16); by default the array's own. Raises
-    TensordiffError when the engine module is not built or does not read the dtype."""
+    """One array's summary: the side fields of docs/design.md §4, what `tensordiff stats
+    --json` holds per tensor, computed by the engine.
+
+    Arguments:
+        arr: an array or tensor (numpy, torch, JAX, MindSpore) or a Python number.
+        dtype: the element type when `arr` holds raw bits (a uint16 array of "bfloat16");
+            by default the array's own.
+        first_k: how many first nonzero elements to list.
+        name: the tensor's name in errors.
+
+    Returns:
+        a dict of count, nonzero, nan, pos_inf, neg_inf, min, max, mean, std, l2,
+        first_nonzero, mag_hist, checksum. Raises TensordiffError when the engine module is not
+        built or does not read the dtype.
+
+    Example:
+        >>> tensordiff.summarize(np.array([0.0, 1.5, -2.0], np.float32))["nonzero"]
+        2
+    """
+    _args.array("summarize", "arr", arr)
+    if dtype is not None:
+        _args.text("summarize", "dtype", dtype)
     eng = _engine()
     _, own, shape, buf, _ = array_arg(name, arr)
     arrays = [(name, dtype or own, shape, buf, "")]

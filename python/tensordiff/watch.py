@@ -20,6 +20,7 @@ import zlib
 
 import numpy as np
 
+from . import _args
 from .convert import is_tensor
 from .recorder import current
 
@@ -64,10 +65,15 @@ def _recordable(value) -> bool:
 
 
 def watch(*names: str, name: str | None = None, step=None, every_change: bool = True):
-    """Records each named local whenever its value changes (rebinding or in-place), and its
-    final value at return when that changed.
+    """A decorator: records each named local of the function whenever its value changes
+    (rebinding or in-place), and its final value at return when that changed, into the
+    current Recorder (nothing without one).
 
-    name: the stable base of the records (default: the function's qualified name, without its
+    Arguments:
+        names: the local variables to record (str), e.g. watch("h", "loss").
+
+    Options:
+        name: the stable base of the records (default: the function's qualified name, without its
         module, so that a port of the function in another file lines up).
     step: how calls are numbered: None counts this function's calls in the current Recorder
         (0, 1, 2, ...); a string names an argument of the call whose value is the number
@@ -76,7 +82,26 @@ def watch(*names: str, name: str | None = None, step=None, every_change: bool = 
 
     Records are named `name[step]/var#k` (k: the k-th value of var in that call); tensors in
     lists, tuples and dicts as `var.0#k`, `var.key#k`; Python numbers as 0-d tensors.
+
+    Returns:
+        the decorator; the decorated function returns what it returned.
+
+    Example:
+        >>> @tensordiff.watch("h", "loss")
+        ... def train_step(batch):
+        ...     h = model(batch)
+        ...     loss = h.pow(2).mean()
+        ...     return loss
+        >>> with tensordiff.Recorder("run_a.h5"):
+        ...     train_step(batch)  # records train_step[0]/h#1, train_step[0]/loss#1
     """
+    for n in names:
+        if callable(n) and not isinstance(n, str):
+            raise TypeError("watch() takes the names of the variables to record: @tensordiff.watch(\"h\", \"loss\"), "
+                            f"not the function itself (@tensordiff.watch without arguments got {_args.kind(n)})")
+        _args.text("watch", "names", n)
+    if name is not None:
+        _args.text("watch", "name", name)
     if not names:
         raise ValueError("watch() needs the names of the variables to record")
 
