@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Python test environment: build/venv, made from Debian's python3 with its site packages
-# (torch, numpy, h5py stay Debian's) plus JAX with flax, MindSpore (CPU), safetensors and transformers from PyPI, pinned to versions
+# (torch, numpy, h5py stay Debian's) plus JAX with flax, MindSpore (CPU), safetensors, transformers, the notebook
+# kernel and pandas from PyPI, pinned to versions
 # that work with Debian's numpy 1.24. Without network the venv still works and the JAX and
 # MindSpore (and transformers) tests say in their output that the packages could not be installed.
 set -uo pipefail
@@ -27,6 +28,16 @@ if ! $venv/bin/python -c 'import transformers' >/dev/null 2>&1; then
   if ! $venv/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "safetensors==0.4.5" \
        "transformers==4.49.0" "tokenizers==0.21.4" "huggingface-hub==0.36.2" >> "$venv/pip.log" 2>&1; then
     echo "python-venv: could not install transformers (see $venv/pip.log); its tests will be skipped"
+  fi
+fi
+# The notebook test (python/tests/test_notebook.py) renders a report in a real kernel: nbclient,
+# ipykernel and nbformat (IPython is Debian's); pandas for Report.to_pandas(). Pinned to releases
+# that run on Debian's python 3.11 with its numpy.
+if ! $venv/bin/python -c 'import nbclient, ipykernel, nbformat, pandas' >/dev/null 2>&1; then
+  echo "python-venv: installing nbclient, ipykernel, nbformat and pandas into $venv"
+  if ! $venv/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "nbclient==0.10.2" \
+       "ipykernel==6.29.5" "nbformat==5.10.4" "pandas==2.2.3" >> "$venv/pip.log" 2>&1; then
+    echo "python-venv: could not install nbclient/ipykernel/nbformat/pandas (see $venv/pip.log); the notebook and to_pandas tests will be skipped"
   fi
 fi
 exit 0
