@@ -99,8 +99,9 @@ class Report(dict):
             if self._text is not None and (width, name_width, only_diff, top, top_by_growth, collapse) == \
                     (0, None, False, 0, False, 0):
                 return self._text
-            raise ValueError("this report was unpickled: it keeps the table as rendered when pickled (table() "
-                             "with no options); compare again to lay it out otherwise")
+            raise ValueError("this report holds no engine result (it was unpickled, or made from a dict): an "
+                             "unpickled one keeps the table as rendered when pickled (table() with no options); "
+                             "compare again to lay it out otherwise")
         return self._result.table(width=width, name_width=name_width, only_diff=only_diff, top=top,
                                   top_by_growth=top_by_growth, collapse=collapse)
 

@@ -77,8 +77,10 @@ WRONG = [
     (lambda: tensordiff.compare("a.h5", "b.h5", 7), r"compare\(\) argument 'tensors' must be a str, not int"),
     (lambda: tensordiff.compare_arrays(None, x), r"compare_arrays\(\) argument 'a' must be an array or tensor "
                                                 r"\(numpy, torch.*or a dict of name -> array, not None"),
-    (lambda: tensordiff.compare_arrays(x, "b.h5"), r"compare_arrays\(\) argument 'b' must be .*not str \(a dump path\?"),
-    (lambda: tensordiff.compare_arrays(x, {"h": object()}), r"compare_arrays\(\) argument \"b\['h'\]\" must be an array"),
+    (lambda: tensordiff.compare_arrays(x, "b.h5"),
+     r"compare_arrays\(\) argument 'b' must be .*not str \(a dump path\?"),
+    (lambda: tensordiff.compare_arrays(x, {"h": object()}),
+     r"compare_arrays\(\) argument \"b\['h'\]\" must be an array"),
     (lambda: tensordiff.compare_arrays({1: x}, {1: x}), r"compare_arrays\(\) argument 'a': a dict's keys are tensor "
                                                         r"names \(str\), not int"),
     (lambda: tensordiff.compare_arrays(x, x, name=3), r"compare_arrays\(\) argument 'name' must be a str, not int"),

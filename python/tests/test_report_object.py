@@ -44,6 +44,8 @@ def test_it_is_the_dict_it_was(tmp_path):
     assert report["tensors"][0]["name"] == "blocks.0.act"  # a deep copy
     with pytest.raises(ValueError, match="unpickled"):
         pickle.loads(pickle.dumps(report)).table(width=80)
+    with pytest.raises(ValueError, match="no engine result"):
+        tensordiff.Report(plain).table()
 
 
 def test_table_is_the_command_lines_text(tmp_path):
