@@ -201,7 +201,8 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
     and the module's class.
 
     Arguments:
-        model: a torch.nn.Module, or a mindspore.nn.Cell in PyNative mode.
+        model: a torch.nn.Module, a mindspore.nn.Cell in PyNative mode, or a flax.linen.Module
+            (flax's method interceptor; jitted calls recorded when the compiled code runs).
         outputs: record each module's outputs (`X`).
         inputs: record each module's inputs before its children run (`X.input.0`,
             `X.input.NAME`): the diagnosis then measures each module's own error, and replay()

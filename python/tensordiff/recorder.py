@@ -158,6 +158,8 @@ class Recorder:
             (at the first tensor over tolerance).
         replay: with reference=, re-run the hooked models on the reference's recorded inputs
             when the block ends (tensordiff.replay); results in `replayed`.
+        aliases: (full mode) write a tensor whose data equals one recorded before it in the same
+            step as an alias record naming that one (docs/design.md §11), not a second copy.
         options: compare()'s keywords for reference mode (rtol=, precision=, map=, ...).
 
     Attributes:

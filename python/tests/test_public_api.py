@@ -88,8 +88,8 @@ WRONG = [
     (lambda: tensordiff.stats(None), r"stats\(\) argument 'x' must be an array or tensor.*not None"),
     (lambda: tensordiff.assert_close(None, x), r"assert_close\(\) argument 'a' must be an array.*not None"),
     (lambda: tensordiff.assert_close(x, "b.h5"), r"assert_close\(\) argument 'a' must be a dump path like 'b'"),
-    (lambda: tensordiff.hook_module(42), r"hook_module\(\) argument 'model' must be a torch.nn.Module or a "
-                                         r"mindspore.nn.Cell, not int"),
+    (lambda: tensordiff.hook_module(42), r"hook_module\(\) argument 'model' must be a torch.nn.Module, a "
+                                         r"mindspore.nn.Cell or a flax.linen.Module, not int"),
     (lambda: tensordiff.hook_module(Net(), prefix=1), r"hook_module\(\) argument 'prefix' must be a str, not int"),
     (lambda: tensordiff.Recorder(path=3), r"Recorder\(\) argument 'path' must be a file path \(str or "
                                           r"os.PathLike\) or None, not int"),

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+import tensordiff
+
 from test_formats import (BIN, MSPROBE_SET, tensors, torch_state, write_h5, write_msprobe,
                           write_safetensors)
 
@@ -190,6 +192,16 @@ def test_every_python_block_runs(tmp_path, index, monkeypatch):
         ns["net"] = port.TorchNet().eval()
         ns.update(port=port.port(ns["net"]), x=np.ones((2, port.WIDTH), np.float32), mindspore=ms)
         exec(code, ns)
+        return
+    if "flax.linen.Module" in code:  # the flax example: the test's port with the torch model's weights
+        jax = pytest.importorskip("jax", reason="JAX is installed by scripts/python-venv.sh")
+        pytest.importorskip("flax", reason="flax is installed by scripts/python-venv.sh")
+        import test_flax_port as fx
+        torch.manual_seed(0)
+        net = fx.TorchNet().eval()
+        ns.update(port=fx.FlaxNet(), params=fx.port_params(net), x=jax.numpy.ones((2, fx.WIDTH)))
+        exec(code, ns)
+        assert [t["name"] for t in tensordiff.stats("flax.h5")["tensors"]][-1] == "output"
         return
     # The files a block reads are those of a run recorded the same way: run it once as run B.
     with tensordiff_recording(ns):
