@@ -40,4 +40,18 @@ if ! $venv/bin/python -c 'import nbclient, ipykernel, nbformat, pandas' >/dev/nu
     echo "python-venv: could not install nbclient/ipykernel/nbformat/pandas (see $venv/pip.log); the notebook and to_pandas tests will be skipped"
   fi
 fi
+# msprobe (Ascend's mindstudio-probe) writes the real dumps of python/tests/test_msprobe_real.py.
+# Its own venv: it pulls pandas and matplotlib versions of its own, which stay out of build/venv.
+# 1.3.0 runs on Debian's torch 1.13; numpy pinned to Debian's.
+msvenv=build/venv-msprobe
+if [[ ! -x $msvenv/bin/python ]]; then
+  /usr/bin/python3 -m venv --system-site-packages "$msvenv" || exit 1
+fi
+if ! $msvenv/bin/python -c 'import msprobe' >/dev/null 2>&1; then
+  echo "python-venv: installing mindstudio-probe into $msvenv"
+  if ! $msvenv/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "mindstudio-probe==1.3.0" \
+       > "$msvenv/pip.log" 2>&1; then
+    echo "python-venv: could not install mindstudio-probe (see $msvenv/pip.log); the real msprobe dump tests will be skipped"
+  fi
+fi
 exit 0

@@ -70,6 +70,7 @@ struct FileSummary {
   std::string file;  // relative path in A (B's when only in B)
   uint64_t pairs = 0, matched = 0, differ = 0;  // differ: mismatches, one-sided, incompatible, errors
   std::optional<std::string> first_divergence;
+  std::optional<std::string> first_jump;  // the file's first pair that is a jump
 };
 
 struct Report {

@@ -331,6 +331,7 @@ void per_file(Report& rep) {
     }
     FileSummary& s = rep.files[it->second];
     ++s.pairs;
+    if (r.jump && !s.first_jump) s.first_jump = r.name;
     if (r.status == Status::kMatch || r.status == Status::kConsistent) {
       ++s.matched;
     } else {

@@ -1,13 +1,15 @@
 // A folder of dumps (per-rank files written by a training job: rank0/step3.h5, rank1/...,
 // or any files in any of the formats read): one dump whose tensors are named
 // "RELATIVE/PATH:tensor", so that `tensordiff DIR_A DIR_B` pairs files by relative path. The
-// execution order runs across files: each tensor's order within its file, then the file's
-// place in natural order (rank 0 before rank 1 at the same step).
+// execution order runs across files: the step the path names (step0/, step3.h5: steps run one
+// after another), then each tensor's order within its file, then the file's place in natural
+// order (rank 0 before rank 1 at the same step).
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 
 #include "io/formats.hpp"
@@ -19,6 +21,28 @@ namespace tensordiff {
 namespace {
 
 constexpr size_t kMaxFiles = 1000000;
+
+// The training step a file's relative path names: the number of its last path component
+// "step<N>" (msprobe's step0/rank0, a folder step_12/) or "step<N>.<ext>" (rank0/step3.h5); -1
+// when none does (such files order as one step, before any numbered one).
+int64_t step_of(const std::string& rel) {
+  int64_t step = -1;
+  size_t start = 0;
+  while (start <= rel.size()) {
+    size_t end = rel.find('/', start);
+    if (end == std::string::npos) end = rel.size();
+    std::string part = rel.substr(start, end - start);
+    if (part.size() > 4 && part.compare(0, 4, "step") == 0) {
+      size_t k = 4;
+      if (part[k] == '_' || part[k] == '-') ++k;
+      size_t e = k;
+      while (e < part.size() && std::isdigit(static_cast<unsigned char>(part[e])) && e - k < 18) ++e;
+      if (e > k && (e == part.size() || part[e] == '.')) step = std::stoll(part.substr(k, e - k));
+    }
+    start = end + 1;
+  }
+  return step;
+}
 
 void walk(const std::string& root, const std::string& rel, std::vector<std::string>& out, int depth) {
   if (depth > 32) throw Error(ErrorCode::kIo, root + "/" + rel + ": folders nested deeper than 32 levels");
@@ -55,6 +79,7 @@ class FolderSource final : public Source {
     struct Ref {
       size_t part, index;
       uint64_t order;
+      int64_t step;
     };
     std::vector<Ref> refs;
     for (const std::string& rel : files) {
@@ -75,10 +100,14 @@ class FolderSource final : public Source {
       const size_t p = parts_.size() - 1;
       for (const std::string& n : parts_[p]->notes()) notes_.push_back(n);
       const auto& t = parts_[p]->tensors();
-      for (size_t i = 0; i < t.size(); ++i) refs.push_back({p, i, t[i].order});
+      const int64_t step = step_of(rel);
+      for (size_t i = 0; i < t.size(); ++i) refs.push_back({p, i, t[i].order, step});
     }
-    // Across files: the order within a file, then the file.
+    // Across files: the step (steps run one after another: a step's tensors all come before
+    // the next step's), then the order within a file, then the file (ranks of one step run
+    // side by side: rank 0's k-th tensor before rank 1's).
     std::stable_sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
+      if (a.step != b.step) return a.step < b.step;
       return a.order != b.order ? a.order < b.order : a.part < b.part;
     });
     for (const Ref& r : refs) {

@@ -339,7 +339,7 @@ ordered_json report_tail(const Report& r) {
     ordered_json files = ordered_json::array();
     for (const auto& f : r.files)
       files.push_back({{"file", f.file}, {"pairs", f.pairs}, {"matched", f.matched}, {"differ", f.differ},
-                       {"first_divergence", jname(f.first_divergence)}});
+                       {"first_divergence", jname(f.first_divergence)}, {"first_jump", jname(f.first_jump)}});
     tail["files"] = std::move(files);
   }
   tail["alignment"] = {{"alignable_by_order", r.alignable},

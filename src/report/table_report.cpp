@@ -281,7 +281,8 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
         break;
       }
       emit("  " + f.file + ": " + std::to_string(f.differ) + " of " + std::to_string(f.pairs) + " differ, first " +
-               f.first_divergence.value_or("-"), nullptr);
+               f.first_divergence.value_or("-") + (f.first_jump ? ", first jump " + *f.first_jump : ""),
+           nullptr);
     }
   }
   if (s.first_divergence) {

@@ -319,3 +319,25 @@ def test_bit_only_differences_are_not_pointed_at_equal_elements(tmp_path):
     code, out, _ = td(a, b, "--exact")
     fd = [l for l in out.splitlines() if l.startswith("first divergence")][0]
     assert code == 1 and "max|d| 0 at" not in fd and "bits only" in fd, fd
+
+
+def test_folder_orders_by_step_then_execution_then_rank(tmp_path):
+    # Issue 23: steps are separate runs in time. rank*/step*.h5 files: every tensor of step 0
+    # comes before step 1's (before: "order within a file, then the file" interleaved them).
+    for side, scale in (("a", 1.0), ("b", 2.0)):
+        for rank in (0, 1):
+            for step in (1, 0, 10):
+                (tmp_path / side / f"rank{rank}").mkdir(parents=True, exist_ok=True)
+                write(tmp_path / side / f"rank{rank}" / f"step{step}.h5",
+                      {"x": np.ones(4, np.float32), "y": np.full(4, scale if step == 1 else 1.0, np.float32)})
+    r = subprocess.run([BIN, "-q", str(tmp_path / "a"), str(tmp_path / "b"), "--json", str(tmp_path / "r.json")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr
+    rep = json.load(open(tmp_path / "r.json"))
+    names = [t["name"] for t in rep["tensors"]]
+    assert names[:4] == ["rank0/step0.h5:x", "rank1/step0.h5:x", "rank0/step0.h5:y", "rank1/step0.h5:y"], names
+    assert [n.split(":")[0].split("/")[1] for n in names] == ["step0.h5"] * 4 + ["step1.h5"] * 4 + ["step10.h5"] * 4
+    assert rep["summary"]["first_divergence"] == "rank0/step1.h5:y"
+    files = {f["file"]: f for f in rep["files"]}
+    assert files["rank1/step1.h5"]["first_divergence"] == "rank1/step1.h5:y"
+    assert "first_jump" in files["rank1/step1.h5"]

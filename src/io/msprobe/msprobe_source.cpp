@@ -182,6 +182,53 @@ std::string dims(const std::vector<uint64_t>& s) {
   return out + (s.size() == 1 ? ",)" : ")");
 }
 
+// dump.json's entries in execution order. Module dumps (L0) write a module's parameters_grad
+// entry right after its forward, where msprobe (<= 8.3.3) leaves a placeholder the backward
+// fills later; the gradient is made in backward: it goes right after the module's backward
+// entry (the last "PREFIX.backward..." entry, PREFIX being the entry up to ".parameters_grad"),
+// or after everything when the dump holds no such backward. Every other entry keeps its place.
+std::vector<std::pair<std::string, const ordered_json*>> execution_order(const ordered_json& data) {
+  using Entry = std::pair<std::string, const ordered_json*>;
+  std::vector<Entry> rest;
+  std::unordered_map<std::string, std::vector<Entry>> grads;  // module prefix -> its gradient entries
+  std::vector<std::string> grad_order;
+  for (const auto& [k, v] : data.items()) {
+    const size_t at = k.find(".parameters_grad");
+    if (at != std::string::npos && (at + 16 == k.size() || k[at + 16] == '.')) {
+      const std::string prefix = k.substr(0, at);
+      if (!grads.count(prefix)) grad_order.push_back(prefix);
+      grads[prefix].emplace_back(k, &v);
+    } else {
+      rest.emplace_back(k, &v);
+    }
+  }
+  if (grads.empty()) return rest;
+  // The last backward entry of each module with gradients: "PREFIX.backward" or "PREFIX.backward.N".
+  std::unordered_map<std::string, size_t> last_backward;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    const std::string& k = rest[i].first;
+    for (size_t at = k.find(".backward"); at != std::string::npos; at = k.find(".backward", at + 1))
+      if ((at + 9 == k.size() || k[at + 9] == '.') && grads.count(k.substr(0, at))) last_backward[k.substr(0, at)] = i;
+  }
+  std::vector<std::vector<const std::string*>> after(rest.size());
+  std::vector<const std::string*> at_end;
+  for (const std::string& prefix : grad_order) {
+    const auto it = last_backward.find(prefix);
+    (it == last_backward.end() ? at_end : after[it->second]).push_back(&prefix);
+  }
+  std::vector<Entry> out;
+  out.reserve(data.size());
+  auto put = [&](const std::string* prefix) {
+    for (const Entry& g : grads[*prefix]) out.push_back(g);
+  };
+  for (size_t i = 0; i < rest.size(); ++i) {
+    out.push_back(rest[i]);
+    for (const std::string* p : after[i]) put(p);
+  }
+  for (const std::string* p : at_end) put(p);
+  return out;
+}
+
 std::string dump_json_path(const std::string& path, std::string& dir) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -216,7 +263,8 @@ MsprobeDump read_msprobe(const std::string& path) {
   if (j.contains("task") && j["task"].is_string()) d.task = j["task"].get<std::string>();
   if (j.contains("framework") && j["framework"].is_string()) d.framework = j["framework"].get<std::string>();
   const auto stacks = read_stacks(d.dir);
-  for (const auto& [entry, v] : j["data"].items()) {
+  for (const auto& [entry, vref] : execution_order(j["data"])) {
+    const ordered_json& v = *vref;
     if (!v.is_object()) continue;
     const size_t first = d.tensors.size();
     const bool grads = entry.find(".parameters_grad.") != std::string::npos ||

@@ -1,0 +1,93 @@
+"""Issue 23 on dumps written by msprobe's own dumper (mindstudio-probe 1.3.0, in
+build/venv-msprobe made by scripts/python-venv.sh): a 4-block model trained two steps with
+forward and backward, at API level (L1) and module level (L0), fp32 and bf16 autocast, clean and
+with block 2's LayerNorm eps slipped (msprobe_run.py). Steps are separate runs in time: step 0's
+tensors come before step 1's, the first divergence and the first jump are in step 0, and each
+step reports its own. A module dump's parameter gradients belong to its backward."""
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import tensordiff
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MSVENV = os.path.join(HERE, "..", "..", "build", "venv-msprobe", "bin", "python")
+
+
+def _have_msprobe():
+    if not os.access(MSVENV, os.X_OK):
+        return f"{MSVENV} is missing (scripts/python-venv.sh makes it)"
+    r = subprocess.run([MSVENV, "-c", "import msprobe"], capture_output=True, text=True)
+    return None if r.returncode == 0 else f"msprobe cannot be imported there: {r.stderr.strip()[-200:]}"
+
+
+WHY = _have_msprobe()
+if WHY:
+    pytest.skip(WHY, allow_module_level=True)
+
+RUNS = [(level, precision, slip) for level in ("L1", "L0") for precision in ("fp32", "amp")
+        for slip in ("clean", "slip")]
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory):
+    d = tmp_path_factory.mktemp("msprobe")
+
+    def dump(run):
+        level, precision, slip = run
+        out = str(d / f"{level}_{precision}_{slip}")
+        r = subprocess.run([MSVENV, os.path.join(HERE, "msprobe_run.py"), "tensor", level, out, slip, "2", precision],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return run, out
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        return dict(pool.map(dump, RUNS))
+
+
+def compare(dumps, level, b):
+    return tensordiff.compare(dumps[(level, "fp32", "clean")], dumps[(level, *b)])
+
+
+SLIPPED = {"L1": "Functional.layer_norm.2.forward.output.0", "L0": "Module.blocks.2.ln.LayerNorm.forward.0.output.0"}
+
+
+@pytest.mark.parametrize("level", ["L1", "L0"])
+def test_steps_come_one_after_another(dumps, level):
+    rep = compare(dumps, level, ("fp32", "slip"))
+    steps = [t["name"].split("/")[0] for t in rep["tensors"]]
+    assert steps == sorted(steps) and set(steps) == {"step0", "step1"}, steps[:5]
+
+
+@pytest.mark.parametrize("level", ["L1", "L0"])
+def test_fp32_slip_is_the_first_divergence_and_jump_in_step0(dumps, level):
+    rep = compare(dumps, level, ("fp32", "slip"))
+    want = "step0/rank:" + SLIPPED[level]
+    assert rep["summary"]["first_divergence"] == want
+    assert rep["summary"]["first_jump"] == want, rep["summary"]["jumps"]
+    files = {f["file"]: f for f in rep["files"]}
+    assert files["step0/rank"]["first_jump"] == want
+    assert files["step1/rank"]["first_divergence"].startswith("step1/rank:")  # each step apart
+
+
+@pytest.mark.parametrize("level", ["L1", "L0"])
+def test_clean_bf16_training_step_has_no_jump(dumps, level):
+    """Forward and backward of a clean bf16-autocast step against fp32: rounding, no jump."""
+    rep = compare(dumps, level, ("amp", "clean"))
+    assert rep["summary"]["first_jump"] is None, rep["summary"]["jumps"]
+    assert any(".backward." in t["name"] for t in rep["tensors"])
+
+
+def test_module_gradients_follow_their_backward(dumps):
+    rep = compare(dumps, "L0", ("fp32", "clean"))
+    at = {t["name"]: i for i, t in enumerate(rep["tensors"])}
+    grads = [n for n in at if ".parameters_grad" in n and n.startswith("step0/")]
+    assert grads
+    for g in grads:
+        module = g.split(".parameters_grad")[0]
+        backward = [i for n, i in at.items() if n.startswith(module + ".backward.")]
+        assert backward and at[g] > max(backward), g
