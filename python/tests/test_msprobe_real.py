@@ -71,6 +71,9 @@ def test_fp32_slip_is_the_first_divergence_and_jump_in_step0(dumps, level):
     assert rep["summary"]["first_jump"] == want, rep["summary"]["jumps"]
     files = {f["file"]: f for f in rep["files"]}
     assert files["step0/rank"]["first_jump"] == want
+    # Every jump is the slip itself, once per step (issue 23 item 4: no copies, no backward
+    # that only carries its forward's rescaling, no parent block or updated weight named for it).
+    assert rep["summary"]["jumps"] == [want, want.replace("step0/", "step1/")], rep["summary"]["jumps"]
     assert files["step1/rank"]["first_divergence"].startswith("step1/rank:")  # each step apart
 
 

@@ -44,6 +44,26 @@ namespace {
 struct Seen {
   double rel = 0, sys = 0;  // the largest relative L2 error and systematic part so far
   size_t jumps_before = 0;  // for a module's inputs: how many jumps the run had at the first
+  size_t params_before = 0;  // ... and how many parameter records
+};
+
+// The largest value among those added since the k-th (a monotonic stack: O(log n) a query).
+class SuffixMax {
+ public:
+  void add(double v) {
+    while (!stack_.empty() && stack_.back().second <= v) stack_.pop_back();
+    stack_.emplace_back(count_++, v);
+  }
+  size_t count() const { return count_; }
+  double since(size_t k) const {
+    const auto it = std::lower_bound(stack_.begin(), stack_.end(), k,
+                                     [](const std::pair<size_t, double>& e, size_t x) { return e.first < x; });
+    return it == stack_.end() ? 0.0 : it->second;
+  }
+
+ private:
+  std::vector<std::pair<size_t, double>> stack_;
+  size_t count_ = 0;
 };
 
 // A pair's peer key: the public peer_key() of its name and the source of its record.
@@ -61,20 +81,28 @@ std::pair<std::string, std::string> split_call(const std::string& name) {
   return {name.substr(0, i - 1), name.substr(i - 1)};
 }
 
-// Where ".input" is a whole component of `base` ("X.input" or "X.input.<anything>"), from the
-// last to the first.
+// Where an input component is a whole component of `base` ("X.input" or "X.input.<anything>";
+// msprobe's "X.kwargs.NAME" and a module's "X.parameters.NAME", what the call consumes), from
+// the last to the first.
 std::vector<size_t> input_components(const std::string& base) {
   std::vector<size_t> at;
-  for (size_t pos = base.rfind(".input"); pos != std::string::npos && pos > 0; pos = base.rfind(".input", pos - 1)) {
-    const size_t end = pos + 6;
-    if (end == base.size() || base[end] == '.') at.push_back(pos);
-  }
+  for (size_t pos = base.rfind('.'); pos != std::string::npos && pos > 0; pos = base.rfind('.', pos - 1))
+    for (const char* c : {".input", ".kwargs", ".parameters"}) {
+      const size_t end = pos + std::char_traits<char>::length(c);
+      if (base.compare(pos, end - pos, c) == 0 && (end == base.size() || base[end] == '.')) at.push_back(pos);
+    }
   return at;
+}
+
+// Whether `name`'s input component is a module's parameters (state it holds, not an argument
+// some code passed it).
+bool is_parameter(const std::string& name, size_t module_size) {
+  return name.compare(module_size, 12, ".parameters.") == 0;
 }
 
 // The module whose input `name` is, with its call ("X#2"); empty when `name` is no input.
 // Positional inputs are "X.input.K", keywords "X.input.NAME", nested values "X.input.K.J":
-// of several ".input" components the last whose module has outputs in the report wins (a
+// of several input components the last whose module has outputs in the report wins (a
 // keyword named "input" or a submodule named "input" stays readable).
 std::string module_of_input(const std::string& name, const std::unordered_set<std::string>& output_prefixes) {
   const auto [base, call] = split_call(name);
@@ -83,6 +111,15 @@ std::string module_of_input(const std::string& name, const std::unordered_set<st
   for (size_t pos : at)
     if (output_prefixes.count(base.substr(0, pos))) return base.substr(0, pos) + call;
   return base.substr(0, at.back()) + call;
+}
+
+// The forward whose saved tensors a backward module uses: the last ".backward" path
+// component as ".forward" ("Functional.linear.2.backward" -> "Functional.linear.2.forward",
+// "Module.fc.Linear.backward.0" -> "Module.fc.Linear.forward.0"); empty for any other module.
+std::string forward_of(const std::string& module) {
+  for (size_t at = module.rfind(".backward"); at != std::string::npos && at > 0; at = module.rfind(".backward", at - 1))
+    if (at + 9 == module.size() || module[at + 9] == '.') return module.substr(0, at) + ".forward" + module.substr(at + 9);
+  return "";
 }
 
 }  // namespace
@@ -148,6 +185,8 @@ struct JumpFinder::State {
   std::unordered_map<std::string, std::string> copies;  // copy_key -> the first pair's name
   std::unordered_set<std::string> output_prefixes;
   std::unordered_map<std::string, Seen> inputs;  // per module (with its call): its inputs' largest
+  std::unordered_map<std::string, Seen> outputs;  // per module with inputs: its outputs' largest
+  SuffixMax param_rel, param_sys;  // every parameter record (msprobe's "X.parameters.NAME")
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
   Seen before, before_outputs;
   std::string last;  // the latest pair with a diff
@@ -212,15 +251,32 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   // root too, whose children's names do not start with its own) is not named again: its
   // output carries that error.
   bool explained_inside = false;
+  bool has_module_inputs = false;
+  std::string out_module;  // an output's module (the nearest enclosing one with inputs)
   if (!is_input) {
     const auto [name, call] = split_call(r.name);
     for (size_t end = name.size(); end != std::string::npos && end > 0; end = name.rfind('.', end - 1)) {
       const auto in = st.inputs.find(name.substr(0, end) + call);
       if (in == st.inputs.end()) continue;
+      out_module = in->first;
+      has_module_inputs = true;
       base = in->second;
       explained_inside = summary.jumps.size() > base.jumps_before;
+      // The parameters its submodules consumed since (state: a step's weights carry the
+      // previous step's updates) are what it inherited too.
+      base.rel = std::max(base.rel, st.param_rel.since(base.params_before));
+      base.sys = std::max(base.sys, st.param_sys.since(base.params_before));
       break;
     }
+    // A backward computes from the gradient it receives (its inputs) and from what its forward
+    // saved (that forward's inputs and outputs: msprobe's "X.backward" of "X.forward"): a
+    // weight gradient carries the rescaling of the activation it multiplies.
+    if (const std::string fwd = forward_of(out_module); !fwd.empty())
+      for (const auto* seen : {&st.inputs, &st.outputs})
+        if (const auto f = seen->find(fwd); f != seen->end()) {
+          base.rel = std::max(base.rel, f->second.rel);
+          base.sys = std::max(base.sys, f->second.sys);
+        }
   }
   r.growth = std::isfinite(rel) ? rel / std::max(u, base.rel) : rel;
   const double noise = std::max(n > 0 ? rel / std::sqrt(n) : rel, rel * rel);
@@ -237,25 +293,40 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   const auto peer = !key.empty() && !is_input ? st.peers.find(key) : st.peers.end();
   // Peers whose systematic part is 0 (they match: an fp32 run before its slip, msprobe's
   // call-numbered "Torch.matmul.#") measure nothing: any error is "infinitely" above them.
+  // A systematic part no larger than the module's own recorded inputs carry is theirs (a
+  // Linear passes its input's rescaling on), however quiet its peers.
   const bool peer_jump = peer != st.peers.end() && peer->second > 0 && rel > 0 && std::isfinite(sys) &&
                          sys >= rules.peer_ratio * peer->second && sys >= rules.systematic_floor * u &&
-                         sys >= rules.systematic_z * noise;
+                         sys >= rules.systematic_z * noise && !(has_module_inputs && sys <= base.sys);
   // A gap must be over tolerance: an input within it is one the code between modules passed
   // on faithfully (a bf16 attention mask built from finfo(bfloat16).min rescales by exactly
   // bf16's step, a "systematic" shift of a tensor of one repeated value, and matches).
   const bool gap_possible = !is_input || r.status == Status::kMismatch;
   r.jump = (growth_jump || systematic_jump || peer_jump) && !explained_inside && gap_possible && !r.copy_of;
-  if (r.jump && is_input && !st.last.empty()) r.gap_after = st.last;
+  // A parameter that differs is where its error entered (a wrong weight), not code between
+  // modules: no gap.
+  if (r.jump && is_input && !st.last.empty() && !is_parameter(split_call(r.name).first, split_call(module).first.size()))
+    r.gap_after = st.last;
   if (r.jump && !summary.first_jump) summary.first_jump = r.name;
   if (r.jump) summary.jumps.push_back(r.name);
   if (is_input) {
     const auto [it, first] = st.inputs.try_emplace(module);
     Seen& in = it->second;
     if (first) in.jumps_before = summary.jumps.size() - (r.jump ? 1 : 0);
+    if (first) in.params_before = st.param_rel.count();
+    if (is_parameter(split_call(r.name).first, split_call(module).first.size())) {
+      st.param_rel.add(std::isfinite(rel) ? rel : 0.0);
+      st.param_sys.add(std::isfinite(sys) ? sys : 0.0);
+    }
     in.rel = std::max(in.rel, std::isfinite(rel) ? rel : 0.0);
     in.sys = std::max(in.sys, std::isfinite(sys) ? sys : 0.0);
   } else {
     if (!key.empty() && std::isfinite(sys) && !r.copy_of) st.peers[key] = std::max(st.peers[key], sys);
+    if (!out_module.empty()) {
+      Seen& o = st.outputs[out_module];
+      o.rel = std::max(o.rel, std::isfinite(rel) ? rel : 0.0);
+      o.sys = std::max(o.sys, std::isfinite(sys) ? sys : 0.0);
+    }
     if (std::isfinite(rel)) st.before_outputs.rel = std::max(st.before_outputs.rel, rel);
     if (std::isfinite(sys)) st.before_outputs.sys = std::max(st.before_outputs.sys, sys);
   }

@@ -333,3 +333,34 @@ TEST(Diagnosis, ARescaleBelowOneRoundoffThatEveryLayerShowsIsThePrecisionsOwn) {
 
 }  // namespace
 }  // namespace tensordiff
+
+namespace tensordiff {
+namespace {
+
+TEST(Diagnosis, ABackwardInheritsWhatItsForwardSavedAndParametersAreInputs) {
+  // Issue 23, msprobe dumps: a weight gradient multiplies the activation its forward saved, so
+  // it carries that activation's rescaling; a module's parameters are what it consumes (a
+  // step's weights carry the previous step's updates), never its own error.
+  Report rep = chain({pair("f.0.forward.input.0", 1e-7), pair("f.0.forward.output.0", 4.8e-4, 1 - 4.6e-4),
+                      pair("g.0.backward.input.0", 2e-4, 1 + 7e-5), pair("g.0.backward.output.0", 2.1e-4, 1 + 7e-5),
+                      pair("f.0.backward.input.0", 2.2e-4, 1 + 7.5e-5),
+                      pair("f.0.backward.output.0", 5.9e-4, 1 - 5.3e-4)});
+  diagnose(rep, 0x1p-24);
+  EXPECT_EQ(rep.summary.jumps, std::vector<std::string>{"f.0.forward.output.0"});
+  // A block whose children's parameters changed (after an optimizer step): its output is
+  // explained by them; the parameters are inputs, judged against earlier outputs.
+  Report step = chain({pair("earlier_step.forward.output.0", 5e-4, 1 + 4e-4), pair("b.0.forward.input.0", 0),
+                       pair("b.0.fc.forward.input.0", 0),
+                       pair("b.0.fc.forward.parameters.weight", 2e-4, 1, 3e-4),
+                       pair("b.0.fc.forward.output.0", 2.5e-4, 1 + 1e-5), pair("b.0.forward.output.0", 2.4e-4, 1 + 1e-5)});
+  diagnose(step, 0x1p-24);
+  EXPECT_EQ(step.summary.jumps, std::vector<std::string>{"earlier_step.forward.output.0"});
+  // A weight that differs where nothing did before is the jump (a wrong checkpoint), and no gap.
+  Report wrong = chain({pair("x.forward.output.0", 1e-7), pair("m.forward.parameters.weight", 0.3)});
+  diagnose(wrong, 0x1p-24);
+  EXPECT_EQ(wrong.summary.first_jump.value_or(""), "m.forward.parameters.weight");
+  EXPECT_FALSE(wrong.tensors[1].gap_after.has_value());
+}
+
+}  // namespace
+}  // namespace tensordiff

@@ -14,7 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <climits>
+#include <cstdint>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -229,6 +233,57 @@ std::vector<std::pair<std::string, const ordered_json*>> execution_order(const o
   return out;
 }
 
+// One dump.json entry's tensors: [first, end) in collection order, its inputs (input_args,
+// input_kwargs, parameters: what it consumes) first, up to inputs_end.
+struct EntryTensors {
+  std::string name;
+  size_t first, inputs_end, end;
+};
+
+// A module dump's (L0) forward entry "Module.<path>.<Class>.forward.<n>": <path>; empty else.
+std::string module_path(const std::string& entry) {
+  if (entry.compare(0, 7, "Module.") != 0) return "";
+  const size_t fwd = entry.rfind(".forward");
+  if (fwd == std::string::npos || fwd < 8) return "";
+  const size_t cls = entry.rfind('.', fwd - 1);
+  return cls == std::string::npos || cls < 7 ? "" : entry.substr(7, cls - 7);
+}
+
+// msprobe writes a module's forward entry when the forward ends, after its submodules'
+// entries, but its inputs (and parameters) were there before the submodules ran: each L0
+// forward entry's inputs move before the run of entries just before it that are its
+// submodules (paths under its own), so that a module's output is measured against inputs
+// recorded before everything it ran.
+std::vector<MsprobeTensor> inputs_before_children(std::vector<MsprobeTensor> tensors,
+                                                  const std::vector<EntryTensors>& entries) {
+  std::vector<size_t> insert_at(entries.size(), SIZE_MAX);  // entry k's inputs go before entry insert_at[k]
+  std::vector<std::vector<size_t>> moved_before(entries.size());
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const std::string path = module_path(entries[k].name);
+    if (path.empty() || entries[k].inputs_end == entries[k].first) continue;
+    size_t j = k;
+    while (j > 0) {
+      const std::string child = module_path(entries[j - 1].name);
+      if (child.size() <= path.size() || child.compare(0, path.size() + 1, path + ".") != 0) break;
+      --j;
+    }
+    if (j < k) moved_before[j].push_back(k);
+    if (j < k) insert_at[k] = j;
+  }
+  std::vector<MsprobeTensor> out;
+  out.reserve(tensors.size());
+  for (size_t k = 0; k < entries.size(); ++k) {
+    // Outer modules first: their inputs came before their children's.
+    auto& movers = moved_before[k];
+    std::sort(movers.begin(), movers.end(), std::greater<size_t>());
+    for (size_t m : movers)
+      for (size_t i = entries[m].first; i < entries[m].inputs_end; ++i) out.push_back(std::move(tensors[i]));
+    const size_t from = insert_at[k] != SIZE_MAX ? entries[k].inputs_end : entries[k].first;
+    for (size_t i = from; i < entries[k].end; ++i) out.push_back(std::move(tensors[i]));
+  }
+  return out;
+}
+
 std::string dump_json_path(const std::string& path, std::string& dir) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -263,18 +318,24 @@ MsprobeDump read_msprobe(const std::string& path) {
   if (j.contains("task") && j["task"].is_string()) d.task = j["task"].get<std::string>();
   if (j.contains("framework") && j["framework"].is_string()) d.framework = j["framework"].get<std::string>();
   const auto stacks = read_stacks(d.dir);
+  std::vector<EntryTensors> entries;
   for (const auto& [entry, vref] : execution_order(j["data"])) {
     const ordered_json& v = *vref;
     if (!v.is_object()) continue;
     const size_t first = d.tensors.size();
+    entries.push_back({entry, first, first, first});
     const bool grads = entry.find(".parameters_grad.") != std::string::npos ||
                        (entry.size() > 16 && entry.compare(entry.size() - 16, 16, ".parameters_grad") == 0);
-    for (const auto& [key, x] : v.items()) {
-      if (key == "input_args" || key == "input_kwargs" || key == "output" || key == "input" || key == "parameters")
-        collect(x, entry + "." + category(key), 0, d.tensors, json_path);
-      else if (grads)  // {"weight": [T]}: files are named ENTRY.weight
+    // What the call consumes (arguments; a backward's incoming gradient, "input"; a module's
+    // parameters), then what it makes: execution order within one call.
+    for (const char* key : {"input_args", "input_kwargs", "input", "parameters"})
+      if (v.contains(key)) collect(v[key], entry + "." + category(key), 0, d.tensors, json_path);
+    entries.back().inputs_end = d.tensors.size();
+    if (v.contains("output")) collect(v["output"], entry + ".output", 0, d.tensors, json_path);
+    if (grads)
+      for (const auto& [key, x] : v.items())  // {"weight": [T]}: files are named ENTRY.weight
         collect(x.is_array() && x.size() == 1 ? x[0] : x, entry + "." + key, 0, d.tensors, json_path);
-    }
+    entries.back().end = d.tensors.size();
     const auto it = stacks.find(entry);
     for (size_t i = first; i < d.tensors.size(); ++i) {
       if (it != stacks.end()) d.tensors[i].source = it->second;
@@ -287,6 +348,7 @@ MsprobeDump read_msprobe(const std::string& path) {
       }
     }
   }
+  d.tensors = inputs_before_children(std::move(d.tensors), entries);
   std::unordered_set<std::string> names;
   for (const auto& t : d.tensors)
     if (!names.insert(t.name).second) throw Error(ErrorCode::kCorrupt, json_path + ": two tensors named '" + t.name + "'");
