@@ -55,6 +55,9 @@ struct SideStats {
   bool checksum_known = true;  // false: never written and too large to checksum (JSON null)
   // false: a summary that records no nonzero/NaN/inf counts (msprobe's statistics; JSON null)
   bool counts_known = true;
+  // The unit roundoff the producer's reductions (mean, l2) ran at: 0 for this engine's
+  // (float64, exact to the report's digits); 2^-24 for msprobe's statistics (float32).
+  double reduction_roundoff = 0;
 };
 
 struct ExtremeAt {

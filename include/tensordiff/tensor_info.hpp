@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct TensorInfo {
   std::string unsupported;       // non-empty: why this tensor cannot be compared
   uint64_t order = 0;            // rank in the dump's execution order (0 = first)
   std::string source;            // the `source` attribute (file:line that produced it), if any
+  // A recorded non-tensor value (a scalar argument, a module setting): its type and value as
+  // text, "float 0.001", "str \"tanh\"", "torch.Size [2, 3]"; such a record has no data
+  // (count 0) and is compared as a value (docs/design.md §4 Values).
+  std::optional<std::string> value;
 };
 
 // Multi-index of a flat (row-major) element index.

@@ -29,8 +29,9 @@ WHY = _have_msprobe()
 if WHY:
     pytest.skip(WHY, allow_module_level=True)
 
-RUNS = [(level, precision, slip) for level in ("L1", "L0") for precision in ("fp32", "amp")
-        for slip in ("clean", "slip")]
+RUNS = [(task, level, precision, slip) for task in ("tensor", "statistics") for level in ("L1", "L0")
+        for precision in ("fp32", "amp") for slip in ("clean", "slip")
+        if task == "tensor" or (level, precision) == ("L1", "fp32")]
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +39,9 @@ def dumps(tmp_path_factory):
     d = tmp_path_factory.mktemp("msprobe")
 
     def dump(run):
-        level, precision, slip = run
-        out = str(d / f"{level}_{precision}_{slip}")
-        r = subprocess.run([MSVENV, os.path.join(HERE, "msprobe_run.py"), "tensor", level, out, slip, "2", precision],
+        task, level, precision, slip = run
+        out = str(d / f"{task}_{level}_{precision}_{slip}")
+        r = subprocess.run([MSVENV, os.path.join(HERE, "msprobe_run.py"), task, level, out, slip, "2", precision],
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr[-2000:]
         return run, out
@@ -50,10 +51,7 @@ def dumps(tmp_path_factory):
 
 
 def compare(dumps, level, b):
-    return tensordiff.compare(dumps[(level, "fp32", "clean")], dumps[(level, *b)])
-
-
-SLIPPED = {"L1": "Functional.layer_norm.2.forward.output.0", "L0": "Module.blocks.2.ln.LayerNorm.forward.0.output.0"}
+    return tensordiff.compare(dumps[("tensor", level, "fp32", "clean")], dumps[("tensor", level, *b)])
 
 
 @pytest.mark.parametrize("level", ["L1", "L0"])
@@ -63,18 +61,26 @@ def test_steps_come_one_after_another(dumps, level):
     assert steps == sorted(steps) and set(steps) == {"step0", "step1"}, steps[:5]
 
 
+# What each step names: at API level msprobe records layer_norm's eps argument, whose differing
+# value is named (the LayerNorm's output carries it and is not named again); at module level the
+# slipped LayerNorm's output.
+NAMED = {"L1": ["Functional.layer_norm.2.forward.input.4"],
+         "L0": ["Module.blocks.2.ln.LayerNorm.forward.0.output.0"]}
+
+
 @pytest.mark.parametrize("level", ["L1", "L0"])
 def test_fp32_slip_is_the_first_divergence_and_jump_in_step0(dumps, level):
     rep = compare(dumps, level, ("fp32", "slip"))
-    want = "step0/rank:" + SLIPPED[level]
+    want = "step0/rank:" + NAMED[level][0]
     assert rep["summary"]["first_divergence"] == want
     assert rep["summary"]["first_jump"] == want, rep["summary"]["jumps"]
     files = {f["file"]: f for f in rep["files"]}
     assert files["step0/rank"]["first_jump"] == want
+    assert files["step1/rank"]["first_divergence"].startswith("step1/rank:")  # each step apart
     # Every jump is the slip itself, once per step (issue 23 item 4: no copies, no backward
     # that only carries its forward's rescaling, no parent block or updated weight named for it).
-    assert rep["summary"]["jumps"] == [want, want.replace("step0/", "step1/")], rep["summary"]["jumps"]
-    assert files["step1/rank"]["first_divergence"].startswith("step1/rank:")  # each step apart
+    assert rep["summary"]["jumps"] == [f"step{k}/rank:{n}" for k in (0, 1) for n in NAMED[level]], \
+        rep["summary"]["jumps"]
 
 
 @pytest.mark.parametrize("level", ["L1", "L0"])
@@ -94,3 +100,39 @@ def test_module_gradients_follow_their_backward(dumps):
         module = g.split(".parameters_grad")[0]
         backward = [i for n, i in at.items() if n.startswith(module + ".backward.")]
         assert backward and at[g] > max(backward), g
+
+
+EPS = "Functional.layer_norm.2.forward.input.4"  # layer_norm's eps argument, as msprobe records it
+
+
+def test_a_differing_scalar_argument_is_named_first_in_bf16(dumps):
+    """Issue 23 item 5: the slip is an eps of 1e-3 for 1e-5, a rescaling far below a bf16 run's
+    rounding; msprobe records layer_norm's eps argument, and the differing value is the first
+    jump, ahead of any tensor metric; equal values match."""
+    rep = compare(dumps, "L1", ("amp", "slip"))
+    rows = {t["name"]: t for t in rep["tensors"]}
+    want = "step0/rank:" + EPS
+    assert rep["summary"]["first_jump"] == want, rep["summary"]["jumps"]
+    assert (rows[want]["value_a"], rows[want]["value_b"]) == ("float 1e-05", "float 0.001")
+    assert rows[want]["status"] == "mismatch" and "recorded values differ" in rows[want]["reason"]
+    assert rows["step0/rank:Functional.layer_norm.0.forward.input.4"]["status"] == "match"
+    clean = compare(dumps, "L1", ("amp", "clean"))
+    assert clean["summary"]["first_jump"] is None
+
+
+def test_statistics_dumps_compare_by_root_and_name_the_scalar(dumps):
+    a, b = dumps[("statistics", "L1", "fp32", "clean")], dumps[("statistics", "L1", "fp32", "slip")]
+    rep = tensordiff.compare(a, b)
+    assert rep["exit_code"] == 1
+    assert rep["summary"]["first_jump"] == "step0/rank:" + EPS
+    assert {f["file"] for f in rep["files"]} == {"step0/rank", "step1/rank"}
+
+
+def test_statistics_against_tensors_of_the_same_run_are_consistent(dumps):
+    """Issue 23 item 6: msprobe computes Mean and Norm in float32; judged at float32's own
+    rounding, the statistics dump of a run agrees with its tensor dump (exit 3: consistent)."""
+    rep = tensordiff.compare(dumps[("tensor", "L1", "fp32", "clean")], dumps[("statistics", "L1", "fp32", "clean")])
+    assert rep["exit_code"] == 3, [(t["name"], t["reason"]) for t in rep["tensors"]
+                                   if t["status"] not in ("consistent", "match")][:5]
+    assert rep["summary"]["mismatched"] == 0 and rep["summary"]["consistent"] > 100
+    assert any("float32" in n for n in rep["notes"]), rep["notes"]

@@ -9,6 +9,7 @@
 #include "common/format.hpp"
 #include "engine/backend.hpp"
 #include "engine/diagnosis.hpp"
+#include "engine/values.hpp"
 #include "engine/group.hpp"
 #include "engine/precision.hpp"
 #include "engine/matcher.hpp"
@@ -199,6 +200,10 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     PairReport& r = rep.tensors[i];
     init_pair_report(r, m, ta, tb, precision, o);
     if (i >= read_limit) continue;
+    if (m.a && m.b && judge_values(r)) {  // recorded values: no data to read
+      done_early.push_back(i);
+      continue;
+    }
     // A tensor whose listing is corrupt is an error whatever it is paired with: its shape or
     // dtype may be the corrupt part, which would otherwise pass for a mismatch.
     if (m.status != Status::kMatch) {
@@ -310,6 +315,15 @@ namespace {
 // A summary, or an msprobe statistics dump (no tensor files): compared by their statistics.
 bool is_summary_input(const std::string& path) {
   const Format f = detect_format(path);
+  if (f == Format::kFolder) {  // a folder holding a summary (msprobe's statistics dumps under a root)
+    for (const std::string& rel : folder_parts(path)) {
+      try {
+        if (is_summary_input(path + "/" + rel)) return true;
+      } catch (const Error&) {
+      }
+    }
+    return false;
+  }
   return f == Format::kSummary || (f == Format::kMsprobe && !msprobe_has_data(read_msprobe(path)));
 }
 
@@ -347,7 +361,6 @@ void per_file(Report& rep) {
 
 Report compare(const std::string& path_a, const std::string& path_b, const CompareOptions& o) {
   // Formats by content, before anything reads them (a FIFO is refused, not waited on).
-  if (is_summary_input(path_a) || is_summary_input(path_b)) return compare_summaries(path_a, path_b, o);
   // A folder of dumps pairs its files by relative path; against one file there is nothing to
   // pair, and silently reading the file as a one-file folder would report everything missing.
   const bool folder_a = detect_format(path_a) == Format::kFolder, folder_b = detect_format(path_b) == Format::kFolder;
@@ -355,6 +368,11 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
     throw Error(ErrorCode::kUsage, (folder_a ? path_a : path_b) + ": is a folder of dumps, but " +
                                        (folder_a ? path_b : path_a) +
                                        " is one file; compare two folders (files pair by relative path) or two files");
+  if (is_summary_input(path_a) || is_summary_input(path_b)) {
+    Report rep = compare_summaries(path_a, path_b, o);
+    if (folder_a) per_file(rep);
+    return rep;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   std::string note;
   auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);

@@ -1,5 +1,6 @@
 #include "engine/diagnosis.hpp"
 #include "engine/precision.hpp"
+#include "engine/values.hpp"
 #include "tensordiff/tensordiff.hpp"
 
 #include <algorithm>
@@ -224,6 +225,14 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   add_output_prefixes(r.name, st.output_prefixes);
   r.gap_after.reset();
   r.copy_of.reset();
+  // A recorded value (a scalar argument, a setting) that differs is a difference made there,
+  // whatever the tensors show: named ahead of any tensor metric.
+  if (is_value_pair(r)) {
+    r.jump = r.status == Status::kMismatch;
+    if (r.jump && !summary.first_jump) summary.first_jump = r.name;
+    if (r.jump) summary.jumps.push_back(r.name);
+    return;
+  }
   if (!r.diff || !r.a || !r.b) return;
   // A copy (the two sides differ, and each equals the same earlier pair's side) carries that
   // pair's error and nothing of its own: its metrics are reported, its jump never.

@@ -22,28 +22,6 @@ namespace {
 
 constexpr size_t kMaxFiles = 1000000;
 
-// The training step a file's relative path names: the number of its last path component
-// "step<N>" (msprobe's step0/rank0, a folder step_12/) or "step<N>.<ext>" (rank0/step3.h5); -1
-// when none does (such files order as one step, before any numbered one).
-int64_t step_of(const std::string& rel) {
-  int64_t step = -1;
-  size_t start = 0;
-  while (start <= rel.size()) {
-    size_t end = rel.find('/', start);
-    if (end == std::string::npos) end = rel.size();
-    std::string part = rel.substr(start, end - start);
-    if (part.size() > 4 && part.compare(0, 4, "step") == 0) {
-      size_t k = 4;
-      if (part[k] == '_' || part[k] == '-') ++k;
-      size_t e = k;
-      while (e < part.size() && std::isdigit(static_cast<unsigned char>(part[e])) && e - k < 18) ++e;
-      if (e > k && (e == part.size() || part[e] == '.')) step = std::stoll(part.substr(k, e - k));
-    }
-    start = end + 1;
-  }
-  return step;
-}
-
 void walk(const std::string& root, const std::string& rel, std::vector<std::string>& out, int depth) {
   if (depth > 32) throw Error(ErrorCode::kIo, root + "/" + rel + ": folders nested deeper than 32 levels");
   const std::string dir = rel.empty() ? root : root + "/" + rel;
@@ -74,8 +52,7 @@ void walk(const std::string& root, const std::string& rel, std::vector<std::stri
 class FolderSource final : public Source {
  public:
   FolderSource(const std::string& root, const EngineOptions& o) : root_(root) {
-    std::vector<std::string> files;
-    walk(root, "", files, 0);
+    const std::vector<std::string> files = folder_parts(root);
     struct Ref {
       size_t part, index;
       uint64_t order;
@@ -141,6 +118,34 @@ class FolderSource final : public Source {
 };
 
 }  // namespace
+
+// The training step a file's relative path names: the number of its last path component
+// "step<N>" (msprobe's step0/rank0, a folder step_12/) or "step<N>.<ext>" (rank0/step3.h5); -1
+// when none does (such files order as one step, before any numbered one).
+int64_t step_of(const std::string& rel) {
+  int64_t step = -1;
+  size_t start = 0;
+  while (start <= rel.size()) {
+    size_t end = rel.find('/', start);
+    if (end == std::string::npos) end = rel.size();
+    std::string part = rel.substr(start, end - start);
+    if (part.size() > 4 && part.compare(0, 4, "step") == 0) {
+      size_t k = 4;
+      if (part[k] == '_' || part[k] == '-') ++k;
+      size_t e = k;
+      while (e < part.size() && std::isdigit(static_cast<unsigned char>(part[e])) && e - k < 18) ++e;
+      if (e > k && (e == part.size() || part[e] == '.')) step = std::stoll(part.substr(k, e - k));
+    }
+    start = end + 1;
+  }
+  return step;
+}
+
+std::vector<std::string> folder_parts(const std::string& root) {
+  std::vector<std::string> files;
+  walk(root, "", files, 0);
+  return files;
+}
 
 std::unique_ptr<Source> open_folder(const std::string& path, const EngineOptions& o) {
   return std::make_unique<FolderSource>(path, o);

@@ -40,6 +40,12 @@ std::unique_ptr<Source> open_npz(const std::string& path);
 std::unique_ptr<Source> open_torch(const std::string& path);
 std::unique_ptr<Source> open_msprobe(const std::string& path);      // the folder or its dump.json
 std::unique_ptr<Source> open_folder(const std::string& path, const EngineOptions& o);
+// A folder of dumps' parts, relative paths in natural order: files, and msprobe dump folders
+// (those holding dump.json); links are not followed.
+std::vector<std::string> folder_parts(const std::string& root);
+// The training step a part's relative path names: its last component "step<N>" or
+// "step<N>.<ext>" (step0/rank0, rank0/step3.h5); -1 when none does. Parts order by it first.
+int64_t step_of(const std::string& rel);
 
 // Building blocks. The tensors of a torch.save file (file index `file` of a raw source); a
 // lone tensor is named `root_name`. Notes say what was skipped.

@@ -322,7 +322,8 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
         std::string fj = r.gap_after ? "first jump: between " + *r.gap_after + " and " + r.name + " (order " +
                                            std::to_string(r.order) + ", made by the code between them)"
                                      : "first jump: " + r.name + " (order " + std::to_string(r.order) + ")";
-        fj += ": rel L2 " + g3(r.diff->rel_l2) + ", " + growth_cell(r) + " what it inherited";
+        if (r.diff) fj += ": rel L2 " + g3(r.diff->rel_l2) + ", " + growth_cell(r) + " what it inherited";
+        else if (!r.reason.empty()) fj += ": " + r.reason;  // a recorded value that differs
         if (r.scale) fj += ", l2(b)/l2(a) " + format_number("%.6f", *r.scale);
         if (r.shift && std::fabs(*r.shift) > 1e-3) fj += ", mean shift " + g3(*r.shift) + " rms";
         if (r.gap_after)

@@ -17,6 +17,8 @@ struct MsprobeTensor {
   std::optional<double> max, min, mean, norm;
   std::optional<std::string> crc32;      // summary_mode md5
   std::string source;  // the user's file:line, from stack.json
+  // A non-tensor argument ({"type": "float", "value": 0.001}): "float 0.001" (TensorInfo::value).
+  std::optional<std::string> value;
 };
 
 struct MsprobeDump {

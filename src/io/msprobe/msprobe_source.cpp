@@ -134,6 +134,15 @@ void collect(const ordered_json& v, const std::string& name, int depth, std::vec
     out.push_back(std::move(t));
     return;
   }
+  if (v.is_object() && v.contains("type") && v["type"].is_string() && v.contains("value")) {
+    // A non-tensor argument: compared as a value (a slipped eps is named here, exactly).
+    MsprobeTensor t;
+    t.name = name;
+    t.value = v["type"].get<std::string>() + " " + v["value"].dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+    if (t.value->size() > 4096) t.value = t.value->substr(0, 4096) + "...";
+    out.push_back(std::move(t));
+    return;
+  }
   if (v.is_array()) {
     for (size_t i = 0; i < v.size(); ++i) collect(v[i], name + "." + std::to_string(i), depth + 1, out, what);
   } else if (v.is_object() && !v.contains("type")) {  // a dict of arguments (not a non-tensor value)
@@ -374,6 +383,13 @@ std::unique_ptr<Source> open_msprobe(const std::string& path) {
     t.info.shape = m.shape;
     t.info.source = m.source;
     t.info.storage = "msprobe";
+    if (m.value) {  // a recorded value: no data
+      t.info.value = m.value;
+      t.info.count = 0;
+      t.info.type_name = m.value->substr(0, m.value->find(' '));
+      tensors.push_back(std::move(t));
+      continue;
+    }
     const auto declared = msprobe_dtype(m.dtype);
     const std::string what = path + ": tensor '" + m.name + "'";
     if (!m.data_name) {
@@ -436,6 +452,18 @@ SummaryDump msprobe_summary(const std::string& path) {
   for (const MsprobeTensor& m : d.tensors) {
     TensorInfo t;
     t.name = m.name;
+    if (m.value) {  // a recorded value: no statistics
+      t.value = m.value;
+      t.type_name = m.value->substr(0, m.value->find(' '));
+      t.storage = "msprobe value";
+      t.order = out.tensors.size();
+      SideStats none;
+      none.counts_known = false;
+      none.checksum_known = false;
+      out.tensors.push_back(std::move(t));
+      out.stats.push_back(std::move(none));
+      continue;
+    }
     t.shape = m.shape;
     t.count = checked_count(m.shape, path + ": tensor '" + m.name + "'");
     t.source = m.source;
@@ -451,6 +479,7 @@ SummaryDump msprobe_summary(const std::string& path) {
     SideStats s;
     s.count = t.count;
     s.counts_known = false;     // msprobe records no NaN/inf/nonzero counts
+    s.reduction_roundoff = 0x1p-24;  // msprobe computes Mean and Norm in float32
     s.checksum_known = false;   // its crc32 is not our checksum
     auto finite = [](const std::optional<double>& x) { return x && std::isfinite(*x) ? x : std::nullopt; };
     s.min = finite(m.min);
