@@ -4,7 +4,10 @@ with forward and backward, dumped at API level (L1) or module level (L0), as ten
 statistics. `slip` sets block 2's LayerNorm eps to 1e-3 (1e-5 elsewhere); `precision` is fp32,
 amp (bf16 autocast on the CPU) or bf16 (the model cast to bfloat16).
 
-    build/venv-msprobe/bin/python python/tests/msprobe_run.py TASK LEVEL OUT_DIR clean|slip STEPS PRECISION
+    build/venv-msprobe/bin/python python/tests/msprobe_run.py TASK LEVEL OUT_DIR clean|slip STEPS PRECISION [LOSS_SCALE]
+
+LOSS_SCALE (default 1): the loss is multiplied by it before backward and the gradients divided
+by it before the optimizer step (static loss scaling, as mixed-precision training does).
 
 Run in its own interpreter (msprobe patches torch's functions while it dumps)."""
 import contextlib
@@ -39,7 +42,7 @@ class Net(torch.nn.Module):
         return self.head(x)
 
 
-def main(task, level, out, slip, steps, precision):
+def main(task, level, out, slip, steps, precision, loss_scale=1.0):
     config = {"task": task, "dump_path": out, "rank": [], "step": [], "level": level, "seed": 1234,
               "is_deterministic": False, task: {"scope": [], "list": [], "data_mode": ["all"]}}
     if task == "statistics":
@@ -64,12 +67,16 @@ def main(task, level, out, slip, steps, precision):
         with amp:
             logits = net(x)
         loss = torch.nn.functional.cross_entropy(logits.float(), y)
-        loss.backward()
+        (loss * loss_scale).backward()
         debugger.stop()
+        if loss_scale != 1:
+            for p in net.parameters():
+                p.grad.div_(loss_scale)
         opt.step()
         opt.zero_grad()
         debugger.step()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6])
+    main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6],
+         float(sys.argv[7]) if len(sys.argv) > 7 else 1.0)

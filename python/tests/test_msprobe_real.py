@@ -32,6 +32,7 @@ if WHY:
 RUNS = [(task, level, precision, slip) for task in ("tensor", "statistics") for level in ("L1", "L0")
         for precision in ("fp32", "amp") for slip in ("clean", "slip")
         if task == "tensor" or (level, precision) == ("L1", "fp32")]
+RUNS += [("tensor", "L1", precision, "clean", 1024.0) for precision in ("fp32", "amp")]  # loss scaling
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +40,10 @@ def dumps(tmp_path_factory):
     d = tmp_path_factory.mktemp("msprobe")
 
     def dump(run):
-        task, level, precision, slip = run
-        out = str(d / f"{task}_{level}_{precision}_{slip}")
-        r = subprocess.run([MSVENV, os.path.join(HERE, "msprobe_run.py"), task, level, out, slip, "2", precision],
+        task, level, precision, slip, *scale = run
+        out = str(d / "_".join(map(str, run)))
+        r = subprocess.run([MSVENV, os.path.join(HERE, "msprobe_run.py"), task, level, out, slip, "2", precision,
+                            *map(str, scale)],
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr[-2000:]
         return run, out
@@ -89,6 +91,16 @@ def test_clean_bf16_training_step_has_no_jump(dumps, level):
     rep = compare(dumps, level, ("amp", "clean"))
     assert rep["summary"]["first_jump"] is None, rep["summary"]["jumps"]
     assert any(".backward." in t["name"] for t in rep["tensors"])
+
+
+def test_clean_bf16_step_with_loss_scaling_has_no_jump(dumps):
+    """Issue 23 item 3: the loss gradient of a clean bf16 step (scaled by 1.0007 from rounding)
+    was a false first jump. With static loss scaling on both sides (x1024), forward and
+    backward: rounding, no jump."""
+    rep = tensordiff.compare(dumps[("tensor", "L1", "fp32", "clean", 1024.0)], dumps[("tensor", "L1", "amp", "clean", 1024.0)])
+    assert rep["summary"]["first_jump"] is None, rep["summary"]["jumps"]
+    grads = [t for t in rep["tensors"] if ".backward." in t["name"] and t.get("diff")]
+    assert grads and max(t["b"]["l2"] for t in grads if t["b"].get("l2")) > 100  # the gradients are scaled
 
 
 def test_module_gradients_follow_their_backward(dumps):
