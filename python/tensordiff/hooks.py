@@ -136,6 +136,27 @@ def _running_state(module, name):
     return []
 
 
+def _save_settings(rec, module, name, args, kwargs, source):
+    """A module's settings (its public plain attributes: eps, approximate, p, training,
+    normalized_shape, ...) as `X.setting.NAME`, once per module and Recorder, and the call's
+    plain scalar arguments as `X.input.K` / `X.input.NAME`: value records, compared as values."""
+    from .recorder import value_text
+    if hasattr(rec, "save_value"):
+        for k, v in sorted(_attributes_dict(module).items()):
+            if not k.startswith("_") and value_text(v) is not None:
+                rec.save_value(f"{name}.setting.{k}", v, source=source)
+        for k, v in [*enumerate(args), *(kwargs or {}).items()]:
+            if not is_tensor(v) and value_text(v) is not None:
+                rec.save_value(rec.unique_name(f"{name}.input.{k}"), v, source=source)
+
+
+def _attributes_dict(module) -> dict:
+    try:
+        return dict(vars(module))
+    except TypeError:
+        return {}
+
+
 def _save_all(rec, pairs, source):
     for n, t in pairs:
         rec.save(rec.unique_name(n), t, source=source)
@@ -191,7 +212,7 @@ def _submodules(model, grads: bool):
 
 
 def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool = False,
-                root_name: str = "output", prefix: str = "", state: bool = True):
+                root_name: str = "output", prefix: str = "", state: bool = True, settings: bool = False):
     """Hooks every submodule of `model` so that what it computes goes to the current Recorder,
     named by module path (docs/design.md §11).
 
@@ -213,6 +234,11 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
         state: a module in training mode also records its running statistics after each call
             (`X.running_mean`, `X.running_var`; MindSpore's moving_mean/moving_variance under
             those names).
+        settings: also record each module's settings (`X.setting.eps`, `X.setting.training`,
+            ... its public plain attributes, once) and its plain scalar call arguments as value
+            records, compared as values: a differing eps, GELU approximation or dropout left
+            on is named exactly, ahead of any tensor. For runs of one framework (the names are
+            its attributes'); full mode only.
 
     Returns:
         a context manager (also usable without `with`: call .remove()) that removes every hook.
@@ -253,6 +279,10 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
             source = _caller(mod)
             # A cache object passed in (past_key_value) is state, recorded where it is
             # returned: as an input it would be recorded again by every later layer (L^2 copies).
+            if settings:
+                _save_settings(rec, mod, name, args, kwargs, source)
+            if not inputs:
+                return
             pairs = []
             for k, v in [*enumerate(args), *(kwargs or {}).items()]:
                 if _cache_parts(v) is None:
@@ -274,7 +304,7 @@ def hook_module(model, outputs: bool = True, inputs: bool = False, grads: bool =
                 for n, t in _tensors(tuple(grad_out), f"{name}.grad"):
                     rec.save(rec.unique_name(n), t, source=type(mod).__name__)
 
-        if inputs:
+        if inputs or settings:
             if _kwargs_prehook_supported(module):
                 handles.append(module.register_forward_pre_hook(
                     lambda mod, args, kwargs, f=record_inputs: f(mod, args, kwargs), with_kwargs=True))

@@ -240,6 +240,7 @@ class Recorder:
         # target's data under its own name, order and source.
         self._aliases = aliases
         self._by_data: dict[tuple, str] = {}
+        self._warned_values = False
 
     # -- lifetime ---------------------------------------------------------------------------
     def __enter__(self):
@@ -382,6 +383,40 @@ class Recorder:
             self._check(name, arr, dtype, attrs["source"])
         return True
 
+    def save_value(self, name: str, value, source: str | None = None, step: int | None = None) -> bool:
+        """Records a non-tensor value (a module setting, a scalar call argument) as a value
+        record (docs/design.md §11): compared as a value, a differing one named ahead of any
+        tensor. Full mode only (summary and reference mode skip it, with one warning); returns
+        whether it was recorded."""
+        text = value_text(value)
+        if text is None or not self.wants(name):
+            return False
+        if self._file is None:
+            raise RuntimeError("Recorder.save_value outside its 'with' block")
+        if self.mode != "full" or self.path is None:
+            if not self._warned_values:
+                self._warned_values = True
+                warnings.warn("tensordiff: settings and scalar arguments are recorded in full mode only "
+                              f"({name!r} and later ones skipped)", stacklevel=3)
+            return False
+        with self._lock:
+            if name in self._names:
+                return False  # a setting is recorded once
+            self._names.add(name)
+            order = self._order
+            self._order += 1
+            attrs = {"order": order, "step": self.step if step is None else step,
+                     "source": source if source is not None else _caller_source(), "value": text}
+            try:
+                dset = self._file.create_dataset(name, data=_h5py().Empty("u1"))
+                for k, v in attrs.items():
+                    dset.attrs[k] = v
+            except (ValueError, TypeError, KeyError, OSError) as e:
+                warnings.warn(f"tensordiff: {self.path}: {name!r} not recorded: {e}")
+                return False
+            self._file.flush()
+        return True
+
     def _write(self, name, arr, dtype, order, attrs) -> bool:
         if self.mode == "full":
             try:
@@ -454,6 +489,19 @@ def _summary(name: str, arr: np.ndarray, dtype: str) -> dict | None:
     except TensordiffError as e:
         warnings.warn(f"tensordiff: {name!r} not recorded: {e}")
         return None
+
+
+def value_text(value) -> str | None:
+    """A value record's text, "<type> <JSON value>" ("float 1e-05", 'str "tanh"', "tuple [64]"),
+    as msprobe writes its non-tensor arguments; None for what is no plain value."""
+    if isinstance(value, (bool, int, float, str)) and not isinstance(value, type):
+        kind = type(value).__name__ if type(value) in (bool, int, float, str) else type(value).__mro__[1].__name__
+        return f"{kind} {json.dumps(value)}"
+    if isinstance(value, (tuple, list)) and all(isinstance(v, (bool, int, float, str)) for v in value):
+        return f"{type(value).__name__} {json.dumps(list(value))}"
+    if type(value).__name__ == "dtype" and hasattr(value, "is_floating_point"):  # torch.dtype
+        return f'torch.dtype "{value}"'
+    return None
 
 
 def save(name: str, value, **kw) -> bool:

@@ -332,3 +332,63 @@ def _datasets(f):
     out = []
     f.visititems(lambda n, o: out.append(n) if isinstance(o, h5py.Dataset) else None)
     return out
+
+
+class SettingsBlock(torch.nn.Module):
+    def __init__(self, eps=1e-5, approximate="none"):
+        super().__init__()
+        self.ln = torch.nn.LayerNorm(16, eps=eps)
+        self.fc = torch.nn.Linear(16, 16)
+        self.act = torch.nn.GELU(approximate=approximate)
+        self.drop = torch.nn.Dropout(0.1)
+
+    def forward(self, x):
+        return x + self.drop(self.act(self.fc(self.ln(x))))
+
+
+@pytest.mark.parametrize("slip,named", [(None, None), ("eps", "blocks.2.ln.setting.eps"),
+                                        ("gelu", "blocks.2.act.setting.approximate"),
+                                        ("dropout_on", "blocks.2.drop.setting.training")])
+def test_settings_are_recorded_and_a_differing_one_is_named_first(tmp_path, slip, named):
+    """Issue 23 item 5: hook_module(settings=True) records each module's settings (eps,
+    approximate, p, training, ...) as value records; in a bf16 autocast run, where an eps of 1e-3
+    or a tanh GELU hides below the rounding, the differing setting is the first jump."""
+    def net(slip=None):
+        torch.manual_seed(0)
+        blocks = torch.nn.ModuleList(SettingsBlock(**({"eps": 1e-3} if slip == "eps" and i == 2 else {}),
+                                                   **({"approximate": "tanh"} if slip == "gelu" and i == 2 else {}))
+                                     for i in range(4))
+        m = torch.nn.Sequential()
+        m.blocks = blocks
+        m.eval()
+        if slip == "dropout_on":
+            m.blocks[2].drop.train()
+        return m
+
+    x = torch.randn(4, 16)
+    paths = []
+    for run in (None, slip):
+        paths.append(str(tmp_path / f"{run}.h5"))
+        m = net(run)
+        torch.manual_seed(1)  # the dropout left on draws the same mask in every run
+        with tensordiff.Recorder(paths[-1]), tensordiff.hook_module(m, settings=True), \
+                torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+            h = x
+            for b in m.blocks:
+                h = b(h)
+    rep = tensordiff.compare(*paths)
+    assert rep["summary"]["first_jump"] == named, rep["summary"]["jumps"]
+    rows = {t["name"]: t for t in rep["tensors"]}
+    assert rows["blocks.0.ln.setting.eps"]["value_a"] == "float 1e-05"
+    if named is None:
+        assert rep["exit_code"] == 0, [(t["name"], t["reason"]) for t in rep["tensors"] if t["status"] != "match"]
+    stats = tensordiff.stats(paths[0])
+    assert {"blocks.1.act.setting.approximate": 'str "none"'}.items() <= \
+        {t["name"]: t.get("value") for t in stats["tensors"]}.items()
+
+
+def test_settings_in_summary_mode_are_skipped_with_one_warning(tmp_path):
+    m = SettingsBlock()
+    with pytest.warns(UserWarning, match="full mode only"):
+        with tensordiff.Recorder(str(tmp_path / "s.jsonl"), mode="summary"), tensordiff.hook_module(m, settings=True):
+            m(torch.randn(2, 16))

@@ -383,6 +383,7 @@ void stats_entry(W& w, const StatsEntry& t) {
   w.key("dtype").value(t.info.type_name);
   w.key("shape").value(t.info.shape);
   w.key("storage").value(t.info.storage);
+  if (t.info.value) w.key("value").value(*t.info.value);  // a recorded value (docs/design.md §4)
   w.key("big_endian").value(t.info.big_endian);
   w.key("source");
   if (t.info.source.empty()) w.null(); else w.value(t.info.source);

@@ -329,6 +329,22 @@ class Lister {
     // equals one recorded before it once): no data, the attribute `alias_of` naming the dataset
     // that holds it, and its own order and source. Resolved after the walk.
     if (sclass == H5S_NULL) {
+      // A value record (docs/design.md §11): a scalar argument or a module setting, as text.
+      if (auto value = read_string_attr(o.dset, "value")) {
+        d.info.value = value->size() > 4096 ? value->substr(0, 4096) + "..." : *value;
+        d.info.type_name = d.info.value->substr(0, d.info.value->find(' '));
+        d.info.count = 0;
+        d.order_attr = read_order_attr(o.dset);
+        if (auto src = read_string_attr(o.dset, "source")) d.info.source = *src;
+        d.info.shape = {};
+        d.path = ReadPath::kPread;  // no bytes: count 0
+        H5Sclose(space);
+        H5Tclose(type);
+        H5Dclose(o.dset);
+        H5Eclear2(H5E_DEFAULT);
+        push(std::move(d), Open{});
+        return;
+      }
       if (auto target = read_string_attr(o.dset, "alias_of")) {
         d.order_attr = read_order_attr(o.dset);
         if (auto src = read_string_attr(o.dset, "source")) d.info.source = *src;

@@ -15,6 +15,8 @@ void encode_info(wire::Writer& w, const TensorInfo& t) {
   w.str(t.unsupported);
   w.str(t.source);
   w.u64(t.order);
+  w.u8(t.value.has_value());
+  w.str(t.value.value_or(""));
 }
 
 TensorInfo decode_info(wire::Reader& r) {
@@ -31,6 +33,9 @@ TensorInfo decode_info(wire::Reader& r) {
   t.unsupported = r.str();
   t.source = r.str();
   t.order = r.u64();
+  const bool has_value = r.u8() != 0;
+  std::string value = r.str();
+  if (has_value) t.value = std::move(value);
   // The engine sizes buffers from count: it must be the shape's product and below 2^60. A
   // larger shape is listed as unsupported (checked once `unsupported` is read: issue 20).
   uint64_t product = 1;
@@ -39,8 +44,11 @@ TensorInfo decode_info(wire::Reader& r) {
     if (d != 0 && product > (uint64_t(1) << 60) / d) overflow = true;
     else product *= d;
   }
-  if (overflow ? t.unsupported.empty() : t.count != product)
+  if (t.value) {  // a value record: no data
+    if (t.count != 0) throw wire::WireError("a value record with elements");
+  } else if (overflow ? t.unsupported.empty() : t.count != product) {
     throw wire::WireError("count is not the shape's product");
+  }
   return t;
 }
 
