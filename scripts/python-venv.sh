@@ -47,10 +47,11 @@ msvenv=build/venv-msprobe
 if [[ ! -x $msvenv/bin/python ]]; then
   /usr/bin/python3 -m venv --system-site-packages "$msvenv" || exit 1
 fi
-if ! $msvenv/bin/python -c 'import msprobe' >/dev/null 2>&1; then
+if ! $msvenv/bin/python -c 'import msprobe, service_identity' >/dev/null 2>&1; then
   echo "python-venv: installing mindstudio-probe into $msvenv"
+  # (its compare imports twisted's TLS: Debian's pyOpenSSL 23 fails with a newer cryptography)
   if ! $msvenv/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "mindstudio-probe==1.3.0" \
-       > "$msvenv/pip.log" 2>&1; then
+       "pyOpenSSL==24.2.1" "cryptography==43.0.3" "service-identity==24.1.0" > "$msvenv/pip.log" 2>&1; then
     echo "python-venv: could not install mindstudio-probe (see $msvenv/pip.log); the real msprobe dump tests will be skipped"
   fi
 fi

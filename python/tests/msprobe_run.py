@@ -12,12 +12,15 @@ by it before the optimizer step (static loss scaling, as mixed-precision trainin
 Run in its own interpreter (msprobe patches torch's functions while it dumps)."""
 import contextlib
 import json
+import os
 import sys
 
 import torch
 from msprobe.pytorch import PrecisionDebugger
 
-WIDTH, BLOCKS, SLIP_BLOCK = 32, 4, 2
+# The size: the tests' default, or a benchmark's ($TD_WIDTH, $TD_BLOCKS, $TD_BATCH).
+WIDTH, BLOCKS, BATCH = (int(os.environ.get(k, d)) for k, d in (("TD_WIDTH", 32), ("TD_BLOCKS", 4), ("TD_BATCH", 16)))
+SLIP_BLOCK = 2
 
 
 class Block(torch.nn.Module):
@@ -55,8 +58,8 @@ def main(task, level, out, slip, steps, precision, loss_scale=1.0):
         for b in net.blocks:
             b.ln.weight.add_(0.1 * torch.randn(WIDTH))
             b.ln.bias.add_(0.05 * torch.randn(WIDTH))
-    x = torch.randn(16, WIDTH, generator=torch.Generator().manual_seed(1))
-    y = torch.randint(0, 8, (16,), generator=torch.Generator().manual_seed(2))
+    x = torch.randn(BATCH, WIDTH, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 8, (BATCH,), generator=torch.Generator().manual_seed(2))
     if precision == "bf16":
         net, x = net.to(torch.bfloat16), x.to(torch.bfloat16)
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
