@@ -9,33 +9,14 @@ import pytest
 import torch
 
 import tensordiff
+from port_models import BLOCKS, PITFALLS, WIDTH, TorchBnNet, TorchNet, check_pitfall, torch_reference
 
 jax = pytest.importorskip("jax", reason="JAX is installed by scripts/python-venv.sh")
 nn = pytest.importorskip("flax.linen", reason="flax is installed by scripts/python-venv.sh")
 jnp = jax.numpy
 
-WIDTH, BLOCKS = 16, 3
 
 
-class TorchBlock(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc, self.norm, self.act = torch.nn.Linear(WIDTH, WIDTH), torch.nn.LayerNorm(WIDTH), torch.nn.GELU()
-
-    def forward(self, x):
-        return self.act(self.norm(self.fc(x)))
-
-
-class TorchNet(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.blocks = torch.nn.ModuleList(TorchBlock() for _ in range(BLOCKS))
-        self.head = torch.nn.Linear(WIDTH, 4)
-
-    def forward(self, x):
-        for b in self.blocks:
-            x = b(x)
-        return self.head(x)
 
 
 class Gelu(nn.Module):  # flax's activations are functions; a port that keeps torch's modules
@@ -90,16 +71,8 @@ def port_params(net: TorchNet) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     d = tmp_path_factory.mktemp("flax_port")
-    torch.manual_seed(0)
-    net = TorchNet().eval()
-    with torch.no_grad():  # trained-like norms, not the fresh 1 and 0
-        for b in net.blocks:
-            b.norm.weight.add_(0.1 * torch.randn(WIDTH))
-            b.norm.bias.add_(0.1 * torch.randn(WIDTH))
-    x = np.random.default_rng(1).standard_normal((8, WIDTH)).astype(np.float32)
     ref = str(d / "torch.h5")
-    with tensordiff.Recorder(ref), tensordiff.hook_module(net):
-        net(torch.from_numpy(x))
+    net, x = torch_reference(ref)  # trained-like norms, not the fresh 1 and 0
     params = port_params(net)
     out = {}
     for case, defaults in {"faithful": dict(epsilon=1e-5, approximate=False),
@@ -139,22 +112,10 @@ def test_faithful_port_matches_without_a_jump(runs, case):
     assert rep["summary"]["compared"] == 1 + BLOCKS * 4 + 1
 
 
-@pytest.mark.parametrize("case,where", [("ln_eps", "blocks.0.norm"), ("gelu_tanh", "blocks.0.act"),
-                                        ("defaults", "blocks.0.norm")])
+@pytest.mark.parametrize("case,where", PITFALLS)
 def test_each_pitfall_is_the_first_jump(runs, case, where):
-    rep = runs[case]
-    assert rep["summary"]["first_jump"] == where, rep["summary"]["jumps"]
-    assert rep["exit_code"] == 1
+    check_pitfall(runs[case], where)
 
-
-class TorchBnNet(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = torch.nn.Linear(WIDTH, WIDTH)
-        self.bn = torch.nn.BatchNorm1d(WIDTH)  # momentum 0.1: new = 0.9 old + 0.1 batch
-
-    def forward(self, x):
-        return self.bn(self.fc(x))
 
 
 class FlaxBnNet(nn.Module):

@@ -7,32 +7,13 @@ import pytest
 import torch
 
 import tensordiff
+from port_models import BLOCKS, PITFALLS, WIDTH, TorchBnNet, TorchNet, check_pitfall, torch_reference
 
 ms = pytest.importorskip("mindspore", reason="MindSpore (CPU) is installed by scripts/python-venv.sh")
 from mindspore import nn as msnn  # noqa: E402
 
-WIDTH, BLOCKS = 16, 3
 
 
-class TorchBlock(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc, self.norm, self.act = torch.nn.Linear(WIDTH, WIDTH), torch.nn.LayerNorm(WIDTH), torch.nn.GELU()
-
-    def forward(self, x):
-        return self.act(self.norm(self.fc(x)))
-
-
-class TorchNet(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.blocks = torch.nn.ModuleList(TorchBlock() for _ in range(BLOCKS))
-        self.head = torch.nn.Linear(WIDTH, 4)
-
-    def forward(self, x):
-        for b in self.blocks:
-            x = b(x)
-        return self.head(x)
 
 
 class MsBlock(msnn.Cell):
@@ -77,16 +58,8 @@ def port(net: TorchNet, **defaults) -> MsNet:
 def runs(tmp_path_factory):
     ms.set_context(mode=ms.PYNATIVE_MODE)
     d = tmp_path_factory.mktemp("port")
-    torch.manual_seed(0)
-    net = TorchNet().eval()
-    with torch.no_grad():  # trained-like norms, not the fresh 1 and 0
-        for b in net.blocks:
-            b.norm.weight.add_(0.1 * torch.randn(WIDTH))
-            b.norm.bias.add_(0.1 * torch.randn(WIDTH))
-    x = np.random.default_rng(1).standard_normal((8, WIDTH)).astype(np.float32)
     ref = str(d / "torch.h5")
-    with tensordiff.Recorder(ref), tensordiff.hook_module(net):
-        net(torch.from_numpy(x))
+    net, x = torch_reference(ref)  # trained-like norms, not the fresh 1 and 0
     out = {}
     for case, defaults in {"faithful": dict(epsilon=1e-5, approximate=False),
                            "ln_eps": dict(epsilon=1e-7, approximate=False),
@@ -113,12 +86,9 @@ def test_faithful_port_matches_without_a_jump(runs):
     assert rep["exit_code"] == 0, [(t["name"], t["reason"]) for t in rep["tensors"] if t["status"] != "match"]
 
 
-@pytest.mark.parametrize("case,where", [("ln_eps", "blocks.0.norm"), ("gelu_tanh", "blocks.0.act"),
-                                        ("defaults", "blocks.0.norm")])
+@pytest.mark.parametrize("case,where", PITFALLS)
 def test_each_pitfall_is_the_first_jump(runs, case, where):
-    rep = runs[case]
-    assert rep["summary"]["first_jump"] == where, rep["summary"]["jumps"]
-    assert rep["exit_code"] == 1
+    check_pitfall(runs[case], where)
 
 
 def test_graph_mode_is_refused_with_the_reason():
@@ -129,15 +99,6 @@ def test_graph_mode_is_refused_with_the_reason():
     finally:
         ms.set_context(mode=ms.PYNATIVE_MODE)
 
-
-class TorchBnNet(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = torch.nn.Linear(WIDTH, WIDTH)
-        self.bn = torch.nn.BatchNorm1d(WIDTH)  # momentum 0.1: new = 0.9 old + 0.1 batch
-
-    def forward(self, x):
-        return self.bn(self.fc(x))
 
 
 class MsBnNet(msnn.Cell):

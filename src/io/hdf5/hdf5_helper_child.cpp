@@ -327,28 +327,24 @@ class Lister {
     const H5S_class_t sclass = space >= 0 ? H5Sget_simple_extent_type(space) : H5S_NO_CLASS;
     // An alias record (docs/design.md §11: the capture package records a tensor whose data
     // equals one recorded before it once): no data, the attribute `alias_of` naming the dataset
-    // that holds it, and its own order and source. Resolved after the walk.
+    // that holds it, and its own order and source. Resolved after the walk. A value record: no
+    // data, the attribute `value`.
     if (sclass == H5S_NULL) {
-      // A value record (docs/design.md §11): a scalar argument or a module setting, as text.
-      if (auto value = read_string_attr(o.dset, "value")) {
-        d.info.value = value->size() > 4096 ? value->substr(0, 4096) + "..." : *value;
-        d.info.type_name = d.info.value->substr(0, d.info.value->find(' '));
-        d.info.count = 0;
+      const auto value = read_string_attr(o.dset, "value");
+      const auto target = value ? std::nullopt : read_string_attr(o.dset, "alias_of");
+      if (value || target) {
+        // A record with no data of its own: its order and source are its own.
         d.order_attr = read_order_attr(o.dset);
         if (auto src = read_string_attr(o.dset, "source")) d.info.source = *src;
-        d.info.shape = {};
-        d.path = ReadPath::kPread;  // no bytes: count 0
-        H5Sclose(space);
-        H5Tclose(type);
-        H5Dclose(o.dset);
-        H5Eclear2(H5E_DEFAULT);
-        push(std::move(d), Open{});
-        return;
-      }
-      if (auto target = read_string_attr(o.dset, "alias_of")) {
-        d.order_attr = read_order_attr(o.dset);
-        if (auto src = read_string_attr(o.dset, "source")) d.info.source = *src;
-        aliases_.push_back({list_.datasets.size(), target->rfind('/', 0) == 0 ? target->substr(1) : *target});
+        if (value) {  // a value record (§11): a scalar argument or a module setting, as text
+          d.info.value = value->size() > 4096 ? value->substr(0, 4096) + "..." : *value;
+          d.info.type_name = d.info.value->substr(0, d.info.value->find(' '));
+          d.info.count = 0;
+          d.info.shape = {};
+          d.path = ReadPath::kPread;  // no bytes: count 0
+        } else {
+          aliases_.push_back({list_.datasets.size(), target->rfind('/', 0) == 0 ? target->substr(1) : *target});
+        }
         H5Sclose(space);
         H5Tclose(type);
         H5Dclose(o.dset);
