@@ -340,3 +340,124 @@ def test_helper_executable_and_fork_fallback_agree(tmp_path):
     r = run("stats", a, env={"TENSORDIFF_HDF5_HELPER": str(tmp_path / "missing")})
     assert r.returncode == 2 and one_line(r.stderr)
     assert "cannot start the HDF5 helper" in r.stderr and "No such file" in r.stderr
+
+
+# Issue 23 items 8, 9: msprobe dump folders. Each file a source opens inside one goes through
+# the checked open of a top-level input.
+
+def msprobe_dump(root, scale=1.0, task="tensor"):
+    """An msprobe dump as msprobe's MindSpore dumper writes it: dump.json, stack.json and one
+    .npy per tensor under dump_tensor_data/ (numpy alone: the CLI suites run without torch)."""
+    data = root / "dump_tensor_data"
+    (data if task == "tensor" else root).mkdir(parents=True)
+    entries = {}
+    for i in range(2):
+        entry = f"Functional.op{i}.0.forward"
+        e = {}
+        for key, cat in (("input_args", "input"), ("output", "output")):
+            x = np.arange(1, 7, dtype=np.float32).reshape(2, 3) * (i + 1)
+            if cat == "output" and i == 1:
+                x = x * np.float32(scale)
+            t = {"type": "mindspore.Tensor", "dtype": "Float32", "shape": [2, 3], "Max": float(x.max()),
+                 "Min": float(x.min()), "Mean": float(x.mean()), "Norm": float(np.linalg.norm(x))}
+            if task == "tensor":
+                t["data_name"] = f"{entry}.{cat}.0.npy"
+                np.save(data / t["data_name"], x)
+            e[key] = [t]
+        entries[entry] = e
+    dump = {"task": task, "level": "L1", "framework": "mindspore",
+            "dump_data_dir": str(data) if task == "tensor" else None, "data": entries}
+    (root / "dump.json").write_text(json.dumps(dump, indent=1))
+    frames = ["File /usr/lib/python3/dist-packages/torch/nn/modules/normalization.py, line 190, in forward, \n x",
+              "File /opt/venv/lib/python3.11/site-packages/msprobe/core/hook.py, line 9, in h, \n x",
+              "File /work/train.py, line 41, in forward, \n y = op(x)"]
+    (root / "stack.json").write_text(json.dumps({"0": [list(entries), frames]}))
+    return root
+
+
+def tree_state(*roots):
+    """Every entry under the roots: kind, size, mtime and (regular files) content."""
+    out = {}
+    for root in roots:
+        for dirpath, dirs, files in os.walk(root):
+            for n in dirs + files:
+                p = os.path.join(dirpath, n)
+                st = os.lstat(p)
+                body = open(p, "rb").read() if stat.S_ISREG(st.st_mode) else os.readlink(p) if stat.S_ISLNK(st.st_mode) else None
+                out[p] = (stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns, body)
+    return out
+
+
+TARGETS = {"dump.json": "dump.json", "stack.json": "stack.json",
+           "npy": "dump_tensor_data/Functional.op1.0.forward.output.0.npy",
+           "pt": "dump_tensor_data/Functional.op1.0.forward.output.0.pt"}
+
+
+@pytest.mark.parametrize("kind", ["fifo", "devzero", "outside"])
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_msprobe_files_are_opened_as_inputs_are(tmp_path, target, kind):
+    """A dump.json, stack.json or tensor file inside an msprobe folder that is a FIFO, a link to
+    /dev/zero or a link out of the folder: one line naming it, exit 2, at once (a FIFO was
+    waited on forever, /dev/zero read to 2 GB, an outside file read), nothing changed."""
+    a, b = msprobe_dump(tmp_path / "a"), msprobe_dump(tmp_path / "b")
+    good = run(a, b, timeout=30)
+    assert good.returncode == 0, good.stderr
+    rel = TARGETS[target]
+    if target == "pt":  # torch.save's zip, read through minizip: its file named .pt in dump.json
+        dj = a / "dump.json"
+        dj.write_text(dj.read_text().replace("Functional.op1.0.forward.output.0.npy", "Functional.op1.0.forward.output.0.pt"))
+        (a / TARGETS["npy"]).unlink()
+    victim = a / rel
+    outside = tmp_path / "elsewhere" / victim.name
+    outside.parent.mkdir()
+    if victim.exists():
+        outside.write_bytes(victim.read_bytes())
+        victim.unlink()
+    else:
+        outside.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: what a link out would read
+    if kind == "fifo":
+        os.mkfifo(victim)
+    elif kind == "devzero":
+        os.symlink("/dev/zero", victim)
+    else:
+        os.symlink(outside, victim)
+    before = tree_state(tmp_path)
+    for args in ((a, b), (b, a), ("stats", a), (tmp_path, tmp_path)):  # tmp_path: a folder holding both
+        t0 = time.monotonic()
+        r = run(*args, timeout=20)
+        assert time.monotonic() - t0 < 15, args
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert one_line(r.stderr), r.stderr
+        assert str(victim) in r.stderr or (args[0] == tmp_path and victim.name in r.stderr), r.stderr
+        want = {"fifo": "is a FIFO (pipe), not a file", "devzero": "link to /dev/zero, outside the dump folder",
+                "outside": f"link to {outside}, outside the dump folder"}[kind]
+        assert want in r.stderr, r.stderr
+    assert tree_state(tmp_path) == before
+
+
+def test_msprobe_stack_json_as_big_as_a_listing_may_be_is_refused_unread(tmp_path):
+    """A regular stack.json beyond what a listing holds is refused by its size, not read."""
+    a, b = msprobe_dump(tmp_path / "a"), msprobe_dump(tmp_path / "b")
+    with open(a / "stack.json", "r+b") as f:
+        f.truncate((4 << 30) + 1)  # sparse: no disk used
+    r = run(a, b, timeout=20)
+    assert r.returncode == 2 and one_line(r.stderr), r.stderr
+    assert f"{a / 'stack.json'}: 4294967297 bytes, more than the 4294967296" in r.stderr
+
+
+def test_msprobe_missing_tensor_file_is_still_a_row(tmp_path):
+    """A tensor file that is simply missing stays an error row (the run goes on), not a refusal."""
+    a, b = msprobe_dump(tmp_path / "a"), msprobe_dump(tmp_path / "b")
+    (a / TARGETS["npy"]).unlink()
+    r = run(a, b, "--json", "-", timeout=30)
+    rep = json.loads(r.stdout)
+    errors = [t for t in rep["tensors"] if t["status"] == "error"]
+    assert r.returncode == 2 and [t["name"] for t in errors] == ["Functional.op1.0.forward.output.0"], r.stderr
+    assert "is missing" in errors[0]["reason"]
+
+
+def test_msprobe_source_line_skips_dist_packages_and_framework_frames(tmp_path):
+    """'recorded at' is the user's line: Debian's dist-packages and msprobe's frames skipped."""
+    a, b = msprobe_dump(tmp_path / "a"), msprobe_dump(tmp_path / "b")
+    rep = json.loads(run(a, b, "--json", "-").stdout)
+    assert {t["source"] for t in rep["tensors"]} == {"/work/train.py:41"}

@@ -21,14 +21,14 @@
 #include <functional>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "io/formats.hpp"
+#include "io/input_file.hpp"
 #include "io/msprobe/msprobe.hpp"
 #include "io/numpy/npy.hpp"
 #include "io/raw_source.hpp"
@@ -40,6 +40,8 @@ namespace {
 
 using nlohmann::ordered_json;
 
+// dump.json and stack.json: a listing of 10^5 entries is hundreds of MB; a file beyond this is
+// no listing (and is refused before it is read).
 constexpr uint64_t kMaxJson = uint64_t(4) << 30;
 
 // Bare NaN / Infinity / -Infinity (Python's json) as strings, which JSON can carry.
@@ -150,8 +152,17 @@ void collect(const ordered_json& v, const std::string& name, int depth, std::vec
   }
 }
 
+// Frames that are not the user's: installed packages (pip's site-packages, Debian's
+// dist-packages), the frameworks and msprobe wherever they live (a source checkout of torch),
+// and Python's own library (/usr/lib/python3.11/contextlib.py).
+bool framework_frame(const std::string& file) {
+  for (const char* part : {"/site-packages/", "/dist-packages/", "/torch/", "/mindspore/", "/msprobe/", "/lib/python"})
+    if (file.find(part) != std::string::npos) return true;
+  return file.rfind("<frozen ", 0) == 0;
+}
+
 // "File /x/model.py, line 41, in forward, \n y = self.fc(x)" → "/x/model.py:41", for the first
-// frame that is not the framework's or msprobe's own.
+// frame that is the user's (framework_frame).
 std::string user_frame(const ordered_json& lines) {
   for (const auto& l : lines) {
     if (!l.is_string()) continue;
@@ -160,7 +171,7 @@ std::string user_frame(const ordered_json& lines) {
     const size_t comma = s.find(", line ");
     if (comma == std::string::npos) continue;
     const std::string file = s.substr(5, comma - 5);
-    if (file.find("site-packages") != std::string::npos || file.find("/msprobe/") != std::string::npos) continue;
+    if (framework_frame(file)) continue;
     size_t k = comma + 7, e = k;
     while (e < s.size() && std::isdigit(static_cast<unsigned char>(s[e]))) ++e;
     return file + ":" + s.substr(k, e - k);
@@ -169,13 +180,26 @@ std::string user_frame(const ordered_json& lines) {
 }
 
 // Entry name → its user's source line, from stack.json (both of its layouts).
+// stack.json is opened like every file of the dump (read_input_text: a regular file inside the
+// folder, of bounded size); one that is absent costs the source lines only, and so does one
+// whose JSON is broken.
 std::unordered_map<std::string, std::string> read_stacks(const std::string& dir) {
   std::unordered_map<std::string, std::string> out;
-  std::ifstream in(dir + "/stack.json");
-  if (!in) return out;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const ordered_json j = ordered_json::parse(ss.str(), nullptr, false);
+  const std::string path = dir + "/stack.json";
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return out;
+  check_inside_folder(dir, path);
+  const std::string text = read_input_text(path, kMaxJson);
+  ordered_json j;
+  try {  // {"0": [[names], ["File ..."]]}: a few levels; deeper is broken (and not recursed into)
+    const ordered_json::parser_callback_t limit = [](int depth, ordered_json::parse_event_t, ordered_json&) {
+      if (depth > 8) throw std::runtime_error("nested too deep");
+      return true;
+    };
+    j = ordered_json::parse(text, limit, false);
+  } catch (const std::runtime_error&) {
+    return out;
+  }
   if (!j.is_object()) return out;  // a broken stack.json costs the source lines only
   for (const auto& [k, v] : j.items()) {
     if (v.is_array() && v.size() == 2 && v[0].is_array() && v[1].is_array()) {  // {"0": [[names], [lines]]}
@@ -309,14 +333,10 @@ std::string dump_json_path(const std::string& path, std::string& dir) {
 MsprobeDump read_msprobe(const std::string& path) {
   MsprobeDump d;
   const std::string json_path = dump_json_path(path, d.dir);
-  std::ifstream in(json_path, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kIo, json_path + ": cannot open");
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<uint64_t>(in.tellg());
-  if (size > kMaxJson) throw Error(ErrorCode::kCorrupt, json_path + ": larger than 4 GiB");
-  in.seekg(0);
-  std::string text(size, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(size));
+  // Every file of the dump is opened as a top-level input is (a regular file, never blocking,
+  // of bounded size), and must lie inside the dump folder (docs/design.md §7).
+  if (json_path != path) check_inside_folder(d.dir, json_path);
+  const std::string text = read_input_text(json_path, kMaxJson);
   const ordered_json::parser_callback_t limit = [&](int depth, ordered_json::parse_event_t, ordered_json&) {
     if (depth > 40) throw Error(ErrorCode::kCorrupt, json_path + ": values nested deeper than 40 levels");
     return true;
@@ -404,6 +424,13 @@ std::unique_ptr<Source> open_msprobe(const std::string& path) {
     if (m.data_name->find('/') != std::string::npos || m.data_name->find("..") != std::string::npos)
       throw Error(ErrorCode::kCorrupt, what + ": data_name '" + *m.data_name + "' is not a plain file name");
     const std::string file = d.dir + "/dump_tensor_data/" + *m.data_name;
+    // A file that is there is opened only when it is a regular file inside the dump folder: a
+    // FIFO would block, a device has no end, a link out of the folder reads someone else's
+    // file. Each is the run's error (one line naming it), not a row; a missing file is a row.
+    if (struct stat st; ::lstat(file.c_str(), &st) == 0) {
+      check_inside_folder(d.dir, file);
+      if (::stat(file.c_str(), &st) == 0) check_input_file(file);
+    }
     const size_t k = files.size();
     try {
       std::vector<RawTensor> got;

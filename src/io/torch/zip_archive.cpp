@@ -2,20 +2,53 @@
 
 #include <minizip/unzip.h>
 
+#include <unistd.h>
+
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
+#include "io/input_file.hpp"
 #include "tensordiff/error.hpp"
 
 namespace tensordiff {
 
 namespace {
 
+// minizip's own open is fopen, which blocks on a FIFO and reads a device: the archive is
+// opened through open_input_file (a regular file only, never blocking) and handed to minizip's
+// stdio functions as a FILE*. The callback runs inside C code: its error is kept, not thrown.
 struct Unz {
   unzFile f = nullptr;
-  explicit Unz(const std::string& path) : f(unzOpen64(path.c_str())) {}
+  std::string open_error;
+  explicit Unz(const std::string& path) {
+    zlib_filefunc64_def io;
+    fill_fopen64_filefunc(&io);
+    io.zopen64_file = &open_checked;
+    io.opaque = this;
+    f = unzOpen2_64(path.c_str(), &io);
+    if (!f && !open_error.empty()) throw Error(ErrorCode::kIo, open_error);
+  }
   ~Unz() {
     if (f) unzClose(f);
+  }
+  Unz(const Unz&) = delete;
+  Unz& operator=(const Unz&) = delete;
+
+ private:
+  static voidpf ZCALLBACK open_checked(voidpf opaque, const void* filename, int) {
+    Unz* self = static_cast<Unz*>(opaque);
+    try {
+      const InputFile in = open_input_file(static_cast<const char*>(filename));
+      FILE* fp = ::fdopen(in.fd, "rb");
+      if (!fp) ::close(in.fd);
+      return fp;
+    } catch (const Error& e) {
+      self->open_error = e.what();
+      return nullptr;
+    } catch (...) {
+      return nullptr;
+    }
   }
 };
 
