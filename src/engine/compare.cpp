@@ -5,6 +5,7 @@
 #include <limits>
 #include <future>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/format.hpp"
 #include "engine/backend.hpp"
@@ -327,6 +328,88 @@ bool is_summary_input(const std::string& path) {
   return f == Format::kSummary || (f == Format::kMsprobe && !msprobe_has_data(read_msprobe(path)));
 }
 
+// The parts of a path: "dump/step0/rank0/" → dump, step0, rank0.
+std::vector<std::string> components(const std::string& p) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start <= p.size();) {
+    size_t end = p.find('/', start);
+    if (end == std::string::npos) end = p.size();
+    if (end > start && p.compare(start, end - start, ".") != 0) out.push_back(p.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string first_parts(const std::vector<std::string>& rels) {
+  std::string out;
+  for (size_t i = 0; i < rels.size() && i < 3; ++i) out += (i ? ", " : "") + rels[i];
+  return out + (rels.size() > 3 ? ", ... (" + std::to_string(rels.size()) + " dumps)" : "");
+}
+
+// A folder of dumps pairs its parts by relative path. Given at different levels (a rank's dump
+// against the root above it, a step folder against a root of steps) nothing pairs, and a
+// report of everything one-sided is a wrong answer: say what was given and what to give
+// (docs/design.md §7).
+void check_same_level(const std::string& a, bool folder_a, const std::string& b, bool folder_b,
+                      const CompareOptions& o) {
+  if (folder_a != folder_b) {
+    const std::string& folder = folder_a ? a : b;
+    const std::string& one = folder_a ? b : a;
+    const std::vector<std::string> rels = folder_parts(folder);
+    if (detect_format(one) == Format::kMsprobe) {
+      // The part whose relative path ends the other path (dump/step0/rank0 ↔ root/step0/rank0).
+      const std::vector<std::string> c = components(one);
+      std::string same;
+      size_t best = 0;
+      for (const std::string& r : rels) {
+        const std::vector<std::string> rc = components(r);
+        size_t k = 0;
+        while (k < rc.size() && k < c.size() && rc[rc.size() - 1 - k] == c[c.size() - 1 - k]) ++k;
+        if (k == rc.size() && k > best) best = k, same = r;
+      }
+      throw Error(ErrorCode::kUsage,
+                  one + ": one msprobe dump, but " + folder + " is a folder of dumps (" + first_parts(rels) +
+                      "): give " + (same.empty() ? "one of its dumps" : folder + "/" + same) + " against " + one +
+                      ", or the two roots");
+    }
+    throw Error(ErrorCode::kUsage, folder + ": is a folder of dumps, but " + one +
+                                       " is one file; compare two folders (files pair by relative path) or two files");
+  }
+  if (!folder_a || !o.maps.empty()) return;  // --map may pair what the paths do not
+  const std::vector<std::string> ra = folder_parts(a), rb = folder_parts(b);
+  if (ra.empty() || rb.empty()) return;
+  const std::unordered_set<std::string> in_a(ra.begin(), ra.end()), in_b(rb.begin(), rb.end());
+  for (const std::string& r : rb)
+    if (in_a.count(r)) return;
+  // The deeper side's parts are PREFIX/<the other side's part>: a level apart. Of the
+  // prefixes, the one the shallow folder's own path ends with (A/step1 against B: B/step1).
+  auto prefix_over = [](const std::vector<std::string>& deep, const std::unordered_set<std::string>& shallow,
+                        const std::string& shallow_path) {
+    const std::vector<std::string> c = components(shallow_path);
+    std::string first;
+    for (const std::string& r : deep)
+      for (size_t slash = r.find('/'); slash != std::string::npos; slash = r.find('/', slash + 1)) {
+        if (!shallow.count(r.substr(slash + 1))) continue;
+        const std::string x = r.substr(0, slash);
+        const std::vector<std::string> xc = components(x);
+        if (xc.size() <= c.size() && std::equal(xc.begin(), xc.end(), c.end() - xc.size())) return x;
+        if (first.empty()) first = x;
+      }
+    return first;
+  };
+  std::string x = prefix_over(rb, in_a, a);
+  const bool b_deeper = !x.empty();
+  if (!b_deeper) x = prefix_over(ra, in_b, b);
+  if (x.empty()) return;
+  const std::string& deep = b_deeper ? b : a;
+  const std::string& shallow = b_deeper ? a : b;
+  const std::vector<std::string>& rs = b_deeper ? ra : rb;
+  const std::vector<std::string>& rd = b_deeper ? rb : ra;
+  throw Error(ErrorCode::kUsage, shallow + " holds " + first_parts(rs) + " and " + deep + " holds " + first_parts(rd) +
+                                     ": folders pair their dumps by relative path, and these are a level apart; give " +
+                                     deep + "/" + x + " against " + shallow + ", or two folders of the same level");
+}
+
 }  // namespace
 
 namespace {
@@ -364,10 +447,7 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   // A folder of dumps pairs its files by relative path; against one file there is nothing to
   // pair, and silently reading the file as a one-file folder would report everything missing.
   const bool folder_a = detect_format(path_a) == Format::kFolder, folder_b = detect_format(path_b) == Format::kFolder;
-  if (folder_a != folder_b)
-    throw Error(ErrorCode::kUsage, (folder_a ? path_a : path_b) + ": is a folder of dumps, but " +
-                                       (folder_a ? path_b : path_a) +
-                                       " is one file; compare two folders (files pair by relative path) or two files");
+  check_same_level(path_a, folder_a, path_b, folder_b, o);
   if (is_summary_input(path_a) || is_summary_input(path_b)) {
     Report rep = compare_summaries(path_a, path_b, o);
     if (folder_a) per_file(rep);
@@ -410,9 +490,47 @@ Report compare_arrays(const std::vector<ArrayView>& a, const std::vector<ArrayVi
   return compare_sources(*src_a, *src_b, *backend, note, t0, o);
 }
 
+namespace {
+
+// `stats` of a summary input (an msprobe statistics dump, a folder of them, a summary file):
+// what it records, as recorded; nothing is read or computed (docs/design.md §1, §4).
+StatsReport stats_of_summary(const std::string& path, const EngineOptions& o, const std::vector<std::string>& names,
+                             std::chrono::steady_clock::time_point t0) {
+  CompareOptions co;
+  co.engine = o;
+  const SummaryDump d = summary_input(path, co);
+  StatsReport rep;
+  rep.input = path;
+  rep.backend = "none (the statistics the summary records)";
+  size_t selected = 0;
+  for (const auto& t : d.tensors) selected += name_selected(t.name, names, {}, {});
+  check_stats_selection(d.tensors, path, names, selected);
+  bool producer_float32 = false;
+  for (size_t i = 0; i < d.tensors.size(); ++i) {
+    const TensorInfo& t = d.tensors[i];
+    if (!name_selected(t.name, names, {}, {})) continue;
+    StatsEntry e{t, std::nullopt, ""};
+    if (!t.unsupported.empty()) {
+      ++rep.unsupported;
+    } else {
+      e.stats = d.stats[i];
+      producer_float32 = producer_float32 || d.stats[i].reduction_roundoff > 0;
+    }
+    rep.tensors.push_back(std::move(e));
+  }
+  if (producer_float32)
+    rep.notes.push_back(path + ": msprobe's statistics as it recorded them: min, max, and mean and L2 computed in "
+                               "float32; it records no counts, std, first nonzeros or checksum (shown as -)");
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+}  // namespace
+
 StatsReport stats(const std::string& path, const EngineOptions& o,
                   const std::vector<std::string>& names) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (is_summary_input(path)) return stats_of_summary(path, o, names, t0);
   std::string note;
   auto backend = make_backend(o.backend, o.device, o.simd, o.log, &note);
   std::unique_ptr<Source> src;

@@ -40,7 +40,7 @@ SummaryDump folder_summary(const std::string& root, const CompareOptions& o) {
     } catch (const Error&) {
       continue;  // none of the formats read (the tensor path notes it)
     }
-    if (f == Format::kSafetensorsIndex) continue;
+    if (f == Format::kSafetensorsIndex || f == Format::kMsprobeConfig) continue;
     parts.push_back(summary_of(path, o));
     rels.push_back(rel);
     const int64_t step = step_of(rel);
@@ -77,6 +77,12 @@ SummaryDump summary_of(const std::string& path, const CompareOptions& o) {
   }
   return d;
 }
+
+}  // namespace
+
+SummaryDump summary_input(const std::string& path, const CompareOptions& o) { return summary_of(path, o); }
+
+namespace {
 
 bool close(double a, double b, const Tolerance& t) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);

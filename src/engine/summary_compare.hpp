@@ -5,12 +5,17 @@
 #include <vector>
 
 #include "engine/matcher.hpp"
+#include "io/summary/summary_source.hpp"
 #include "tensordiff/report.hpp"
 
 namespace tensordiff {
 
 // Either input may be a summary (JSON) or a full dump, whose summary is computed with stats().
 Report compare_summaries(const std::string& a, const std::string& b, const CompareOptions& o);
+
+// One input's summary: a summary file, an msprobe statistics dump, a folder of them (in the
+// folder's order), or a dump's computed with stats().
+SummaryDump summary_input(const std::string& path, const CompareOptions& o);
 
 // Shared with compare(): the run's precision (engine/precision.hpp's rule over every pair the
 // names make), and a report entry's name, infos, status, order, tolerance.

@@ -68,6 +68,7 @@ class FolderSource final : public Source {
         notes_.push_back(root_ + ": " + rel + " is none of the formats read; skipped");
         continue;
       }
+      if (f == Format::kMsprobeConfig) continue;  // msprobe's settings beside its dumps: no dump
       if (f == Format::kSummary || f == Format::kSafetensorsIndex) {
         notes_.push_back(root_ + ": " + rel + " (a " + format_name(f) + ") skipped");
         continue;

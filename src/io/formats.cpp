@@ -27,8 +27,25 @@ bool has_suffix(const std::string& s, const std::string& suffix) {
   return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The folder that holds `path` ("A/dump_tensor_data/" → "A", "x" → ".").
+std::string parent_of(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const size_t slash = path.rfind('/');
+  const std::string last = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (last == "." || last == "..") return path + "/..";
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
 Format detect_folder(const std::string& path) {
-  if (::access((path + "/dump.json").c_str(), R_OK) == 0) return Format::kMsprobe;
+  if (::access((path + "/dump.json").c_str(), F_OK) == 0) return Format::kMsprobe;
+  // A folder inside an msprobe dump (its dump_tensor_data/ of files named ENTRY.input.0.pt):
+  // read as a folder of dumps it would pair files by name and order them by name, and name a
+  // wrong first divergence. The dump is the folder that holds dump.json.
+  const std::string parent = parent_of(path);
+  if (struct stat st; ::stat((parent + "/dump.json").c_str(), &st) == 0)
+    throw Error(ErrorCode::kUsage, path + ": a folder inside the msprobe dump " + parent +
+                                       " (its dump.json is there): give " + parent);
   if (DIR* d = ::opendir(path.c_str())) {
     bool index = false;
     while (const dirent* e = ::readdir(d)) index = index || has_suffix(e->d_name, ".safetensors.index.json");
@@ -88,6 +105,7 @@ const char* format_name(Format f) {
     case Format::kTorch: return "PyTorch";
     case Format::kTorchLegacy: return "PyTorch (legacy)";
     case Format::kMsprobe: return "msprobe";
+    case Format::kMsprobeConfig: return "msprobe config";
     case Format::kFolder: return "folder";
   }
   return "?";
@@ -132,6 +150,11 @@ Format detect_format(const std::string& path) {
         (head.find("\"task\"") != std::string::npos && head.find("\"data\"") != std::string::npos &&
          head.find("\"kind\"") == std::string::npos))
       return Format::kMsprobe;
+    // msprobe's config.json ({"task": ..., "dump_path": ..., "level": ...}; L2's
+    // kernel_config.json {"dump": {"dump_path": ...}}), often kept beside the dumps.
+    if (head.find("\"dump_path\"") != std::string::npos && head.find("\"tensors\"") == std::string::npos &&
+        head.find("\"name\"") == std::string::npos)
+      return Format::kMsprobeConfig;
     return Format::kSummary;
   }
   throw Error(ErrorCode::kNotHdf5, path + ": not a dump tensordiff reads (" + kFormats + ")" + not_a_dump_hint(path, b, n));
@@ -153,6 +176,9 @@ std::unique_ptr<Source> open_source(const std::string& path, const EngineOptions
                                                   "unpickling can read; load it and torch.save it again");
     case Format::kSummary:
       throw Error(ErrorCode::kUsage, path + ": a summary holds no data here");
+    case Format::kMsprobeConfig:
+      throw Error(ErrorCode::kUsage, path + ": msprobe's configuration (task, dump_path, level), not a dump: "
+                                            "give the dump folder (the one holding dump.json, or the dump_path root)");
   }
   throw Error(ErrorCode::kInternal, path + ": unknown format");
 }

@@ -22,13 +22,15 @@ enum class Format {
   kTorch,             // torch.save's zip format (torch >= 1.6)
   kTorchLegacy,       // torch.save's older pickle format: refused with a clear message
   kMsprobe,           // an msprobe dump folder (dump.json and its tensor files), or its dump.json
+  kMsprobeConfig,     // msprobe's config.json (its settings: task, dump_path, level): no dump
   kFolder,            // a folder of dumps (per-rank files): "RELATIVE/PATH:tensor"
 };
 
 const char* format_name(Format f);
 
 // Throws Error naming the path when it is missing or is none of the formats (the message
-// lists those that are read).
+// lists those that are read), and when it is a folder inside an msprobe dump (its
+// dump_tensor_data/): the message names the dump folder to give instead.
 Format detect_format(const std::string& path);
 
 // The dump at `path`, whatever its format (summaries excepted: engine/summary_compare.hpp).

@@ -342,8 +342,8 @@ def test_helper_executable_and_fork_fallback_agree(tmp_path):
     assert "cannot start the HDF5 helper" in r.stderr and "No such file" in r.stderr
 
 
-# Issue 23 items 8, 9: msprobe dump folders. Each file a source opens inside one goes through
-# the checked open of a top-level input.
+# Issue 23 items 7-10: msprobe dump folders. Each file a source opens inside one goes through
+# the checked open of a top-level input; a folder given at the wrong level is named.
 
 def msprobe_dump(root, scale=1.0, task="tensor"):
     """An msprobe dump as msprobe's MindSpore dumper writes it: dump.json, stack.json and one
@@ -461,3 +461,69 @@ def test_msprobe_source_line_skips_dist_packages_and_framework_frames(tmp_path):
     a, b = msprobe_dump(tmp_path / "a"), msprobe_dump(tmp_path / "b")
     rep = json.loads(run(a, b, "--json", "-").stdout)
     assert {t["source"] for t in rep["tensors"]} == {"/work/train.py:41"}
+
+
+def test_tensor_data_folder_given_for_the_dump_points_at_it(tmp_path):
+    """dump_tensor_data/ (files named ENTRY.input.0.npy) instead of the folder with dump.json
+    compared files by name and named a wrong first divergence: now one line naming the dump."""
+    a, b = msprobe_dump(tmp_path / "a"), msprobe_dump(tmp_path / "b", scale=2.0)
+    for args, named in (((a / "dump_tensor_data", b / "dump_tensor_data"), a),
+                        ((a, str(b / "dump_tensor_data") + "/"), b),
+                        (("stats", a / "dump_tensor_data"), a)):
+        r = run(*args)
+        assert r.returncode == 2 and one_line(r.stderr), r.stderr
+        assert f"a folder inside the msprobe dump {named} (its dump.json is there): give {named}" in r.stderr, r.stderr
+        assert r.stdout == ""
+    r = subprocess.run([BIN, "dump_tensor_data", str(b)], cwd=a, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "give ." in r.stderr, r.stderr
+
+
+def test_rank_or_step_folder_against_a_dump_root_says_what_to_give(tmp_path):
+    """A step or rank folder against a root of step*/rank* dumps pairs nothing by relative path:
+    say what was given and what to give, exit 2 (was: every tensor one-sided)."""
+    for root in (tmp_path / "A", tmp_path / "B"):
+        for step in (0, 1):
+            msprobe_dump(root / f"step{step}" / "rank0")
+    A, B = tmp_path / "A", tmp_path / "B"
+    cases = [((A / "step1" / "rank0", B), f"give {B}/step1/rank0 against {A}/step1/rank0"),
+             ((B, A / "step0" / "rank0"), f"give {B}/step0/rank0 against {A}/step0/rank0"),
+             ((A / "step1", B), f"give {B}/step1 against {A}/step1"),
+             ((A, B / "step0"), f"give {A}/step0 against {B}/step0")]
+    for args, want in cases:
+        r = run(*args)
+        assert r.returncode == 2 and one_line(r.stderr), (args, r.stderr)
+        assert want in r.stderr, (args, r.stderr)
+    assert run(A, B).returncode == 0
+    assert run(A / "step1", B / "step1").returncode == 0
+
+
+def test_msprobe_config_json_beside_the_dumps_is_not_a_summary(tmp_path):
+    """msprobe's config.json kept in the dump root was 'a summary skipped' (and made the root
+    compare as summaries): it is skipped quietly, and named for what it is when given."""
+    for root in (tmp_path / "A", tmp_path / "B"):
+        msprobe_dump(root / "step0" / "rank0")
+        (root / "config.json").write_text(json.dumps({"task": "tensor", "dump_path": str(root), "rank": [], "step": [],
+                                                      "level": "L1", "tensor": {"scope": [], "list": []}}))
+    r = run(tmp_path / "A", tmp_path / "B", "--json", "-")
+    assert r.returncode == 0 and "config.json" not in r.stderr, r.stderr
+    assert json.loads(r.stdout)["summary"]["matched"] == 4
+    r = run("stats", tmp_path / "A" / "config.json")
+    assert r.returncode == 2 and one_line(r.stderr)
+    assert "config.json: msprobe's configuration" in r.stderr and "not a dump" in r.stderr, r.stderr
+
+
+def test_stats_of_an_msprobe_statistics_dump_prints_what_it_recorded(tmp_path):
+    """stats on a statistics dump exited 2; it prints msprobe's own statistics, as recorded."""
+    s = msprobe_dump(tmp_path / "s" / "step0" / "rank0", task="statistics")
+    for path, prefix in ((s, ""), (tmp_path / "s", "step0/rank0:")):
+        r = run("stats", path, "--json", "-")
+        assert r.returncode == 0, r.stderr
+        rep = json.loads(r.stdout)
+        t = {x["name"]: x for x in rep["tensors"]}[prefix + "Functional.op1.0.forward.output.0"]
+        assert t["max"] == 12.0 and t["min"] == 2.0 and t["mean"] == 7.0 and t["storage"] == "msprobe statistics"
+        assert t["l2"] == pytest.approx(float(np.linalg.norm(np.arange(1, 7) * 2)), rel=1e-6)
+        assert t["nan"] is None and t["checksum"] is None
+        assert rep["summary"]["tensors"] == 4
+    r = run("stats", s)
+    assert r.returncode == 0 and "Functional.op1.0.forward.output.0" in r.stdout, r.stderr
+    assert "msprobe's statistics as it recorded them" in r.stderr and "float32" in r.stderr, r.stderr

@@ -195,3 +195,25 @@ def test_html_opens_fast_with_100000_tensors(tmp_path):
     assert 'data-ready="1"' in dom and 'data-points="100000"' in dom
     assert secs < 60, secs
     print(f"\n  100,000-pair HTML: {page.stat().st_size / 1e6:.1f} MB, rendered headless in {secs:.1f} s")
+
+
+def test_max_rel_where_a_is_zero_is_infinite_in_every_report(tmp_path):
+    """docs/design.md §4: max_rel = max |d|/|a|, and |a| = 0 with d != 0 is +inf (no finite
+    relative error exists; msprobe's |d|/(|a| + 1e-10) is a number eps makes up). Table, CSV and
+    JSON hold that same value, spelled as each format spells infinity, with where it is."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, x in ((a, [0.0, 1.0, 2.0]), (b, [1.0, 1.0, 2.5])):
+        d.mkdir()
+        np.save(d / "t.npy", np.array(x, dtype=np.float32))
+    r = subprocess.run([BIN, a / "t.npy", b / "t.npy", "--csv", tmp_path / "r.csv", "--json", tmp_path / "r.json"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "max rel" in r.stdout.splitlines()[0]
+    assert re.search(r" t +f32 +1 +inf +0\.5 ", r.stdout.splitlines()[1]), r.stdout  # max|d|, max rel, rel L2
+    (line,) = list(csv.DictReader(open(tmp_path / "r.csv")))
+    assert line["max_rel"] == "inf" and float(line["max_rel"]) == float("inf")
+    t = json.load(open(tmp_path / "r.json"))["tensors"][0]
+    assert t["diff"]["max_rel"] == "Infinity" and float(t["diff"]["max_rel"]) == float("inf")
+    assert t["diff"]["max_rel_at"] == {"index": [0], "flat_index": 0, "a": 0, "b": 1}
+    r = subprocess.run([BIN, "show", a / "t.npy", b / "t.npy", "t"], capture_output=True, text=True, timeout=60)
+    assert re.search(r"max rel\s+inf at \[0\] \(a 0, b 1\)", r.stdout), r.stdout
