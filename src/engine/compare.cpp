@@ -120,7 +120,8 @@ void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
                      const std::vector<bool>& done, bool stop_at_first) {
   // With --stop-at-first, pairs of A that were never read are counted as skipped. Kept pairs
   // move down in place: a second vector of 10^5 reports would double the peak memory.
-  size_t kept = 0;
+  size_t kept = 0, unpaired_values = 0;
+  std::string first_unpaired;
   Summary& s = rep.summary;
   bool cut = false;
   for (size_t i = 0; i < pairs.size(); ++i) {
@@ -128,6 +129,18 @@ void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
     const bool needs_read = pairs[i].status == Status::kMatch;
     if (r.status != Status::kOnlyInB && (cut || (needs_read && !done[i]))) {
       ++s.skipped;
+      continue;
+    }
+    // A recorded value (a scalar argument, a setting) on one side only is a recorder's
+    // capability, not a run's difference (msprobe records arguments, an HDF5 twin of the same
+    // tensors does not; hook_module(settings=True) on one side): kept as a row, noted, and not
+    // counted as a pair that differs.
+    const bool one_sided_value = (r.status == Status::kOnlyInA || r.status == Status::kOnlyInB) &&
+                                 ((r.info_a && r.info_a->value) || (r.info_b && r.info_b->value));
+    if (one_sided_value) {
+      if (!unpaired_values++) first_unpaired = r.name;
+      if (kept != i) rep.tensors[kept] = std::move(r);
+      ++kept;
       continue;
     }
     if (pairs[i].unsupported) ++s.unsupported;
@@ -149,6 +162,10 @@ void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
   }
   rep.tensors.resize(kept);
   rep.tensors.shrink_to_fit();
+  if (unpaired_values > 0)
+    rep.notes.push_back(std::to_string(unpaired_values) + " recorded value" + (unpaired_values > 1 ? "s" : "") +
+                        " (scalar arguments, module settings) on one side only ('" + first_unpaired +
+                        "' first): not compared, and not counted as differences (the other side's recorder records none)");
 }
 
 namespace {
