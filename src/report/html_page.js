@@ -1,5 +1,5 @@
 // The HTML report's script (compiled into the writer: src/report/CMakeLists.txt). It reads the
-// columnar JSON in <script id="data"> (index = row in execution order), draws the two plots,
+// columnar JSON of the element #data (index = row in execution order), draws the two plots,
 // builds the paged table, and opens a row's details from the headline's links, the plots or a
 // click. No network: everything it needs is in the page.
 (function(){
@@ -69,7 +69,8 @@ function drawPlot(p){
  c.lineWidth=2;
  if(FD>=0){var fx=Math.round(X(FD,W));c.strokeStyle='#d22';c.beginPath();c.moveTo(fx,y0-(p.xaxis?0:8));c.lineTo(fx,y1);c.stroke();}
  c.setLineDash([5,4]);c.strokeStyle='#e80';
- jumps.forEach(function(k){var jx=Math.round(X(k,W));c.beginPath();c.moveTo(jx,y0-(p.xaxis?0:8));c.lineTo(jx,y1);c.stroke();});
+ p.marks=0;
+ jumps.forEach(function(k){var jx=Math.round(X(k,W));c.beginPath();c.moveTo(jx,y0-(p.xaxis?0:8));c.lineTo(jx,y1);c.stroke();p.marks++;});
  c.setLineDash([]);c.lineWidth=1;
  if(!p.xaxis){  // flags above the upper plot: the divergence on the first line, the jumps on the second
   c.textBaseline='middle';c.font='600 11px system-ui,sans-serif';
@@ -85,7 +86,8 @@ function drawPlot(p){
   c.fillRect(X(i,W)-1.5,(v===0?Y(lo):Y(lg(v)))-1.5,3,3);}
  return drawn;}
 function drawPlots(){var n=drawPlot(plots[0]);drawPlot(plots[1]);var box=$('plotbox');box.dataset.points=n;
- box.dataset.jumps=jumps.length;box.dataset.divergence=FD;}
+ // what was drawn, for the tests: points, jump lines (on both plots), the divergence's row
+ box.dataset.jumps=Math.min(plots[0].marks,plots[1].marks);box.dataset.divergence=FD;}
 function nearest(e){var r=e.target.getBoundingClientRect(),W=r.width,x=e.clientX-r.left;if(N===0)return -1;
  return Math.max(0,Math.min(N-1,Math.round((x-L)/(W-L-R)*(N-1))));}
 cvs.forEach(function(cv){
@@ -172,7 +174,8 @@ function openRow(i){if(!(i>=0&&i<N))return;sel=i;var tr=showInTable(i),d=$('deta
  if(tr){var box=$('tablebox');box.scrollTop=Math.max(0,tr.offsetTop-Math.min(box.clientHeight/3,100));tr.scrollIntoView({block:'nearest'});}
  // for the tests: whether the row and its details ended up in the window
  var r=tr?tr.getBoundingClientRect():null,b=d.getBoundingClientRect(),h=window.innerHeight;
- d.dataset.rowInView=r&&r.top>=0&&r.bottom<=h?'1':'0';d.dataset.inView=b.top<h&&b.bottom>0&&b.height>0?'1':'0';}
+ d.dataset.rowInView=r&&r.top>=0&&r.bottom<=h?'1':'0';d.dataset.inView=b.top<h&&b.bottom>0&&b.height>0?'1':'0';
+ d.dataset.beside=b.left>=$('tablebox').getBoundingClientRect().right-1?'1':'0';}
 $('tb').onclick=function(e){var tr=e.target.closest('tr');if(tr)openRow(+tr.dataset.i);};
 document.addEventListener('click',function(e){var a=e.target.closest&&e.target.closest('a.row-link');
  if(a){e.preventDefault();openRow(+a.dataset.row);return;}if(e.target.classList.contains('close'))closeDetail();});
