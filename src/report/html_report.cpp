@@ -186,6 +186,8 @@ std::string linked(const std::string& line, const std::vector<std::string>& name
   return out + html_escape(line.substr(at));
 }
 
+constexpr size_t kMaxJumpLinks = 200;  // a headline, not a second table
+
 // The headline: the summary as the terminal words it, its first divergence and first jump lines
 // with their names as links, and every jump (the terminal lists eight) as a link.
 std::string headline(const Report& rep) {
@@ -214,6 +216,8 @@ std::string headline(const Report& rep) {
              linked(line.substr(fj_tag.size()), {fj->gap_after.value_or(""), fj->name}, rows) + "</p>\n";
     } else if (line.find(" more jump") != std::string::npos && line.find("(*):") != std::string::npos) {
       continue;  // the list below names every jump
+    } else if (line.rfind("no divergence", 0) == 0 || line.rfind("no jump", 0) == 0) {
+      out += "<p class=\"hl none\">" + html_escape(line) + "</p>\n";  // the answer too
     } else {
       (first ? out : notes) += std::string("<p class=\"") + (first ? "counts" : "note") + "\">" + html_escape(line) + "</p>\n";
     }
@@ -222,14 +226,18 @@ std::string headline(const Report& rep) {
   if (!s.jumps.empty()) {
     out += "<p class=\"hl jl\"><span class=\"tag\">" + std::to_string(s.jumps.size()) + " jump" +
            (s.jumps.size() > 1 ? "s" : "") + "</span> ";
-    bool sep = false;
+    size_t listed = 0;
     for (const auto& r : rep.tensors) {
       if (!r.jump) continue;
+      if (++listed > kMaxJumpLinks) {
+        out += " &middot; and " + std::to_string(s.jumps.size() - kMaxJumpLinks) + " more (marked * in the table)";
+        break;
+      }
+      const bool sep = listed > 1;
       out += std::string(sep ? " &middot; " : "") + row_link(r.name, rows) + " (order " + std::to_string(r.order);
       if (r.growth) out += ", x" + (std::isinf(*r.growth) ? std::string("inf") : sig(*r.growth, 3));
       if (r.gap_after) out += ", made by the code after " + row_link(*r.gap_after, rows);
       out += ")";
-      sep = true;
     }
     out += "</p>\n";
   }

@@ -217,3 +217,16 @@ def test_screenshots_show_the_page(page, size, hash_row):
     html_fixture.screenshot(browser, url, shot, size)
     assert os.path.getsize(shot) > 20000
     assert nonwhite_rows(shot) > 0.6, shot
+
+
+def test_a_page_with_nothing_to_find_says_so(tmp_path):
+    a, _ = html_fixture.write_pair(str(tmp_path))
+    path = tmp_path / "same.html"
+    r = subprocess.run([BIN, "-q", a, a, "--html", path], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    text = path.read_text()
+    head = text[text.index('<section id="headline">'):text.index("</section>")]
+    assert '<p class="hl none">no divergence</p>' in head and "no jump" in head and "row-link" not in head
+    browser = browser_or_skip()
+    html = dom(browser, path.as_uri(), "1024,768")
+    assert 'data-jumps="0"' in html and 'data-divergence="-1"' in html
