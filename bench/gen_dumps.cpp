@@ -75,6 +75,71 @@ hid_t make_file(const std::string& path, bool track_order) {
   return f;
 }
 
+// Checkpoint-like: many tensors, four dtypes (float32, bfloat16, float16, int64), B one ulp
+// (or one unit) off in about one element in 16. mixed: 4-256 KiB each, in one group. tiny
+// (W5/W6, issue 26): 16-1024 elements each, 100 tensors per group (model/layerNNNNN/pNN), as a
+// capture of every module over many steps is: the listing, not the bytes, is the work.
+int write_mixed(hid_t fa, hid_t fb, int n, bool tiny, bool track, uint64_t seed) {
+  hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  if (track) H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  const hid_t types[4] = {H5Tcopy(H5T_IEEE_F32LE), half_type(true), half_type(false), H5Tcopy(H5T_STD_I64LE)};
+  std::vector<uint8_t> ba, bb;
+  std::string group;
+  for (int i = 0; i < n; ++i) {
+    const int kind = i % 4;
+    const size_t es = kind == 0 ? 4 : kind == 3 ? 8 : 2;
+    const uint64_t count = tiny ? 16 + splitmix(seed) % (1024 - 16 + 1)
+                                : (4096 + splitmix(seed) % (256 * 1024 - 4096)) / es;
+    ba.assign(count * es, 0);
+    bb.assign(count * es, 0);
+    for (uint64_t k = 0; k < count; ++k) {
+      const float x = static_cast<float>(2 * uniform(seed));
+      const bool bump = splitmix(seed) % 16 == 0;
+      if (kind == 0) {
+        const float y = x * (1 + 1e-7f * static_cast<float>(uniform(seed)));
+        std::memcpy(&ba[4 * k], &x, 4);
+        std::memcpy(&bb[4 * k], &y, 4);
+      } else if (kind == 3) {
+        const int64_t v = static_cast<int64_t>(x * 1e6), w = v + (bump ? 1 : 0);
+        std::memcpy(&ba[8 * k], &v, 8);
+        std::memcpy(&bb[8 * k], &w, 8);
+      } else {
+        const uint16_t h = kind == 1 ? to_bf16(x) : to_f16(x);
+        const uint16_t g = static_cast<uint16_t>(h ^ (bump ? 1 : 0));
+        std::memcpy(&ba[2 * k], &h, 2);
+        std::memcpy(&bb[2 * k], &g, 2);
+      }
+    }
+    char name[64];
+    if (tiny) {
+      std::snprintf(name, sizeof name, "model/layer%05d", i / 100);
+      if (i % 100 == 0 || group.empty()) group = name;
+      std::snprintf(name, sizeof name, "model/layer%05d/p%02d", i / 100, i % 100);
+    } else {
+      std::snprintf(name, sizeof name, "model/layer%04d.%s", i / 4,
+                    kind == 0 ? "weight" : kind == 1 ? "act_bf16" : kind == 2 ? "act_f16" : "index");
+    }
+    const hsize_t dim = count;
+    hid_t space = H5Screate_simple(1, &dim, nullptr);
+    for (auto [f, v] : {std::pair{fa, &ba}, std::pair{fb, &bb}}) {
+      for (const std::string& g : {std::string("model"), tiny ? group : std::string()}) {
+        if (g.empty() || H5Lexists(f, g.c_str(), H5P_DEFAULT) > 0) continue;
+        H5Gclose(H5Gcreate2(f, g.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT));
+      }
+      hid_t d = H5Dcreate2(f, name, types[kind], space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      if (d < 0 || H5Dwrite(d, types[kind], H5S_ALL, H5S_ALL, H5P_DEFAULT, v->data()) < 0) {
+        std::fprintf(stderr, "gen_dumps: cannot write %s\n", name);
+        return 2;
+      }
+      H5Dclose(d);
+    }
+    H5Sclose(space);
+  }
+  for (hid_t t : types) H5Tclose(t);
+  H5Pclose(gcpl);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,6 +161,7 @@ int main(int argc, char** argv) {
       ("no-track-order", "do not record creation order (names then decide the order)")
       ("mixed", "small tensors of mixed dtypes (float32, bfloat16, float16, int64) of 4-256 KiB; "
                 "--elems is ignored")
+      ("tiny", "tiny tensors of mixed dtypes, 16-1024 elements, 100 per group (W5, W6); --elems is ignored")
       ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("1"))
       ("h,help", "help");
   auto r = o.parse(argc, argv);
@@ -112,61 +178,12 @@ int main(int argc, char** argv) {
   hid_t fa = make_file(r["out-a"].as<std::string>(), track);
   hid_t fb = make_file(r["out-b"].as<std::string>(), track);
   uint64_t seed = r["seed"].as<uint64_t>();
-  if (r.count("mixed")) {
-    // Checkpoint-like: many small tensors, four dtypes, B one ulp off in some elements.
-    for (int i = 0; i < n; ++i) {
-      const int kind = i % 4;
-      const size_t es = kind == 0 ? 4 : kind == 3 ? 8 : 2;
-      const uint64_t bytes = 4096 + splitmix(seed) % (256 * 1024 - 4096);
-      const uint64_t count = bytes / es;
-      std::vector<uint8_t> ba(count * es), bb(count * es);
-      for (uint64_t k = 0; k < count; ++k) {
-        const float x = static_cast<float>(2 * uniform(seed));
-        const bool bump = splitmix(seed) % 16 == 0;
-        if (kind == 0) {
-          const float y = x * (1 + 1e-7f * static_cast<float>(uniform(seed)));
-          std::memcpy(&ba[4 * k], &x, 4);
-          std::memcpy(&bb[4 * k], &y, 4);
-        } else if (kind == 3) {
-          const int64_t v = static_cast<int64_t>(x * 1e6), w = v + (bump ? 1 : 0);
-          std::memcpy(&ba[8 * k], &v, 8);
-          std::memcpy(&bb[8 * k], &w, 8);
-        } else {
-          const uint16_t h = kind == 1 ? to_bf16(x) : to_f16(x);
-          const uint16_t g = static_cast<uint16_t>(h ^ (bump ? 1 : 0));
-          std::memcpy(&ba[2 * k], &h, 2);
-          std::memcpy(&bb[2 * k], &g, 2);
-        }
-      }
-      const hsize_t dim = count;
-      hid_t space = H5Screate_simple(1, &dim, nullptr);
-      hid_t type = kind == 0 ? H5Tcopy(H5T_IEEE_F32LE) : kind == 3 ? H5Tcopy(H5T_STD_I64LE)
-                                                                   : half_type(kind == 1);
-      char name[48];
-      std::snprintf(name, sizeof name, "model/layer%04d.%s", i / 4,
-                    kind == 0 ? "weight" : kind == 1 ? "act_bf16" : kind == 2 ? "act_f16" : "index");
-      for (auto [f, v] : {std::pair{fa, &ba}, std::pair{fb, &bb}}) {
-        hid_t g = H5Gopen2(f, "/", H5P_DEFAULT);
-        if (H5Lexists(g, "model", H5P_DEFAULT) <= 0) {
-          hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-          if (track) H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-          H5Gclose(H5Gcreate2(f, "model", H5P_DEFAULT, gcpl, H5P_DEFAULT));
-          H5Pclose(gcpl);
-        }
-        H5Gclose(g);
-        hid_t d = H5Dcreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (d < 0 || H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v->data()) < 0) {
-          std::fprintf(stderr, "gen_dumps: cannot write %s\n", name);
-          return 2;
-        }
-        H5Dclose(d);
-      }
-      H5Tclose(type);
-      H5Sclose(space);
-    }
+  if (r.count("mixed") || r.count("tiny")) {
+    const bool tiny = r.count("tiny") > 0;
+    const int rc = write_mixed(fa, fb, n, tiny, track, seed);
     H5Fclose(fa);
     H5Fclose(fb);
-    return 0;
+    return rc;
   }
   std::vector<float> va(elems), vb(elems);
   for (int i = 0; i < n; ++i) {
