@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -43,6 +44,8 @@ struct ToleranceRule {
 // modulo the node's GPU count, so that ranks on a node take one GPU each.
 constexpr int kDeviceLocal = -1;
 
+struct ListingBook;  // io/listing_book.hpp: listings shared in an MPI group (set by the engine)
+
 struct EngineOptions {
   unsigned threads = 0;                    // 0: all cores
   // Rounded down to a power of two elements. 2 MiB measured fastest on the 2-core dev machine
@@ -61,6 +64,13 @@ struct EngineOptions {
   // parallel pread / raw-chunk readers are tested against; no CLI flag).
   bool direct_reads = true;
   bool follow_links = false;               // --follow-links: soft and external links listed
+  // false: a pair's histograms, worst elements and first nonzeros (and a stats entry's) are
+  // dropped once its verdict is made. The command line sets it where nothing shows them (-q
+  // without --json or --html): with 10^5 tiny tensors they are a fifth of the memory.
+  bool keep_details = true;
+  // In an MPI group the engine sets it: rank 0 records each HDF5 file's listing, the other
+  // ranks open the files from it (one walk of the metadata for the group). Null: list alone.
+  std::shared_ptr<ListingBook> listing_book;
   LogFn log;
   // Called from the merging thread as chunks complete (at most every few ms): bytes read so
   // far of `total` (both sides), and the tensor being merged. For a progress line.

@@ -101,6 +101,9 @@ int run_compare(const CommandLine& args) {
   Progress progress(!args.quiet);
   CommandLine a = args;
   progress.install(a.compare.engine);
+  // Histograms, worst elements and first nonzeros are shown by the table (p99|d|), the JSON
+  // and the HTML page only: under -q without those they are not kept (issue 26).
+  a.compare.engine.keep_details = !args.quiet || args.json_path || args.html_path;
   const Report rep = compare(a.files[0], a.files[1], a.compare);
   progress.clear();
   if (!args.quiet) {
@@ -159,6 +162,7 @@ int run_stats(const CommandLine& args) {
   Progress progress(!args.quiet);
   CommandLine a = args;
   progress.install(a.compare.engine);
+  a.compare.engine.keep_details = a.json_path.has_value();  // the table shows no histogram
   const StatsReport rep = stats(a.files[0], a.compare.engine, a.compare.tensors);
   progress.clear();
   if (!args.quiet) {

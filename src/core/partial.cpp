@@ -96,7 +96,7 @@ void merge_partial(Partial& acc, const Partial& later, int first_k, int worst_k)
   acc.bytes += later.bytes;
 }
 
-SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_count) {
+SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_count, bool details) {
   SideStats r;
   r.count = e.count;
   r.nonzero = e.nonzero;
@@ -111,14 +111,17 @@ SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_cou
     r.std = std::ldexp(std::sqrt(std::max(0.0, s.m2 / s.n)), s.scale);
     r.l2 = std::ldexp(std::sqrt(s.sumsq), s.scale);
   }
-  r.first_nonzero = e.first_nonzero;
-  r.mag_hist = SparseHistogram::from(e.mag_hist);
+  if (details) {
+    r.first_nonzero = e.first_nonzero;
+    r.mag_hist = SparseHistogram::from(e.mag_hist);
+  }
   r.checksum = finalize_checksum(e.checksum_sum, byte_count);
   r.checksum_known = e.checksum_known;
   return r;
 }
 
-DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, bool same_dtype) {
+DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, bool same_dtype,
+                        bool details) {
   DiffStats r;
   r.count = count;
   r.finite_pairs = e.finite_pairs;
@@ -144,8 +147,10 @@ DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, b
     r.bits_differ = e.bits_differ;
     r.max_ulp = e.max_ulp;
   }
-  r.err_hist = SparseHistogram::from(e.err_hist);
-  r.worst = e.worst;
+  if (details) {
+    r.err_hist = SparseHistogram::from(e.err_hist);
+    r.worst = e.worst;
+  }
   return r;
 }
 

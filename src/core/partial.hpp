@@ -79,8 +79,11 @@ struct Partial {
 // Folds `later` (the next chunk in flat order) into `acc`.
 void merge_partial(Partial& acc, const Partial& later, int first_k, int worst_k);
 
-SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_count);
-DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, bool same_dtype);
+// details false: no histograms, first nonzeros or worst elements (EngineOptions::keep_details;
+// never allocated, so that 10^6 pairs leave no holes in the heap where they were).
+SideStats finalize_side(const SideExact& e, const SideSums& s, uint64_t byte_count, bool details = true);
+DiffStats finalize_diff(const DiffExact& e, const DiffSums& s, uint64_t count, bool same_dtype,
+                        bool details = true);
 
 
 }  // namespace tensordiff

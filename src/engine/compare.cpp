@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
-#include <future>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -12,6 +11,7 @@
 #include "engine/diagnosis.hpp"
 #include "engine/values.hpp"
 #include "engine/group.hpp"
+#include "engine/group_open.hpp"
 #include "engine/precision.hpp"
 #include "engine/matcher.hpp"
 #include "engine/pair_ops.hpp"
@@ -90,9 +90,10 @@ PairParams pair_params(const TensorInfo& a, const TensorInfo& b, const Tolerance
 void finish_pair(PairReport& r, Partial& p, const Job& job, const CompareOptions& o) {
   const TreeNode sums = p.tree.total();
   const uint64_t n = job.count;
-  r.a = finalize_side(p.a, sums.a, n * dtype_size(job.params.type_a));
-  r.b = finalize_side(p.b, sums.b, n * dtype_size(job.params.type_b));
-  r.diff = finalize_diff(p.d, sums.d, n, job.params.type_a == job.params.type_b);
+  const bool details = o.engine.keep_details;
+  r.a = finalize_side(p.a, sums.a, n * dtype_size(job.params.type_a), details);
+  r.b = finalize_side(p.b, sums.b, n * dtype_size(job.params.type_b), details);
+  r.diff = finalize_diff(p.d, sums.d, n, job.params.type_a == job.params.type_b, details);
   if (r.diff->nan_mismatch + r.diff->inf_mismatch > 0)
     r.diff->nonfinite = find_nonfinite_mismatches(job, std::max(o.engine.worst_k, 1));
   apply_verdict(r, o);
@@ -213,6 +214,8 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
 
   std::vector<Job> jobs;
   std::vector<size_t> job_pair, done_early;
+  jobs.reserve(read_limit);
+  job_pair.reserve(read_limit);
   for (size_t i = 0; i < pairs.size(); ++i) {
     const MatchedPair& m = pairs[i];
     PairReport& r = rep.tensors[i];
@@ -264,6 +267,8 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     done[job_pair[j]] = true;
     return !(o.stop_at_first && r.status != Status::kMatch);
   });
+  jobs = {};  // before the diagnosis allocates its own per-pair state
+  job_pair = {};
 
   assemble_report(rep, pairs, done, o.stop_at_first);
   Summary& s = rep.summary;
@@ -318,7 +323,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
     }
     const uint64_t bytes = jobs[j].count * dtype_size(jobs[j].params.type_a);
     const TreeNode sums = p.tree.total();
-    rep.tensors[job_entry[j]].stats = finalize_side(p.a, sums.a, bytes);
+    rep.tensors[job_entry[j]].stats = finalize_side(p.a, sums.a, bytes, o.keep_details);
     rep.bytes += p.bytes;
     return true;
   });
@@ -473,26 +478,9 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   const auto t0 = std::chrono::steady_clock::now();
   std::string note;
   auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
-  // Both listings at once (each HDF5 file's comes from its own helper process). In an MPI
-  // group every rank lists them; a rank that cannot ends all of them with its message.
-  std::unique_ptr<Source> src_a, src_b;
-  std::optional<std::string> failed;
-  try {
-    auto b_future = std::async(std::launch::async, [&] { return open_source(path_b, o.engine); });
-    try {
-      src_a = open_source(path_a, o.engine);
-    } catch (...) {
-      try { b_future.get(); } catch (...) {}  // A's error is the one reported
-      throw;
-    }
-    src_b = b_future.get();
-  } catch (const Error& e) {
-    if (process_count() == 1) throw;
-    failed = e.what();
-  }
-  if (process_count() > 1)
-    if (auto e = group_agree(failed)) throw Error(ErrorCode::kIo, *e);
-  Report rep = compare_sources(*src_a, *src_b, *backend, note, t0, o);
+  // Both listings at once; in an MPI group rank 0's listings serve every rank.
+  auto sources = open_inputs({path_a, path_b}, o.engine);
+  Report rep = compare_sources(*sources[0], *sources[1], *backend, note, t0, o);
   if (folder_a) per_file(rep);
   return rep;
 }
@@ -550,17 +538,8 @@ StatsReport stats(const std::string& path, const EngineOptions& o,
   if (is_summary_input(path)) return stats_of_summary(path, o, names, t0);
   std::string note;
   auto backend = make_backend(o.backend, o.device, o.simd, o.log, &note);
-  std::unique_ptr<Source> src;
-  std::optional<std::string> failed;
-  try {
-    src = open_source(path, o);
-  } catch (const Error& e) {
-    if (process_count() == 1) throw;
-    failed = e.what();
-  }
-  if (process_count() > 1)
-    if (auto e = group_agree(failed)) throw Error(ErrorCode::kIo, *e);
-  return stats_source(*src, *backend, note, t0, o, names);
+  auto sources = open_inputs({path}, o);
+  return stats_source(*sources[0], *backend, note, t0, o, names);
 }
 
 StatsReport stats_arrays(const std::vector<ArrayView>& arrays, const EngineOptions& o) {

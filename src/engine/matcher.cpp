@@ -248,6 +248,9 @@ MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<Te
   result.suggested_maps = suggest_maps(renames);
   if (o.align == Align::kOrder) order_notes(aligned, a, b, ua.size(), ub.size(), result.notes);
   if (o.align != Align::kOrder) by_order.clear();
+  // Exact sizes: with 10^6 tensors a vector's growth slack is tens of MB (issue 26).
+  out.reserve(a.size());
+  result.all_pairs.reserve(a.size());
   for (size_t i = 0; i < a.size(); ++i) {
     auto it = b_by_name.find(a[i].name);
     const auto ordered = by_order.find(i);
@@ -278,6 +281,10 @@ MatchResult match_tensors(const std::vector<TensorInfo>& a, const std::vector<Te
     }
     out.push_back(std::move(p));
   }
+  size_t only_b = 0;
+  for (size_t j = 0; j < b.size(); ++j)
+    only_b += !b_used[j] && name_selected(b_names[j], o.tensors, o.include, o.exclude);
+  out.reserve(out.size() + only_b);
   for (size_t j = 0; j < b.size(); ++j) {
     if (b_used[j] || !name_selected(b_names[j], o.tensors, o.include, o.exclude)) continue;
     MatchedPair p;

@@ -163,7 +163,8 @@ Format detect_format(const std::string& path) {
 std::unique_ptr<Source> open_source(const std::string& path, const EngineOptions& o) {
   switch (detect_format(path)) {
     case Format::kHdf5:
-      return open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only, o.follow_links);
+      return open_hdf5(path, o.log, o.direct_reads ? ReadMode::kDirect : ReadMode::kHdf5Only, o.follow_links,
+                       o.listing_book.get());
     case Format::kSafetensors:
     case Format::kSafetensorsIndex: return open_safetensors(path);
     case Format::kNpy: return open_npy(path);

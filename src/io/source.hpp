@@ -53,7 +53,10 @@ enum class ReadMode { kDirect, kHdf5Only };
 // Opens an HDF5 file read-only and lists its datasets. Throws Error (kIo, kNotHdf5, kCorrupt).
 // follow_links: soft and external links are listed under their own names (else they are
 // notes). libhdf5 runs in a helper process (io/hdf5/hdf5_helper.hpp), never in the caller's.
+// book: listings shared in an MPI group (io/listing_book.hpp): recorded there, or taken from it.
+struct ListingBook;
 std::unique_ptr<Source> open_hdf5(const std::string& path, const LogFn& log,
-                                  ReadMode mode = ReadMode::kDirect, bool follow_links = false);
+                                  ReadMode mode = ReadMode::kDirect, bool follow_links = false,
+                                  ListingBook* book = nullptr);
 
 }  // namespace tensordiff

@@ -1,5 +1,5 @@
-// Writes well-formed seed inputs for the binary fuzz targets (fuzz_listing, fuzz_chunk) into
-// DIR/listing and DIR/chunk, so that the fuzzers start from deep inside the format (valid
+// Writes well-formed seed inputs for the binary fuzz targets (fuzz_listing, fuzz_book, fuzz_chunk) into
+// DIR/listing, DIR/book and DIR/chunk, so that the fuzzers start from deep inside the format (valid
 // deflate streams, fletcher32 sums, every read path) instead of rediscovering it.
 #include <libdeflate.h>
 
@@ -12,6 +12,7 @@
 #include "fuzz_bytes.hpp"
 #include "io/filters.hpp"
 #include "io/hdf5/hdf5_listing.hpp"
+#include "io/listing_book.hpp"
 
 using namespace tensordiff;
 namespace fs = std::filesystem;
@@ -87,6 +88,16 @@ int main(int argc, char** argv) {
   Hdf5Listing one;
   one.datasets.push_back(c);
   write(dir / "listing" / "chunked", listing_seed(one, 4230));
+
+  // A listing book (an MPI group's shared listings) holding those two listings.
+  fs::create_directories(dir / "book");
+  ListingBook book;
+  for (const auto* x : {&l, &one}) {
+    wire::Writer w;
+    encode(w, *x);
+    book.files["dump/rank" + std::to_string(book.files.size()) + ".h5"] = {8192, 1733400000000000000, w.data()};
+  }
+  write(dir / "book" / "two_files", book.encode());
 
   // Chunks: a (10, 7) float32 dataset in (4, 3) chunks, shuffle + deflate + fletcher32, read
   // whole and from an offset; and the same unfiltered, one chunk never written.

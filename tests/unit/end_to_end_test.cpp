@@ -135,5 +135,40 @@ TEST(EndToEnd, ExactMode) {
   EXPECT_EQ(r.tensors[0].diff->bits_differ, 1u);
 }
 
+// keep_details false (the command line's -q with no JSON or HTML): the same verdicts, metrics
+// and diagnosis; only the histograms, worst elements and first nonzeros are gone.
+TEST(EndToEnd, WithoutDetailsTheVerdictsAndDiagnosisAreTheSame) {
+  const std::string dir = temp_dir();
+  write_model(dir + "/a.h5", dir + "/b.h5");
+  CompareOptions o;
+  const Report full = compare(dir + "/a.h5", dir + "/b.h5", o);
+  o.engine.keep_details = false;
+  const Report lean = compare(dir + "/a.h5", dir + "/b.h5", o);
+  EXPECT_EQ(lean.summary.first_divergence, full.summary.first_divergence);
+  EXPECT_EQ(lean.summary.first_jump, full.summary.first_jump);
+  EXPECT_EQ(lean.summary.jumps, full.summary.jumps);
+  EXPECT_EQ(lean.summary.mismatched, full.summary.mismatched);
+  ASSERT_EQ(lean.tensors.size(), full.tensors.size());
+  for (size_t i = 0; i < full.tensors.size(); ++i) {
+    const PairReport &f = full.tensors[i], &l = lean.tensors[i];
+    EXPECT_EQ(l.status, f.status) << i;
+    EXPECT_EQ(l.reason, f.reason) << i;
+    EXPECT_EQ(l.jump, f.jump) << i;
+    EXPECT_EQ(l.growth, f.growth) << i;
+    EXPECT_EQ(l.diff->rel_l2, f.diff->rel_l2) << i;
+    EXPECT_EQ(l.diff->max_abs->value, f.diff->max_abs->value) << i;
+    EXPECT_EQ(l.a->checksum, f.a->checksum) << i;
+    EXPECT_FALSE(f.diff->err_hist.bins.empty());
+    EXPECT_TRUE(l.diff->err_hist.bins.empty() && l.diff->worst.empty() && l.a->mag_hist.bins.empty() &&
+                l.b->first_nonzero.empty());
+  }
+  EngineOptions e;
+  e.keep_details = false;
+  const StatsReport st = stats(dir + "/a.h5", e);
+  ASSERT_EQ(st.tensors.size(), 20u);
+  EXPECT_TRUE(st.tensors[0].stats->mag_hist.bins.empty());
+  EXPECT_EQ(st.tensors[0].stats->checksum, full.tensors[0].a->checksum);
+}
+
 }  // namespace
 }  // namespace tdtest

@@ -173,6 +173,9 @@ Hdf5Helper::Hdf5Helper(const std::string& path, const HelperOptions& options)
   }
 }
 
+Hdf5Helper::Hdf5Helper(const std::string& path, const HelperOptions& options, Hdf5Listing listing)
+    : path_(path), options_(options), listing_(std::move(listing)) {}
+
 Hdf5Helper::~Hdf5Helper() { stop(); }
 
 void Hdf5Helper::release() {

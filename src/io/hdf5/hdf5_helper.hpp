@@ -29,6 +29,9 @@ class Hdf5Helper {
   // Forks the helper and waits for the listing. Throws Error naming `path` when the file is not
   // HDF5, cannot be opened, or the helper crashes or times out.
   Hdf5Helper(const std::string& path, const HelperOptions& options);
+  // A listing made elsewhere (rank 0's, io/listing_book.hpp): no process is started until a
+  // read needs one.
+  Hdf5Helper(const std::string& path, const HelperOptions& options, Hdf5Listing listing);
   ~Hdf5Helper();
   Hdf5Helper(const Hdf5Helper&) = delete;
   Hdf5Helper& operator=(const Hdf5Helper&) = delete;

@@ -15,6 +15,7 @@
 #include "io/chunk_reader.hpp"
 #include "io/hdf5/hdf5_helper.hpp"
 #include "io/input_file.hpp"
+#include "io/listing_book.hpp"
 #include "io/source.hpp"
 #include "tensordiff/error.hpp"
 
@@ -40,7 +41,7 @@ struct Entry {
 
 class Hdf5Source final : public Source {
  public:
-  Hdf5Source(const std::string& path, const LogFn& log, ReadMode mode, bool follow_links)
+  Hdf5Source(const std::string& path, const LogFn& log, ReadMode mode, bool follow_links, ListingBook* book)
       : path_(path), log_(log) {
     main_ = open_input_file(path);  // a regular file, read-only (FIFOs and devices refused)
     ::posix_fadvise(main_.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -49,8 +50,14 @@ class Hdf5Source final : public Source {
     ho.hdf5_only = mode == ReadMode::kHdf5Only;
     ho.follow_links = follow_links;
     ho.timeout_s = default_helper_timeout();
-    helper_ = std::make_unique<Hdf5Helper>(path, ho);
-    Hdf5Listing listing = helper_->take_listing();
+    Hdf5Listing listing;
+    if (book && !book->record && take_from(*book, listing)) {
+      helper_ = std::make_unique<Hdf5Helper>(path, ho, Hdf5Listing{});  // started by a read that needs it
+    } else {
+      helper_ = std::make_unique<Hdf5Helper>(path, ho);
+      listing = helper_->take_listing();
+      if (book && book->record) record_in(*book, listing);
+    }
     infos_.reserve(listing.datasets.size());  // exact: 10^5 entries leave no growth slack
     entries_.reserve(listing.datasets.size());
     for (auto& d : listing.datasets) add(std::move(d));
@@ -108,6 +115,45 @@ class Hdf5Source final : public Source {
 
  private:
   std::string what(const TensorInfo& t) const { return path_ + ": tensor '" + t.name + "'"; }
+
+  static int64_t mtime_ns(int fd) {
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) return 0;
+    return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  }
+
+  // Rank 0: the listing its helper made, for the other ranks.
+  void record_in(ListingBook& book, const Hdf5Listing& listing) {
+    wire::Writer w;
+    encode(w, listing);
+    ListingBook::File f{main_.size, mtime_ns(main_.fd), std::move(w.data())};
+    std::lock_guard<std::mutex> lock(book.m);
+    book.files[path_] = std::move(f);
+  }
+
+  // The other ranks: rank 0's listing of this file, when the book has it and this rank sees
+  // the same file (size and modification time); every address in it is still checked against
+  // this rank's file (add(), validate_listed) as a helper's would be.
+  bool take_from(ListingBook& book, Hdf5Listing& out) {
+    std::lock_guard<std::mutex> lock(book.m);
+    const auto it = book.files.find(path_);
+    if (it == book.files.end()) return false;
+    const ListingBook::File& f = it->second;
+    const int64_t mtime = mtime_ns(main_.fd);
+    if (f.size != main_.size || f.mtime_ns != mtime)
+      throw Error(ErrorCode::kIo, path_ + ": not the file the MPI group listed (" + std::to_string(main_.size) +
+                                      " bytes, modified at " + std::to_string(mtime) + " ns; the rank that listed it saw " +
+                                      std::to_string(f.size) + " bytes at " + std::to_string(f.mtime_ns) +
+                                      " ns): every rank must see the same files");
+    try {
+      wire::Reader r(f.listing.data(), f.listing.size());
+      out = decode_listing(r);
+    } catch (const wire::WireError& e) {
+      throw Error(ErrorCode::kInternal, path_ + ": rank 0's listing of it cannot be read (" + e.what() + ")");
+    }
+    if (log_) log_(path_ + ": listing shared by the MPI group (" + std::to_string(f.listing.size()) + " bytes), no helper process");
+    return true;
+  }
 
   void add(ListedDataset d) {
     Entry e;
@@ -202,8 +248,8 @@ class Hdf5Source final : public Source {
 }  // namespace
 
 std::unique_ptr<Source> open_hdf5(const std::string& path, const LogFn& log, ReadMode mode,
-                                  bool follow_links) {
-  return std::make_unique<Hdf5Source>(path, log, mode, follow_links);
+                                  bool follow_links, ListingBook* book) {
+  return std::make_unique<Hdf5Source>(path, log, mode, follow_links, book);
 }
 
 }  // namespace tensordiff
