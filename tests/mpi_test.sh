@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # mpirun -np 1..4 gives the single process's report, bit for bit (issue 16): every field of
 # the JSON but the timings, on W1-, W2- and W3-like dumps, one large tensor shared by every
-# rank, a corrupt chunk inside one rank's range, and folders of per-rank dumps.
+# rank, a corrupt chunk inside one rank's range, and folders of per-rank dumps. The ranks open
+# the inputs from one shared listing (issue 26: rank r lists input r, every rank gets the book),
+# and a rank killed mid-run is named in one line by a live one.
 # Usage: tests/mpi_test.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -42,9 +44,11 @@ for pair in "w1a.h5 w1b.h5" "w2a.h5 w2b.h5" "w3a.h5 w3b.h5" "biga.h5 bigb.h5" "w
   set -e
   for n in 1 2 3 4; do
     set +e
-    timeout 300 mpirun --quiet -np "$n" "$td" -q "$a" "$b" --json "mpi$n.json"; got=$?
+    timeout 300 mpirun --quiet -np "$n" "$td" -q "$a" "$b" --json "mpi$n.json" 2>"err$n.txt"; got=$?
     set -e
     if [[ $got != "$want" ]]; then echo "mpi_test: $a $b -np $n: exit $got, single process $want"; status=1; fi
+    # Under -q a run that ends 0 or 1 says nothing (no rank taken for dead as the others exit).
+    if [[ $want != 2 && -s err$n.txt ]]; then echo "mpi_test: $a $b -np $n printed:"; cat "err$n.txt"; status=1; fi
     /usr/bin/python3 - "$a $b -np $n" single.json "mpi$n.json" <<'PY' || status=1
 import json, sys
 def load(p):
@@ -67,5 +71,48 @@ out=$(timeout 120 mpirun --quiet -np 3 "$td" -q w1a.h5 missing.h5 2>&1); got=$?
 set -e
 if [[ $got != 2 || $(grep -c . <<<"$out") != 1 || $out != *"missing.h5: cannot open"* ]]; then
   echo "mpi_test: a missing file under -np 3 gave exit $got and: $out"; status=1
+fi
+# One listing for the group: every rank opens both inputs from the shared book (rank 0's
+# --verbose lines say so), folders too.
+out=$(timeout 120 mpirun --quiet -np 3 "$td" -q --verbose w3a.h5 w3b.h5 2>&1 || true)
+for want in "rank 0: 2 HDF5 listings shared by the group" "w3a.h5: listing shared by the MPI group" \
+            "w3b.h5: listing shared by the MPI group"; do
+  [[ $out == *"$want"* ]] || { echo "mpi_test: -np 3 --verbose does not say '$want':"; echo "$out" | head -20; status=1; }
+done
+out=$(timeout 120 mpirun --quiet -np 2 "$td" -q --verbose da db 2>&1 || true)
+[[ $out == *"rank 0: 4 HDF5 listings shared by the group"* ]] || { echo "mpi_test: folders: $out" | head -20; status=1; }
+# A rank killed by a signal mid-run: a live rank names it in one line, and the run ends in
+# bounded time. mpirun's own exit status is the dead rank's (137); the ranks' 2 is not seen.
+"$gen" --out-a ka.h5 --out-b kb.h5 --tensors 30000 --tiny >/dev/null
+timeout 120 mpirun --quiet -np 3 "$td" -q ka.h5 kb.h5 >kill.out 2>&1 &
+launcher=$!
+victim=""
+# Once a helper process lists (the group is formed and each rank's watch is armed: the listing
+# starts after it), rank 1 is killed.
+rank_of() { tr '\0' '\n' 2>/dev/null <"/proc/$1/environ" | sed -n 's/^OMPI_COMM_WORLD_RANK=//p'; }
+for ((i = 0; i < 1000; ++i)); do
+  listing=0
+  for h in $(pgrep -x tensordiff-hdf5 || true); do  # a helper of one of this run's ranks
+    parent=$(awk '{print $4}' "/proc/$h/stat" 2>/dev/null || true)
+    [[ -n $parent && -n $(rank_of "$parent") ]] && listing=1
+  done
+  if [[ $listing == 1 ]]; then
+    for p in $(pgrep -x tensordiff || true); do [[ $(rank_of "$p") == 1 ]] && victim=$p; done
+    break
+  fi
+  sleep 0.01
+done
+start=$(date +%s)
+[[ -n $victim ]] && kill -9 "$victim"
+set +e
+wait "$launcher"; got=$?
+set -e
+took=$(( $(date +%s) - start ))
+lines=$(grep -c . kill.out || true)
+if [[ -z $victim || $got == 0 || $got == 1 || $lines != 1 || $took -gt 30 ]] ||
+   ! grep -q "^tensordiff: rank 1 (pid $victim) ended without finishing" kill.out; then
+  echo "mpi_test: rank 1 (pid ${victim:-none found}) killed: exit $got after ${took}s, output:"; cat kill.out; status=1
+else
+  echo "mpi_test: a killed rank is named in one line (mpirun exit $got, ${took}s)"
 fi
 exit $status

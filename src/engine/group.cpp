@@ -41,6 +41,7 @@ int group_exit_status(int mine) {
   Group& g = process_group();
   if (g.size() == 1) return mine;
   const std::vector<uint8_t> root = g.broadcast({static_cast<uint8_t>(mine)});
+  end_dead_rank_watch();
   return root.empty() ? mine : root[0];
 }
 

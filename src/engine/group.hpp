@@ -31,7 +31,10 @@ Group& process_group();
 std::optional<std::string> group_agree(const std::optional<std::string>& mine);
 
 // The MPI group, or nullptr in a build without MPI or a process not started by mpirun.
+// A rank killed mid-run is named by a live rank of its node when the launcher's SIGTERM comes
+// (mpi_group.cpp); end_dead_rank_watch ends that once every rank has its final status.
 Group* start_mpi_group(int* argc, char*** argv);
+void end_dead_rank_watch();
 void finish_mpi_group();
 
 }  // namespace tensordiff

@@ -1,9 +1,15 @@
 // The MPI group (TENSORDIFF_MPI): joined only when the process was started by mpirun/srun
 // (their environment says so); a plain run never initialises MPI. Every call is a collective
 // that all ranks make in the same order.
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <vector>
 #include <string>
 #include <thread>
 
@@ -104,6 +110,84 @@ class MpiGroup final : public Group {
 
 MpiGroup* g_mpi = nullptr;
 
+// A rank that dies (killed by a signal, out of memory) leaves the others nothing to say: the
+// launcher ends them (Open MPI's orted sends SIGTERM, then SIGKILL) and mpirun exits with the
+// dead rank's status, silently under --quiet. So each rank knows its node's other ranks by
+// pid, and when the launcher's SIGTERM comes, the lowest live rank of the node names the dead
+// ones in one line and exits 2. Ranks on other nodes cannot be checked from here: rank 0 then
+// says that a rank elsewhere ended (or the job was cancelled). All async-signal-safe.
+struct LocalPeer {
+  int rank = 0;
+  pid_t pid = 0;
+};
+constexpr int kMaxLocalPeers = 512;
+LocalPeer g_local[kMaxLocalPeers];
+int g_local_count = 0;
+int g_rank = 0;
+struct sigaction g_previous {};  // the program's own (the command line removes a half-written report)
+bool g_watching = false;
+
+size_t put(char* p, const char* s) {
+  size_t n = 0;
+  while (s[n]) p[n] = s[n], ++n;
+  return n;
+}
+size_t put_int(char* p, long v) {
+  char d[24];
+  size_t n = 0;
+  do d[n++] = static_cast<char>('0' + v % 10), v /= 10; while (v > 0);
+  for (size_t i = 0; i < n; ++i) p[i] = d[n - 1 - i];
+  return n;
+}
+
+void on_terminate(int) {
+  char line[1024];
+  size_t n = put(line, "tensordiff: ");
+  int dead = 0, lowest_live = g_rank;
+  for (int i = 0; i < g_local_count; ++i) {
+    const bool alive = ::kill(g_local[i].pid, 0) == 0 || errno != ESRCH;
+    if (alive && g_local[i].rank < lowest_live) lowest_live = g_local[i].rank;
+    if (alive || n > sizeof line - 80) continue;
+    n += put(line + n, dead++ ? ", rank " : "rank ");
+    n += put_int(line + n, g_local[i].rank);
+    n += put(line + n, " (pid ");
+    n += put_int(line + n, g_local[i].pid);
+    n += put(line + n, ")");
+  }
+  if (dead > 0 && lowest_live == g_rank) {
+    n += put(line + n, " ended without finishing (killed by a signal, or out of memory): the group stopped, no report written\n");
+    (void)!::write(2, line, n);
+  } else if (dead == 0 && g_rank == 0) {
+    n += put(line + n, "stopped by the launcher (SIGTERM): a rank on another node ended, or the job was cancelled; no report written\n");
+    (void)!::write(2, line, n);
+  }
+  // The program's handler cleans up (a report's temporary file) and re-raises; exit 2 instead,
+  // the status of a run that could not finish (mpirun reports the dead rank's own, though).
+  if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) g_previous.sa_handler(SIGTERM);
+  ::_exit(2);
+}
+
+// Every rank's pid and node; the node's other ranks kept for on_terminate.
+void know_local_peers(int rank, int size) {
+  struct Id {
+    int64_t pid;
+    char host[64];
+  } mine{};
+  mine.pid = ::getpid();
+  ::gethostname(mine.host, sizeof mine.host - 1);
+  std::vector<Id> all(size);
+  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, MPI_COMM_WORLD);
+  g_rank = rank;
+  for (int r = 0; r < size && g_local_count < kMaxLocalPeers; ++r)
+    if (r != rank && std::strncmp(all[r].host, mine.host, sizeof mine.host) == 0)
+      g_local[g_local_count++] = {r, static_cast<pid_t>(all[r].pid)};
+  struct sigaction sa{};
+  sa.sa_handler = on_terminate;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, &g_previous);
+  g_watching = true;
+}
+
 // Started by a launcher: Open MPI, MPICH/Hydra, Slurm's PMI2/PMIx.
 bool under_launcher() {
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"})
@@ -119,7 +203,15 @@ Group* start_mpi_group(int* argc, char*** argv) {
   // Only the main thread calls MPI (the workers compute, the main thread exchanges).
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
   g_mpi = new MpiGroup();
+  if (g_mpi->size() > 1) know_local_peers(g_mpi->rank(), g_mpi->size());
   return g_mpi;
+}
+
+void end_dead_rank_watch() {
+  // Every rank has its final status: from here a rank may exit (mpirun then ends the others
+  // with SIGTERM when the status is not 0), and a peer gone is no longer news.
+  if (g_watching) ::sigaction(SIGTERM, &g_previous, nullptr);
+  g_watching = false;
 }
 
 void finish_mpi_group() {
@@ -135,6 +227,7 @@ void finish_mpi_group() {
 
 namespace tensordiff {
 Group* start_mpi_group(int*, char***) { return nullptr; }
+void end_dead_rank_watch() {}
 void finish_mpi_group() {}
 }  // namespace tensordiff
 
