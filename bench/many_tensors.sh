@@ -30,7 +30,8 @@ while [[ $# -gt 0 ]]; do
 done
 bin=${TD_BIN:-build}
 base=${BENCH_DIR:-out/bench}
-td=("$bin"/tensordiff --threads "$threads")
+td="$bin"/tensordiff
+thr=(--threads "$threads")  # after the command's own arguments ("stats" must come first)
 command -v h5diff >/dev/null || { echo "many_tensors: h5diff not found (hdf5-tools)" >&2; exit 2; }
 
 # "seconds peak_kib exit_status" of one run of "$@" (exit status 1, "differ", is the expected one).
@@ -57,7 +58,10 @@ measure() {
   done
   last_s=$(median "${times[@]}")
   printf '  %-34s %8.2f s  %7d MiB  exit %s\n' "$label" "$last_s" $((first_kib / 1024)) "$first_rc"
+  # 0 (equal) and 1 (differ) are answers; anything else means the row measured a failure.
+  if [[ $first_rc != 0 && $first_rc != 1 ]]; then echo "many_tensors: '$label' failed (exit $first_rc)" >&2; failed=1; fi
 }
+failed=0
 
 gen_pair() {  # dir n: $dir/a.h5, $dir/b.h5 of n tiny tensors (kept when present)
   local d=$1 n=$2
@@ -69,15 +73,16 @@ gen_pair() {  # dir n: $dir/a.h5, $dir/b.h5 of n tiny tensors (kept when present
 }
 
 echo "many tensors (issue 26): $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, threads $threads, repeats $repeats"
-echo "  cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $("$bin"/tensordiff --version | grep '^simd:')"
+echo "  cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $("$td" --version | grep '^simd:')"
+echo "  flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx|avx2|avx512f|avx512bw|fma|sse4_2)$' | tr '\n' ' ')"
 
 if [[ $w5 != 0 ]]; then
   d=$base/W5_$w5
   gen_pair "$d" "$w5"
   echo "W5: $w5 tensors per file, $(du -m "$d/a.h5" | cut -f1) MiB per file"
-  measure "tensordiff -q A B" "${td[@]}" -q "$d/a.h5" "$d/b.h5"; t_td=$last_s
-  measure "tensordiff -q A B --json R" "${td[@]}" -q "$d/a.h5" "$d/b.h5" --json "$d/r.json"
-  measure "tensordiff stats -q A" "${td[@]}" stats -q "$d/a.h5"
+  measure "tensordiff -q A B" "$td" -q "$d/a.h5" "$d/b.h5" "${thr[@]}"; t_td=$last_s
+  measure "tensordiff -q A B --json R" "$td" -q "$d/a.h5" "$d/b.h5" --json "$d/r.json" "${thr[@]}"
+  measure "tensordiff stats -q A" "$td" stats -q "$d/a.h5" "${thr[@]}"
   measure "h5diff -q A B" h5diff -q "$d/a.h5" "$d/b.h5"; t_h5=$last_s
   awk -v t="$t_td" -v h="$t_h5" -v n="$w5" \
     'BEGIN {printf "  tensordiff/h5diff %.3f; tensordiff %.1f us per tensor\n", t / h, t / n * 1e6}'
@@ -95,9 +100,10 @@ if [[ -n $w6 ]]; then
     mv "$b.tmp" "$b"
   done
   echo "W6: $files files of $n tensors per side, $(du -sm "$d/A" | cut -f1) MiB per side"
-  measure "tensordiff -q A/ B/" "${td[@]}" -q "$d/A" "$d/B"; t_td=$last_s
+  measure "tensordiff -q A/ B/" "$td" -q "$d/A" "$d/B" "${thr[@]}"; t_td=$last_s
   # shellcheck disable=SC2016
   measure "h5diff -q, one per file" bash -c 'rc=0; for a in "$1"/A/rank*.h5; do h5diff -q "$a" "$1/B/${a##*/}" || rc=1; done; exit $rc' _ "$d"
   t_h5=$last_s
   awk -v t="$t_td" -v h="$t_h5" 'BEGIN {printf "  tensordiff/h5diff %.3f\n", t / h}'
 fi
+exit $failed
