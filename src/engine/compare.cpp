@@ -2,6 +2,7 @@
 // fields of docs/design.md §4 and verdicts.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <limits>
 #include <unordered_map>
 #include <unordered_set>
@@ -179,6 +180,18 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   const std::string path_a = sa.path(), path_b = sb.path();
   const auto& ta = src_a->tensors();
   const auto& tb = src_b->tensors();
+  // --verbose: where the time goes between the listing and the report (issue 26).
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point t_phase = Clock::now();
+  auto phase = [&](const std::string& what, size_t n) {
+    if (!o.engine.log) return;
+    const Clock::time_point now = Clock::now();
+    const double s = std::chrono::duration<double>(now - t_phase).count();
+    char line[160];
+    std::snprintf(line, sizeof line, "%s: %.3f s (%.2f us per pair)", what.c_str(), s, n ? s / n * 1e6 : 0.0);
+    o.engine.log(line);
+    t_phase = now;
+  };
   const MatchResult match = match_tensors(ta, tb, o);
   const auto& pairs = match.pairs;
   Report rep;
@@ -252,6 +265,8 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     job_pair.push_back(i);
   }
 
+  phase("matched and planned " + std::to_string(pairs.size()) + " pairs (" + std::to_string(jobs.size()) + " to read)",
+        pairs.size());
   std::vector<bool> done(pairs.size(), false);
   for (size_t i : done_early) done[i] = true;
   run_pipeline(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
@@ -270,12 +285,14 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   jobs = {};  // before the diagnosis allocates its own per-pair state
   job_pair = {};
 
+  phase("read and reduced", pairs.size());
   assemble_report(rep, pairs, done, o.stop_at_first);
   Summary& s = rep.summary;
   s.precision = precision_name(precision);
   s.precision_reason = choice.reason;
   s.unit_roundoff = unit_roundoff(precision);
   diagnose(rep, s.unit_roundoff);
+  phase("verdicts and diagnosis", pairs.size());
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   s.gb_per_s = s.seconds > 0 ? s.bytes / 1e9 / s.seconds : 0;
   return rep;
@@ -480,6 +497,12 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
   auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
   // Both listings at once; in an MPI group rank 0's listings serve every rank.
   auto sources = open_inputs({path_a, path_b}, o.engine);
+  if (o.engine.log) {
+    char line[96];
+    std::snprintf(line, sizeof line, "listed both inputs: %.3f s",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    o.engine.log(line);
+  }
   Report rep = compare_sources(*sources[0], *sources[1], *backend, note, t0, o);
   if (folder_a) per_file(rep);
   return rep;

@@ -12,7 +12,7 @@ class Alone final : public Group {
   int size() const override { return 1; }
   std::vector<std::vector<uint8_t>> gather(const std::vector<uint8_t>& mine) override { return {mine}; }
   std::vector<uint8_t> broadcast(const std::vector<uint8_t>& bytes) override { return bytes; }
-  std::optional<std::string> agree(const std::optional<std::string>& mine) override { return mine; }
+  std::optional<std::string> agree(const std::optional<std::string>& mine, bool) override { return mine; }
 };
 
 Group* g_group = nullptr;

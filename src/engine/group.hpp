@@ -20,8 +20,10 @@ class Group {
   // Rank 0's `bytes` on every rank.
   virtual std::vector<uint8_t> broadcast(const std::vector<uint8_t>& bytes) = 0;
   // The first failing rank's error on every rank (nullopt when all are fine): the point where
-  // an error on any rank ends every rank, with that one message, instead of a hang.
-  virtual std::optional<std::string> agree(const std::optional<std::string>& mine) = 0;
+  // an error on any rank ends every rank, with that one message, instead of a hang. A rank
+  // other than 0 is named in it ("rank 2: ...") unless name_rank is false (an error about an
+  // input, the same whichever rank met it).
+  virtual std::optional<std::string> agree(const std::optional<std::string>& mine, bool name_rank = true) = 0;
 };
 
 // The group of this process: MPI's when start_process_group joined one, else alone.

@@ -51,7 +51,8 @@ std::vector<std::unique_ptr<Source>> open_inputs(const std::vector<std::string>&
       failed = e.what();
     }
   }
-  if (auto e = g.agree(failed)) throw Error(ErrorCode::kIo, *e);  // A's error first (rank 0)
+  // A's error first (rank 0 lists A), worded as one process words it: it is about the input.
+  if (auto e = g.agree(failed, false)) throw Error(ErrorCode::kIo, *e);
   // 2. Rank 0 binds the listings into one book, which every rank receives.
   const std::vector<std::vector<uint8_t>> shares = g.gather(mine);
   std::vector<uint8_t> bytes;

@@ -62,7 +62,7 @@ class MpiGroup final : public Group {
     return out;
   }
 
-  std::optional<std::string> agree(const std::optional<std::string>& mine) override {
+  std::optional<std::string> agree(const std::optional<std::string>& mine, bool name_rank) override {
     // The lowest failing rank speaks for all.
     int failed = mine ? rank_ : size_;
     int first = size_;
@@ -75,7 +75,7 @@ class MpiGroup final : public Group {
     bcast(&n, 1, MPI_UINT64_T, first);
     msg.resize(n);
     bcast(msg.data(), static_cast<int>(n), MPI_CHAR, first);
-    return first == 0 ? msg : "rank " + std::to_string(first) + ": " + msg;
+    return first == 0 || !name_rank ? msg : "rank " + std::to_string(first) + ": " + msg;
   }
 
  private:
