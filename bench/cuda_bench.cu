@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
     const double ms = median_ms(repeats, [&] { x.run(); });
     const double gbs = 2 * gb / (ms / 1e3);  // both inputs read once
     cudaFuncAttributes attr;
-    CK(cuda::kernel_attributes(x.r.ea, x.r.eb, true, &attr));
+    CK(cuda::kernel_attributes(x.r, &attr));
     std::printf("(b) kernel %-8s      %8.3f ms  %8.1f GB/s of input  = %.2f of (a)  [%d regs, %zu B smem, grid %d]\n",
                 dtype_name(t), ms, gbs, gbs / copy_gbs, attr.numRegs, attr.sharedSizeBytes, x.grid);
   }

@@ -87,7 +87,16 @@ __device__ void warp_exact(Exact& e) {
   }
 }
 
-template <int EA, int EB, bool PAIR>
+// A side's lane decoded: a typed kernel's one dtype, or decode_lane's warp-uniform branch.
+template <int ES, int T>
+__device__ __forceinline__ void decode_side(DType t, const uint64_t* raw, double* out) {
+  if constexpr (T != kAnyType) decode_lane_fixed<DType(T)>(raw, out);
+  else decode_lane<ES>(t, raw, out);
+}
+
+// TA, TB: the dtypes of a typed kernel (the common same-dtype float pairs and sides), or
+// kAnyType: the element sizes' kernel, the dtypes read from args at run time.
+template <int EA, int EB, bool PAIR, int TA = kAnyType, int TB = kAnyType>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm) leaf_groups(ChunkArgs args, const uint8_t* __restrict__ A,
                                                         const uint8_t* __restrict__ B, Scratch s) {
   static_assert(kThreads == kWarpsPerBlock * kLanes, "whole warps");
@@ -119,8 +128,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm) leaf_groups(ChunkAr
       if constexpr (PAIR) load_lane<EB, E>(B + base * EB, lane, rb);
       LaneVals v;
       v.valid = 0;
-      decode_lane<EA>(r.ta, ra, v.a);
-      if constexpr (PAIR) decode_lane<EB>(r.tb, rb, v.b);
+      decode_side<EA, TA>(r.ta, ra, v.a);
+      if constexpr (PAIR) decode_side<EB, TB>(r.tb, rb, v.b);
       else
 #pragma unroll
         for (int m = 0; m < kLaneElems; ++m) v.b[m] = 0.0;
@@ -131,7 +140,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm) leaf_groups(ChunkAr
         v.valid |= 1u << m;
         int bins[3] = {-1, -1, -1};
         if (!(args.skip & kSkipExact))
-          exact_element(ex, r, v.a[m], v.b[m], ra[m], PAIR ? rb[m] : 0, static_cast<uint32_t>(base + idx), bins);
+          exact_element<TA, TB, PAIR ? 1 : 0>(ex, r, v.a[m], v.b[m], ra[m], PAIR ? rb[m] : 0, static_cast<uint32_t>(base + idx), bins);
         if (args.skip & kSkipHist) bins[0] = bins[1] = bins[2] = -1;
         if (bins[0] >= 0) atomicAdd(&hist[warp][bins[0]], 1u);
         nz_a += v.a[m] != 0 || isnan(v.a[m]);
@@ -273,13 +282,22 @@ __global__ void __launch_bounds__(kFinalizeThreads) finalize(ChunkArgs args, Scr
   }
 }
 
-template <int EA, int EB, bool PAIR>
+template <int EA, int EB, bool PAIR, int TA = kAnyType, int TB = kAnyType>
 const void* kernel_of() {
-  return reinterpret_cast<const void*>(&leaf_groups<EA, EB, PAIR>);
+  return reinterpret_cast<const void*>(&leaf_groups<EA, EB, PAIR, TA, TB>);
 }
 
-// The kernel for a pair's element sizes (or one side's).
-const void* select(int ea, int eb, bool pair) {
+// The kernel for a pair's dtypes: typed for the float pairs and sides of one dtype that models
+// are made of (float32, bfloat16, float16), else the one for their element sizes.
+const void* select(const PairRule& r) {
+  const int ea = r.ea, eb = r.eb;
+  const bool pair = r.pair;
+#define TD_TYPED(T, ES)                                                                          \
+  if (r.ta == DType::T && (!pair || r.tb == DType::T))                                          \
+    return pair ? kernel_of<ES, ES, true, int(DType::T), int(DType::T)>()                        \
+                : kernel_of<ES, ES, false, int(DType::T), int(DType::T)>();
+  TD_TYPED(kF32, 4) TD_TYPED(kBF16, 2) TD_TYPED(kF16, 2)
+#undef TD_TYPED
 #define TD_SIDE(X) \
   if (!pair && ea == X) return kernel_of<X, X, false>();
   TD_SIDE(1) TD_SIDE(2) TD_SIDE(4) TD_SIDE(8)
@@ -297,7 +315,7 @@ const void* select(int ea, int eb, bool pair) {
 }  // namespace
 
 int grid_for(uint64_t groups, const PairRule& r, int sms) {
-  const void* k = select(r.ea, r.eb, r.pair);
+  const void* k = select(r);
   int per_sm = 1;
   if (k) cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, kThreads, 0);
   const uint64_t fit = uint64_t(sms) * (per_sm > 0 ? per_sm : 1);
@@ -307,7 +325,7 @@ int grid_for(uint64_t groups, const PairRule& r, int sms) {
 
 cudaError_t launch_chunk(const ChunkArgs& args, const uint8_t* d_a, const uint8_t* d_b, const Scratch& s, int grid,
                          cudaStream_t stream) {
-  const void* k = select(args.r.ea, args.r.eb, args.r.pair);
+  const void* k = select(args.r);
   if (!k) return cudaErrorInvalidValue;
   const uint8_t* b = args.r.pair ? d_b : d_a;
   void* params[] = {const_cast<ChunkArgs*>(&args), const_cast<uint8_t**>(&d_a), const_cast<uint8_t**>(&b),
@@ -318,8 +336,8 @@ cudaError_t launch_chunk(const ChunkArgs& args, const uint8_t* d_a, const uint8_
   return cudaGetLastError();
 }
 
-cudaError_t kernel_attributes(int ea, int eb, bool pair, cudaFuncAttributes* out) {
-  const void* k = select(ea, eb, pair);
+cudaError_t kernel_attributes(const PairRule& r, cudaFuncAttributes* out) {
+  const void* k = select(r);
   if (!k) return cudaErrorInvalidValue;
   return cudaFuncGetAttributes(out, k);
 }

@@ -14,7 +14,7 @@ namespace tensordiff::cuda {
 // Blocks per SM: the occupancy the register count allows (cudaOccupancy... at run time).
 constexpr int kWarpsPerBlock = 4;
 constexpr int kThreads = kWarpsPerBlock * leaf::kLanes;
-constexpr int kMinBlocksPerSm = 4;  // caps registers at 128 (65536 / (4 * 128))
+constexpr int kMinBlocksPerSm = 3;  // caps registers at 168 (65536 / (3 * 128))
 constexpr int kFinalizeThreads = 256;
 
 struct ChunkArgs {
@@ -42,7 +42,7 @@ int grid_for(uint64_t groups, const leaf::PairRule& r, int sms);
 cudaError_t launch_chunk(const ChunkArgs& args, const uint8_t* d_a, const uint8_t* d_b, const Scratch& s, int grid,
                          cudaStream_t stream);
 
-// Registers and shared memory of the pair kernel for (ea, eb) (the benchmark prints them).
-cudaError_t kernel_attributes(int ea, int eb, bool pair, cudaFuncAttributes* out);
+// Registers and shared memory of the kernel that runs rule r (the benchmark prints them).
+cudaError_t kernel_attributes(const leaf::PairRule& r, cudaFuncAttributes* out);
 
 }  // namespace tensordiff::cuda

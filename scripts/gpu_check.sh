@@ -31,6 +31,11 @@ if [[ $mode == pack ]]; then
   scripts/pack_device.sh .devpack "$bd/tensordiff" "$bd/tensordiff-hdf5-helper" \
     "$bd/tests/tensordiff_tests" "$bd/tensordiff_cuda_bench" "$bd/tensordiff_gen"
   cp "$bd/ptxas.txt" .devpack/
+  # The static proxy (instructions per element pair of each kernel's leaf loop, spills), kept
+  # beside what the GPU measures; cuobjdump comes from build/venv (scripts/python-venv.sh).
+  scripts/python-venv.sh >/dev/null
+  build/venv/bin/python bench/sass_proxy.py "$bd/kernels/CMakeFiles/td_cuda.dir/leaf_kernel.cu.o" \
+    --budget bench/sass_budget.txt --all > .devpack/sass_proxy.txt || true
   exit 0
 fi
 
@@ -98,6 +103,10 @@ print("report parity (exact fields equal, sums within 1e-12):", "ok" if not bad 
 sys.exit(1 if bad else 0)
 EOF
 rm -rf "$work"
+if [[ -s .devpack/sass_proxy.txt ]]; then
+  echo "## Static proxy at pack time (bench/sass_proxy.py, sm_90)" >> "$res"
+  { echo '```'; cat .devpack/sass_proxy.txt; echo '```'; } >> "$res"
+fi
 echo "## ptxas (build-gpu/ptxas.txt)" >> "$res"
 { echo '```'; grep -A1 "leaf_groupsILi4ELi4ELb1\|leaf_groupsILi2ELi2ELb1\|finalize" .devpack/ptxas.txt | head -12; echo '```'; } >> "$res"
 if command -v cuobjdump >/dev/null; then

@@ -40,6 +40,15 @@ if ! $venv/bin/python -c 'import nbclient, ipykernel, nbformat, pandas' >/dev/nu
     echo "python-venv: could not install nbclient/ipykernel/nbformat/pandas (see $venv/pip.log); the notebook and to_pandas tests will be skipped"
   fi
 fi
+# cuobjdump and nvdisasm for the GPU kernel's static proxy (bench/sass_proxy.py, issue 24): the
+# CUDA toolkit here has nvcc and ptxas but no disassembler; NVIDIA's PyPI wheels carry both.
+if ! ls $venv/lib/python3*/site-packages/nvidia/cu13/bin/nvdisasm >/dev/null 2>&1; then
+  echo "python-venv: installing cuobjdump and nvdisasm into $venv"
+  if ! $venv/bin/pip install -q --disable-pip-version-check "nvidia-cuda-cuobjdump==13.5.37" \
+       "nvidia-cuda-nvdisasm==13.5.37" >> "$venv/pip.log" 2>&1; then
+    echo "python-venv: could not install cuobjdump/nvdisasm (see $venv/pip.log); the SASS proxy test will fail"
+  fi
+fi
 # msprobe (Ascend's mindstudio-probe) writes the real dumps of python/tests/test_msprobe_real.py.
 # Its own venv: it pulls pandas and matplotlib versions of its own, which stay out of build/venv.
 # 1.3.0 runs on Debian's torch 1.13; numpy pinned to Debian's.

@@ -21,6 +21,8 @@
 #include <cstring>
 #include <math.h>
 
+#include <type_traits>
+
 #include "core/bins.hpp"
 #include "core/checksum.hpp"
 #include "core/element.hpp"
@@ -277,11 +279,27 @@ TD_HD inline Exact widen(const LaneExact& l) {
   return e;
 }
 
+// A dtype fixed at compile time (a typed kernel: leaf_kernel.cu), or kAnyType: the rule's
+// run-time dtype. A typed kernel's exact_element is the same function with its run-time
+// branches on the dtypes and on `pair` folded away (tests/unit/leaf_typed_test.cpp holds the
+// typed results to the run-time ones, the emulator's, for every bit pattern class).
+constexpr int kAnyType = -1;
+TD_HD constexpr int type_bytes(int t) {
+  return t == int(DType::kF64) || t == int(DType::kI64) || t == int(DType::kU64) ? 8
+         : t == int(DType::kF32) || t == int(DType::kI32) || t == int(DType::kU32) ? 4
+         : t == int(DType::kF16) || t == int(DType::kBF16) || t == int(DType::kI16) || t == int(DType::kU16) ? 2
+                                                                                                               : 1;
+}
+
 // One element (chunk-relative index i) into a lane's exact fields; `bin` receives the three
-// histogram slots (-1: not counted). ra/rb: raw bits, for same-dtype pairs.
-template <class Acc>
+// histogram slots (-1: not counted). ra/rb: raw bits, for same-dtype pairs. TA, TB: the pair's
+// dtypes when a typed kernel knows them (kAnyType: p.ta, p.tb); PAIR: 1 or 0 when known, else -1.
+template <int TA = kAnyType, int TB = kAnyType, int PAIR = -1, class Acc>
 TD_HD inline void exact_element(Acc& e, const PairRule& p, double a, double b, uint64_t ra, uint64_t rb,
                                 uint32_t i, int bins[3]) {
+  constexpr bool kTyped = TA != kAnyType && TB != kAnyType;
+  const bool pair = PAIR >= 0 ? PAIR == 1 : p.pair;
+  const bool same = kTyped ? TA == TB : p.same;
   const bool fa = fin(a), na = isnan(a);
   e.fin_a += fa;
   e.nz_a += (a != 0) || na;
@@ -294,7 +312,7 @@ TD_HD inline void exact_element(Acc& e, const PairRule& p, double a, double b, u
     e.max_a = max_signed(e.max_a, a);
   }
   bins[1] = bins[2] = -1;
-  if (!p.pair) return;
+  if (!pair) return;
   const bool fb = fin(b), nb = isnan(b), F = fa && fb;
   e.fin_b += fb;
   e.nz_b += (b != 0) || nb;
@@ -318,10 +336,17 @@ TD_HD inline void exact_element(Acc& e, const PairRule& p, double a, double b, u
   e.mis += !equal;
   e.nanm += nan_bad;
   e.infm += inf_bad;
-  if (p.same) {
+  if (same) {
     e.bits += ra != rb;
     if (F) {
-      const uint64_t u = ulp_distance(p.ta, ra, rb, p.ea);
+      uint64_t u;
+      if constexpr (kTyped) {
+        // Elements up to 4 bytes: their distances fit 32 bits (ulp_distance's UlpLane).
+        using D = std::conditional_t<type_bytes(TA) <= 4, uint32_t, uint64_t>;
+        u = ulp_bits<D>(static_cast<D>(ra), static_cast<D>(rb), 8 * type_bytes(TA), ulp_order(DType(TA)));
+      } else {
+        u = ulp_distance(p.ta, ra, rb, p.ea);
+      }
       e.ulp = e.ulp > u ? e.ulp : u;
     }
   }
