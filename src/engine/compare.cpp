@@ -104,15 +104,22 @@ PrecisionChoice run_precision(const MatchResult& match, const CompareOptions& o)
   return choose_precision(match.all_pairs, o.precision);
 }
 
+// A listing's entry i as a report's pointer: into the listing where it is shared, else a copy.
+static std::shared_ptr<const TensorInfo> entry_of(const SharedListing& own, const std::vector<TensorInfo>& list,
+                                                  size_t i) {
+  return own ? std::shared_ptr<const TensorInfo>(own, &(*own)[i]) : std::make_shared<const TensorInfo>(list[i]);
+}
+
 void init_pair_report(PairReport& r, const MatchedPair& m, const std::vector<TensorInfo>& ta,
-                      const std::vector<TensorInfo>& tb, Precision run, const CompareOptions& o) {
+                      const std::vector<TensorInfo>& tb, Precision run, const CompareOptions& o,
+                      const SharedListing& own_a, const SharedListing& own_b) {
   r.name = m.name;
   r.name_b = m.name_b;
   r.status = m.status;
   r.reason = m.reason;
   r.by_order = m.by_order;
-  if (m.a) r.info_a = ta[*m.a];
-  if (m.b) r.info_b = tb[*m.b];
+  if (m.a) r.info_a = entry_of(own_a, ta, *m.a);
+  if (m.b) r.info_b = entry_of(own_b, tb, *m.b);
   r.order = m.a ? ta[*m.a].order : tb[*m.b].order;
   if (m.a && m.b && !m.unsupported)
     r.tolerance = resolve_tolerance(m.name, ta[*m.a].dtype, tb[*m.b].dtype, run, o);
@@ -179,6 +186,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   Source* src_b = &sb;
   const std::string path_a = sa.path(), path_b = sb.path();
   const auto& ta = src_a->tensors();
+  const SharedListing own_a = src_a->shared_tensors(), own_b = src_b->shared_tensors();
   const auto& tb = src_b->tensors();
   // --verbose: where the time goes between the listing and the report (issue 26).
   using Clock = std::chrono::steady_clock;
@@ -232,7 +240,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   for (size_t i = 0; i < pairs.size(); ++i) {
     const MatchedPair& m = pairs[i];
     PairReport& r = rep.tensors[i];
-    init_pair_report(r, m, ta, tb, precision, o);
+    init_pair_report(r, m, ta, tb, precision, o, own_a, own_b);
     if (i >= read_limit) continue;
     if (m.a && m.b && judge_values(r)) {  // recorded values: no data to read
       done_early.push_back(i);

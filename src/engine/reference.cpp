@@ -79,7 +79,7 @@ PairReport ReferenceSession::check(const ArrayView& b) {
   PairReport r;
   r.name_b = b.name;
   r.name = s.map(b.name);
-  r.info_b = tb;
+  r.info_b = std::make_shared<const TensorInfo>(tb);  // this run's tensor: its source goes
   const auto it = s.by_name.find(r.name);
   if (it == s.by_name.end() || !name_selected(r.name, s.o.tensors, s.o.include, s.o.exclude)) {
     r.status = Status::kOnlyInB;
@@ -118,7 +118,8 @@ PairReport ReferenceSession::check(const ArrayView& b) {
   ++s.recorded;
   const size_t ia = it->second;
   const TensorInfo& ta = s.ref->tensors()[ia];
-  r.info_a = ta;
+  if (const auto own = s.ref->shared_tensors()) r.info_a = std::shared_ptr<const TensorInfo>(own, &ta);
+  else r.info_a = std::make_shared<const TensorInfo>(ta);
   r.order = ta.order;
   bool unsupported = false;
   r.reason = incompatibility(ta, tb, s.o.allow_reshape, unsupported);

@@ -20,8 +20,11 @@ SummaryDump summary_input(const std::string& path, const CompareOptions& o);
 // Shared with compare(): the run's precision (engine/precision.hpp's rule over every pair the
 // names make), and a report entry's name, infos, status, order, tolerance.
 PrecisionChoice run_precision(const MatchResult& match, const CompareOptions& o);
+// own_a, own_b: the listings' shared owners (Source::shared_tensors), or null: entries copied.
+using SharedListing = std::shared_ptr<const std::vector<TensorInfo>>;
 void init_pair_report(PairReport& r, const MatchedPair& m, const std::vector<TensorInfo>& ta,
-                      const std::vector<TensorInfo>& tb, Precision run, const CompareOptions& o);
+                      const std::vector<TensorInfo>& tb, Precision run, const CompareOptions& o,
+                      const SharedListing& own_a = nullptr, const SharedListing& own_b = nullptr);
 
 // Shared with compare(): counts, first divergence, --stop-at-first cut.
 void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,

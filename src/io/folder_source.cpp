@@ -91,13 +91,14 @@ class FolderSource final : public Source {
     for (const Ref& r : refs) {
       TensorInfo t = parts_[r.part]->tensors()[r.index];
       t.name = rel_[r.part] + ":" + t.name;
-      t.order = infos_.size();
-      infos_.push_back(std::move(t));
+      t.order = infos_->size();
+      infos_->push_back(std::move(t));
       map_.push_back({r.part, r.index});
     }
   }
   const std::string& path() const override { return root_; }
-  const std::vector<TensorInfo>& tensors() const override { return infos_; }
+  const std::vector<TensorInfo>& tensors() const override { return *infos_; }
+  std::shared_ptr<const std::vector<TensorInfo>> shared_tensors() const override { return infos_; }
   std::vector<std::string> notes() const override { return notes_; }
   void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) override {
     parts_[map_[index].first]->read(map_[index].second, first, n, dst);
@@ -114,7 +115,7 @@ class FolderSource final : public Source {
   std::string root_;
   std::vector<std::unique_ptr<Source>> parts_;
   std::vector<std::string> rel_, notes_;
-  std::vector<TensorInfo> infos_;
+  std::shared_ptr<std::vector<TensorInfo>> infos_ = std::make_shared<std::vector<TensorInfo>>();
   std::vector<std::pair<size_t, size_t>> map_;
 };
 

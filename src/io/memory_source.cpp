@@ -33,20 +33,21 @@ class MemorySource final : public Source {
       t.storage = "memory";
       t.order = i;
       t.source = v.source;
-      infos_.push_back(std::move(t));
+      infos_->push_back(std::move(t));
       data_.push_back(static_cast<const uint8_t*>(v.data));
     }
   }
   const std::string& path() const override { return label_; }
-  const std::vector<TensorInfo>& tensors() const override { return infos_; }
+  const std::vector<TensorInfo>& tensors() const override { return *infos_; }
+  std::shared_ptr<const std::vector<TensorInfo>> shared_tensors() const override { return infos_; }
   void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) override {
-    const size_t es = dtype_size(infos_[index].dtype);
+    const size_t es = dtype_size((*infos_)[index].dtype);
     std::memcpy(dst, data_[index] + first * es, n * es);
   }
 
  private:
   std::string label_;
-  std::vector<TensorInfo> infos_;
+  std::shared_ptr<std::vector<TensorInfo>> infos_ = std::make_shared<std::vector<TensorInfo>>();
   std::vector<const uint8_t*> data_;
 };
 

@@ -95,14 +95,15 @@ class RawSource final : public Source {
       RawTensor& t = t_[i];
       t.info.order = i;
       if (t.info.type_name.empty()) t.info.type_name = dtype_name(t.info.dtype);
-      infos_.push_back(t.info);
+      infos_->push_back(t.info);
       if (t.error.empty() && t.info.unsupported.empty() && !t.open_stream) check_fits(t);
       if (t.open_stream) streams_[i] = std::make_unique<StreamState>();
     }
   }
 
   const std::string& path() const override { return label_; }
-  const std::vector<TensorInfo>& tensors() const override { return infos_; }
+  const std::vector<TensorInfo>& tensors() const override { return *infos_; }
+  std::shared_ptr<const std::vector<TensorInfo>> shared_tensors() const override { return infos_; }
   std::vector<std::string> notes() const override { return notes_; }
   std::optional<std::string> read_error(size_t index) const override {
     if (t_[index].error.empty()) return std::nullopt;
@@ -279,7 +280,7 @@ class RawSource final : public Source {
   std::vector<std::string> files_;
   std::vector<RawTensor> t_;
   std::vector<std::string> notes_;
-  std::vector<TensorInfo> infos_;
+  std::shared_ptr<std::vector<TensorInfo>> infos_ = std::make_shared<std::vector<TensorInfo>>();
   std::vector<uint64_t> sizes_;
   std::vector<std::unique_ptr<StreamState>> streams_;
   std::mutex cache_m_;

@@ -18,6 +18,9 @@ class Source {
   virtual const std::string& path() const = 0;
   // Every dataset of the dump, sorted by execution order (TensorInfo::order == position).
   virtual const std::vector<TensorInfo>& tensors() const = 0;
+  // The same listing as a shared owner, where the source keeps it in one: reports point into
+  // it (PairReport::info_a) rather than copy each pair's entries. Null: copy them.
+  virtual std::shared_ptr<const std::vector<TensorInfo>> shared_tensors() const { return nullptr; }
   // Copies elements [first, first + n) of the flattened tensor `index` into dst, as stored
   // (the file's byte order, no conversion). Thread-safe. Throws Error naming file and tensor.
   virtual void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) = 0;

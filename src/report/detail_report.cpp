@@ -84,7 +84,7 @@ std::string format_detail(const PairReport& r) {
     line("checksum", hex16(a.checksum), hex16(b.checksum));
     const size_t k = std::max(a.first_nonzero.size(), b.first_nonzero.size());
     for (size_t i = 0; i < k; ++i) {
-      auto cell = [&](const SideStats& s, const std::optional<TensorInfo>& t) {
+      auto cell = [&](const SideStats& s, const std::shared_ptr<const TensorInfo>& t) {
         if (i >= s.first_nonzero.size()) return std::string("-");
         const auto& e = s.first_nonzero[i];
         return index_string(e.flat_index, t->shape) + " " + num(e.value);

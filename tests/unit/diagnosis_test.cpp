@@ -216,7 +216,7 @@ TEST(Diagnosis, PeersAreTheSameModuleInAnotherLayerNotANeighbour) {
     TensorInfo i;
     i.name = p.name;
     i.source = "model.py:7 (" + cls + ")";
-    p.info_b = i;
+    p.info_b = std::make_shared<const TensorInfo>(i);
     return p;
   };
   Report rep = chain({with_class(pair("h.0.ln_1", 1e-4, 1 + 1e-8), "LayerNorm"),
@@ -248,7 +248,7 @@ PairReport with_data(PairReport p, uint64_t checksum_a, uint64_t checksum_b) {
   i.name = p.name;
   i.dtype = DType::kF32;
   i.shape = {100000};
-  p.info_a = p.info_b = i;
+  p.info_a = p.info_b = std::make_shared<const TensorInfo>(i);
   p.a->checksum = checksum_a;
   p.b->checksum = checksum_b;
   return p;
@@ -314,8 +314,8 @@ TEST(Diagnosis, ARescaleBelowOneRoundoffThatEveryLayerShowsIsThePrecisionsOwn) {
     a.name = b.name = name;
     a.dtype = DType::kF32;
     b.dtype = DType::kBF16;
-    p.info_a = a;
-    p.info_b = b;
+    p.info_a = std::make_shared<const TensorInfo>(a);
+    p.info_b = std::make_shared<const TensorInfo>(b);
     return p;
   };
   auto run = [&](bool every_layer) {

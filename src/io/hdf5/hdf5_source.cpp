@@ -62,7 +62,7 @@ class Hdf5Source final : public Source {
       if (book && book->record) record_in(*book, listing);
     }
     const auto t_plan = std::chrono::steady_clock::now();
-    infos_.reserve(listing.datasets.size());  // exact: 10^5 entries leave no growth slack
+    infos_->reserve(listing.datasets.size());  // exact: 10^5 entries leave no growth slack
     entries_.reserve(listing.datasets.size());
     for (auto& d : listing.datasets) add(std::move(d));
     listing.datasets = {};
@@ -77,12 +77,12 @@ class Hdf5Source final : public Source {
       const double here = std::chrono::duration<double>(now - t_plan).count();
       char times[160];
       std::snprintf(times, sizeof times, " (listed in %.3f s; checked and planned here in %.3f s, %.2f us each)", walk,
-                    here, infos_.empty() ? 0.0 : here / infos_.size() * 1e6);
-      log_(path_ + ": " + std::to_string(infos_.size()) + " datasets" + times);
+                    here, infos_->empty() ? 0.0 : here / infos_->size() * 1e6);
+      log_(path_ + ": " + std::to_string(infos_->size()) + " datasets" + times);
     }
     bool needs_helper = false;
     for (size_t i = 0; i < entries_.size(); ++i)
-      needs_helper = needs_helper || (entries_[i].error.empty() && infos_[i].unsupported.empty() &&
+      needs_helper = needs_helper || (entries_[i].error.empty() && (*infos_)[i].unsupported.empty() &&
                                       entries_[i].path == ReadPath::kHelper);
     if (!needs_helper) helper_->release();
   }
@@ -93,12 +93,13 @@ class Hdf5Source final : public Source {
   }
 
   const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& tensors() const override { return infos_; }
+  const std::vector<TensorInfo>& tensors() const override { return *infos_; }
+  std::shared_ptr<const std::vector<TensorInfo>> shared_tensors() const override { return infos_; }
   std::vector<std::string> notes() const override { return notes_; }
 
   std::optional<std::vector<uint8_t>> uniform_value(size_t index) const override {
     const Entry& e = entries_[index];
-    if (!e.error.empty() || !infos_[index].unsupported.empty()) return std::nullopt;
+    if (!e.error.empty() || !(*infos_)[index].unsupported.empty()) return std::nullopt;
     if (e.path == ReadPath::kFill) return e.fill;
     if (e.path == ReadPath::kChunks && e.chunked->chunks.empty()) return e.chunked->layout.fill;
     return std::nullopt;
@@ -107,12 +108,12 @@ class Hdf5Source final : public Source {
   std::optional<std::string> read_error(size_t index) const override {
     const Entry& e = entries_[index];
     if (e.error.empty()) return std::nullopt;
-    return what(infos_[index]) + ": " + e.error;
+    return what((*infos_)[index]) + ": " + e.error;
   }
 
   void read(size_t index, uint64_t first, uint64_t n, uint8_t* dst) override {
     const Entry& e = entries_[index];
-    const TensorInfo& t = infos_[index];
+    const TensorInfo& t = (*infos_)[index];
     if (n == 0) return;
     if (!e.error.empty()) throw Error(ErrorCode::kCorrupt, what(t) + ": " + e.error);
     const size_t es = dtype_size(t.dtype);
@@ -207,7 +208,7 @@ class Hdf5Source final : public Source {
       c.layout.filters = std::move(d.filters);
       c.layout.fill = std::move(d.fill);
     }
-    infos_.push_back(std::move(d.info));
+    infos_->push_back(std::move(d.info));
     entries_.push_back(std::move(e));
   }
 
@@ -254,7 +255,7 @@ class Hdf5Source final : public Source {
   std::map<std::string, InputFile> others_;
   std::unique_ptr<Hdf5Helper> helper_;
   std::vector<Entry> entries_;
-  std::vector<TensorInfo> infos_;
+  std::shared_ptr<std::vector<TensorInfo>> infos_ = std::make_shared<std::vector<TensorInfo>>();
   std::vector<std::string> notes_;
 };
 
