@@ -50,8 +50,8 @@ void ChunkReducer::reduce(uint64_t i, unsigned w, Slot& out) {
   }
   out.error.clear();
   out.skipped = false;
-  if (job.error) {
-    out.error = *job.error;
+  if (job.error()) {
+    out.error = *job.error();
     return;
   }
   const bool in_order = job.a->sequential(job.ia) || (job.b && job.b->sequential(job.ib));
@@ -59,13 +59,13 @@ void ChunkReducer::reduce(uint64_t i, unsigned w, Slot& out) {
     out.skipped = true;
     return;
   }
-  if (job.uniform_a && (!job.b || job.uniform_b)) {
+  if (job.uniform_a() && (!job.b || job.uniform_b())) {
     auto le = [&](std::vector<uint8_t> v, Source& s, size_t idx) {
       if (s.tensors()[idx].big_endian) swap_bytes_inplace(v.data(), 1, v.size());
       return v;
     };
-    out.partial = uniform_partial(backend_, job.params, le(*job.uniform_a, *job.a, job.ia),
-                                  job.b ? le(*job.uniform_b, *job.b, job.ib) : std::vector<uint8_t>{}, job.count,
+    out.partial = uniform_partial(backend_, job.params, le(*job.uniform_a(), *job.a, job.ia),
+                                  job.b ? le(*job.uniform_b(), *job.b, job.ib) : std::vector<uint8_t>{}, job.count,
                                   !job.b);
     return;
   }

@@ -110,32 +110,43 @@ static std::shared_ptr<const TensorInfo> entry_of(const SharedListing& own, cons
   return own ? std::shared_ptr<const TensorInfo>(own, &(*own)[i]) : std::make_shared<const TensorInfo>(list[i]);
 }
 
-void init_pair_report(PairReport& r, const MatchedPair& m, const std::vector<TensorInfo>& ta,
+void init_pair_report(PairReport& r, MatchedPair& m, const std::vector<TensorInfo>& ta,
                       const std::vector<TensorInfo>& tb, Precision run, const CompareOptions& o,
                       const SharedListing& own_a, const SharedListing& own_b) {
-  r.name = m.name;
-  r.name_b = m.name_b;
+  r.name = std::move(m.name);
+  r.name_b = std::move(m.name_b);
   r.status = m.status;
-  r.reason = m.reason;
+  r.reason = std::move(m.reason);
   r.by_order = m.by_order;
   if (m.a) r.info_a = entry_of(own_a, ta, *m.a);
   if (m.b) r.info_b = entry_of(own_b, tb, *m.b);
   r.order = m.a ? ta[*m.a].order : tb[*m.b].order;
   if (m.a && m.b && !m.unsupported)
-    r.tolerance = resolve_tolerance(m.name, ta[*m.a].dtype, tb[*m.b].dtype, run, o);
+    r.tolerance = resolve_tolerance(r.name, ta[*m.a].dtype, tb[*m.b].dtype, run, o);
 }
 
-void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
-                     const std::vector<bool>& done, bool stop_at_first) {
+PairMarks marks_of(const std::vector<MatchedPair>& pairs) {
+  PairMarks m;
+  m.needs_read.reserve(pairs.size());
+  m.unsupported.reserve(pairs.size());
+  for (const MatchedPair& p : pairs) {
+    m.needs_read.push_back(p.status == Status::kMatch);
+    m.unsupported.push_back(p.unsupported);
+  }
+  return m;
+}
+
+void assemble_report(Report& rep, const PairMarks& marks, const std::vector<bool>& done, bool stop_at_first) {
   // With --stop-at-first, pairs of A that were never read are counted as skipped. Kept pairs
   // move down in place: a second vector of 10^5 reports would double the peak memory.
   size_t kept = 0, unpaired_values = 0;
   std::string first_unpaired;
   Summary& s = rep.summary;
   bool cut = false;
-  for (size_t i = 0; i < pairs.size(); ++i) {
+  const size_t n = marks.needs_read.size();
+  for (size_t i = 0; i < n; ++i) {
     PairReport& r = rep.tensors[i];
-    const bool needs_read = pairs[i].status == Status::kMatch;
+    const bool needs_read = marks.needs_read[i];
     if (r.status != Status::kOnlyInB && (cut || (needs_read && !done[i]))) {
       ++s.skipped;
       continue;
@@ -152,7 +163,7 @@ void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
       ++kept;
       continue;
     }
-    if (pairs[i].unsupported) ++s.unsupported;
+    if (marks.unsupported[i]) ++s.unsupported;
     switch (r.status) {
       case Status::kMatch: ++s.compared; ++s.matched; break;
       case Status::kMismatch: ++s.compared; ++s.mismatched; break;
@@ -162,7 +173,7 @@ void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
       case Status::kConsistent: ++s.compared; ++s.consistent; break;
       case Status::kError: ++s.errors; break;
     }
-    if (!s.first_divergence && is_divergence(r, pairs[i].unsupported)) {
+    if (!s.first_divergence && is_divergence(r, marks.unsupported[i])) {
       s.first_divergence = r.name;
       if (stop_at_first) cut = true;
     }
@@ -200,8 +211,8 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     o.engine.log(line);
     t_phase = now;
   };
-  const MatchResult match = match_tensors(ta, tb, o);
-  const auto& pairs = match.pairs;
+  MatchResult match = match_tensors(ta, tb, o);
+  auto& pairs = match.pairs;
   Report rep;
   check_selection(match, ta, tb, path_a, path_b, o, rep.warnings);
   const PrecisionChoice choice = run_precision(match, o);
@@ -238,7 +249,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   jobs.reserve(read_limit);
   job_pair.reserve(read_limit);
   for (size_t i = 0; i < pairs.size(); ++i) {
-    const MatchedPair& m = pairs[i];
+    MatchedPair& m = pairs[i];
     PairReport& r = rep.tensors[i];
     init_pair_report(r, m, ta, tb, precision, o, own_a, own_b);
     if (i >= read_limit) continue;
@@ -266,16 +277,20 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     job.ib = *m.b;
     job.count = ta[*m.a].count;
     job.params = pair_params(ta[*m.a], tb[*m.b], r.tolerance, o);
-    job.error = known_read_error(*src_a, *m.a, src_b, *m.b);
-    job.uniform_a = src_a->uniform_value(*m.a);
-    if (job.uniform_a) job.uniform_b = src_b->uniform_value(*m.b);
+    auto uniform_a = src_a->uniform_value(*m.a);
+    auto uniform_b = uniform_a ? src_b->uniform_value(*m.b) : std::nullopt;
+    job.set_rare(std::move(uniform_a), std::move(uniform_b), known_read_error(*src_a, *m.a, src_b, *m.b));
     jobs.push_back(job);
     job_pair.push_back(i);
   }
 
-  phase("matched and planned " + std::to_string(pairs.size()) + " pairs (" + std::to_string(jobs.size()) + " to read)",
-        pairs.size());
-  std::vector<bool> done(pairs.size(), false);
+  // The matched pairs are done with (their names moved into the report): gone before the reads.
+  const size_t npairs = pairs.size();
+  const PairMarks marks = marks_of(pairs);
+  match.pairs = {};
+  phase("matched and planned " + std::to_string(npairs) + " pairs (" + std::to_string(jobs.size()) + " to read)",
+        npairs);
+  std::vector<bool> done(npairs, false);
   for (size_t i : done_early) done[i] = true;
   run_pipeline(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
     PairReport& r = rep.tensors[job_pair[j]];
@@ -293,14 +308,14 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   jobs = {};  // before the diagnosis allocates its own per-pair state
   job_pair = {};
 
-  phase("read and reduced", pairs.size());
-  assemble_report(rep, pairs, done, o.stop_at_first);
+  phase("read and reduced", npairs);
+  assemble_report(rep, marks, done, o.stop_at_first);
   Summary& s = rep.summary;
   s.precision = precision_name(precision);
   s.precision_reason = choice.reason;
   s.unit_roundoff = unit_roundoff(precision);
   diagnose(rep, s.unit_roundoff);
-  phase("verdicts and diagnosis", pairs.size());
+  phase("verdicts and diagnosis", npairs);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   s.gb_per_s = s.seconds > 0 ? s.bytes / 1e9 / s.seconds : 0;
   return rep;
@@ -335,8 +350,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
     job.count = t.count;
     job.params.type_a = t.dtype;
     job.params.first_k = o.first_k;
-    job.error = known_read_error(*src, t.order, nullptr, 0);
-    job.uniform_a = src->uniform_value(t.order);
+    job.set_rare(src->uniform_value(t.order), std::nullopt, known_read_error(*src, t.order, nullptr, 0));
     jobs.push_back(job);
     job_entry.push_back(rep.tensors.size() - 1);
   }

@@ -134,16 +134,38 @@ void add_output_prefixes(const std::string& name, std::unordered_set<std::string
 }
 
 // Pairs with the same data: both sides' dtypes, shapes and checksums (64-bit: a collision
-// between two tensors of one run is 2^-64 unlikely).
-std::string copy_key(const PairReport& r) {
-  std::string k;
+// between two tensors of one run is 2^-64 unlikely). 24 bytes in the copies map, not a string
+// (10^5 pairs' string keys held 16 MB through the diagnosis): the checksums and an FNV-1a of
+// the dtypes and shapes; the first pair with a key is kept with its dtypes and shapes, and a
+// later pair is its copy only when those are equal too.
+struct CopyKey {
+  uint64_t ca, cb, layout;
+  bool operator==(const CopyKey& o) const { return ca == o.ca && cb == o.cb && layout == o.layout; }
+};
+struct CopyKeyHash {
+  size_t operator()(const CopyKey& k) const { return k.ca ^ (k.cb * 0x9E3779B97F4A7C15ull) ^ (k.layout << 1); }
+};
+CopyKey copy_key(const PairReport& r) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](uint64_t x) {
+    for (int i = 0; i < 8; ++i) h = (h ^ ((x >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+  };
   for (const TensorInfo* info : {&*r.info_a, &*r.info_b}) {
-    k += std::to_string(static_cast<int>(info->dtype)) + ":";
-    for (auto x : info->shape) k += std::to_string(x) + ",";
-    k += ";";
+    mix(static_cast<uint64_t>(info->dtype));
+    mix(info->shape.size());
+    for (auto x : info->shape) mix(x);
   }
-  return k + std::to_string(r.a->checksum) + ":" + std::to_string(r.b->checksum);
+  return {r.a->checksum, r.b->checksum, h};
 }
+// The first pair with a key: its name, and its infos to check the layout against.
+struct FirstCopy {
+  std::string name;
+  std::shared_ptr<const TensorInfo> info_a, info_b;
+  bool same_layout(const PairReport& r) const {
+    return info_a->dtype == r.info_a->dtype && info_b->dtype == r.info_b->dtype && info_a->shape == r.info_a->shape &&
+           info_b->shape == r.info_b->shape;
+  }
+};
 
 namespace {
 
@@ -183,7 +205,7 @@ struct JumpFinder::State {
   // the same module in the layers after this one too.
   std::unordered_map<std::string, std::vector<std::pair<std::string, double>>> all_peers;
   JumpRules rules;
-  std::unordered_map<std::string, std::string> copies;  // copy_key -> the first pair's name
+  std::unordered_map<CopyKey, FirstCopy, CopyKeyHash> copies;  // the first pair with the key
   std::unordered_set<std::string> output_prefixes;
   std::unordered_map<std::string, Seen> inputs;  // per module (with its call): its inputs' largest
   std::unordered_map<std::string, Seen> outputs;  // per module with inputs: its outputs' largest
@@ -238,8 +260,8 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   // pair's error and nothing of its own: its metrics are reported, its jump never.
   if (r.a->checksum_known && r.b->checksum_known && r.info_a && r.info_b &&
       !(r.a->checksum == r.b->checksum && r.info_a->dtype == r.info_b->dtype)) {
-    const auto [it, first] = st.copies.try_emplace(copy_key(r), r.name);
-    if (!first) r.copy_of = it->second;
+    const auto [it, first] = st.copies.try_emplace(copy_key(r), FirstCopy{r.name, r.info_a, r.info_b});
+    if (!first && it->second.same_layout(r)) r.copy_of = it->second.name;
   }
   const DiffStats& d = *r.diff;
   const double rel = d.rel_l2;

@@ -21,7 +21,7 @@ uint64_t item_bytes(const Job& job, const Item& it) {
 }  // namespace
 
 bool ItemPlan::without_reads(const Job& job) {
-  return (job.uniform_a && (!job.b || job.uniform_b)) || job.error;
+  return (job.uniform_a() && (!job.b || job.uniform_b())) || job.error();
 }
 
 ItemPlan::ItemPlan(const std::vector<Job>& jobs, uint64_t chunk_bytes)

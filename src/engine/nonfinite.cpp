@@ -40,8 +40,8 @@ std::vector<ExtremeAt> find_nonfinite_mismatches(const Job& job, int k) {
   std::vector<double> a(std::min(kStep, job.count)), b(a.size());
   for (uint64_t first = 0; first < job.count; first += kStep) {
     const uint64_t n = std::min(kStep, job.count - first);
-    load(*job.a, job.ia, job.uniform_a, job.params.type_a, first, n, raw, a.data());
-    load(*job.b, job.ib, job.uniform_b, job.params.type_b, first, n, raw, b.data());
+    load(*job.a, job.ia, job.uniform_a(), job.params.type_a, first, n, raw, a.data());
+    load(*job.b, job.ib, job.uniform_b(), job.params.type_b, first, n, raw, b.data());
     for (uint64_t i = 0; i < n; ++i) {
       const double x = a[i], y = b[i];
       const bool nx = std::isnan(x), ny = std::isnan(y);

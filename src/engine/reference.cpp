@@ -139,7 +139,7 @@ PairReport ReferenceSession::check(const ArrayView& b) {
     job.ib = 0;
     job.count = ta.count;
     job.params = pair_params(ta, tb, r.tolerance, s.o);
-    job.uniform_a = s.ref->uniform_value(ia);
+    job.set_rare(s.ref->uniform_value(ia), std::nullopt, std::nullopt);
     RunPlan plan = plan_run(s.o.engine, *s.backend);
     // A tensor of one chunk is computed in this thread: no pool for a few KB.
     if (ta.count * std::max(dtype_size(ta.dtype), dtype_size(tb.dtype)) <= plan.chunk_bytes) plan.threads = 1;
@@ -178,7 +178,7 @@ Report ReferenceSession::report() const {
   if (s.matched == 0)
     throw Error(ErrorCode::kUsage, "nothing compared: none of the " + std::to_string(rep.tensors.size()) +
                                        " tensors checked so far has a counterpart in " + s.rep.input_a);
-  assemble_report(rep, pairs, std::vector<bool>(pairs.size(), true), false);
+  assemble_report(rep, marks_of(pairs), std::vector<bool>(pairs.size(), true), false);
   const PrecisionChoice choice = choose_precision(s.pairs, s.o.precision);
   const Precision run = choice.precision;
   rep.summary.precision = precision_name(run);

@@ -2,6 +2,7 @@
 // backend reductions, merging partials in chunk order.
 #pragma once
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,10 +20,28 @@ struct Job {
   size_t ib = 0;
   uint64_t count = 0;   // elements per side
   PairParams params;    // type_a/type_b also name the single side's dtype
+
   // Both sides (or the single side) never written: one element each, computed without reads.
-  std::optional<std::vector<uint8_t>> uniform_a, uniform_b;
+  const std::optional<std::vector<uint8_t>>& uniform_a() const { return rare ? rare->uniform_a : kNoValue; }
+  const std::optional<std::vector<uint8_t>>& uniform_b() const { return rare ? rare->uniform_b : kNoValue; }
   // Either side's Source::read_error: the job fails with it and reads nothing.
-  std::optional<std::string> error;
+  const std::optional<std::string>& error() const { return rare ? rare->error : kNoError; }
+  // Sets the three (held only when one is set: 10^5 jobs of tiny tensors carried 10 MB of
+  // empty optionals through the reads).
+  void set_rare(std::optional<std::vector<uint8_t>> ua, std::optional<std::vector<uint8_t>> ub,
+                std::optional<std::string> err) {
+    if (!ua && !ub && !err) return rare.reset();
+    rare = std::make_shared<Rare>(Rare{std::move(ua), std::move(ub), std::move(err)});
+  }
+
+ private:
+  struct Rare {
+    std::optional<std::vector<uint8_t>> uniform_a, uniform_b;
+    std::optional<std::string> error;
+  };
+  static inline const std::optional<std::vector<uint8_t>> kNoValue{};
+  static inline const std::optional<std::string> kNoError{};
+  std::shared_ptr<const Rare> rare;
 };
 
 // The read error of a job over tensor ia of a (and ib of b, when b is set), if known up front.

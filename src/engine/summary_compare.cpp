@@ -165,8 +165,8 @@ Report compare_summaries(const std::string& path_a, const std::string& path_b,
                          const CompareOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const SummaryDump da = summary_of(path_a, o), db = summary_of(path_b, o);
-  const MatchResult match = match_tensors(da.tensors, db.tensors, o);
-  const auto& pairs = match.pairs;
+  MatchResult match = match_tensors(da.tensors, db.tensors, o);
+  auto& pairs = match.pairs;
   Report rep;
   check_selection(match, da.tensors, db.tensors, path_a, path_b, o, rep.warnings);
   const PrecisionChoice choice = run_precision(match, o);
@@ -182,7 +182,7 @@ Report compare_summaries(const std::string& path_a, const std::string& path_b,
   rep.tensors.resize(pairs.size());
   std::vector<bool> done(pairs.size(), true);
   for (size_t i = 0; i < pairs.size(); ++i) {
-    const MatchedPair& m = pairs[i];
+    MatchedPair& m = pairs[i];
     PairReport& r = rep.tensors[i];
     init_pair_report(r, m, da.tensors, db.tensors, precision, o);
     if (m.a && m.b && judge_values(r)) continue;  // recorded values
@@ -191,7 +191,7 @@ Report compare_summaries(const std::string& path_a, const std::string& path_b,
     r.b = db.stats[*m.b];
     judge(r, *r.a, *r.b, r.info_a->dtype == r.info_b->dtype);
   }
-  assemble_report(rep, pairs, done, o.stop_at_first);
+  assemble_report(rep, marks_of(pairs), done, o.stop_at_first);
   for (const SummaryDump* d : {&da, &db})
     if (std::any_of(d->stats.begin(), d->stats.end(), [](const SideStats& x) { return x.reduction_roundoff > 0; })) {
       rep.notes.push_back((d == &da ? path_a : path_b) +

@@ -22,12 +22,19 @@ SummaryDump summary_input(const std::string& path, const CompareOptions& o);
 PrecisionChoice run_precision(const MatchResult& match, const CompareOptions& o);
 // own_a, own_b: the listings' shared owners (Source::shared_tensors), or null: entries copied.
 using SharedListing = std::shared_ptr<const std::vector<TensorInfo>>;
-void init_pair_report(PairReport& r, const MatchedPair& m, const std::vector<TensorInfo>& ta,
+// m's names and reason are moved into r (the callers need only m's status, sides and flags after).
+void init_pair_report(PairReport& r, MatchedPair& m, const std::vector<TensorInfo>& ta,
                       const std::vector<TensorInfo>& tb, Precision run, const CompareOptions& o,
                       const SharedListing& own_a = nullptr, const SharedListing& own_b = nullptr);
 
+// What assemble_report needs of the matched pairs, one bit each per pair: whether it is read
+// (status match) and whether it is unsupported; the pairs themselves can go before the reads.
+struct PairMarks {
+  std::vector<bool> needs_read, unsupported;
+};
+PairMarks marks_of(const std::vector<MatchedPair>& pairs);
+
 // Shared with compare(): counts, first divergence, --stop-at-first cut.
-void assemble_report(Report& rep, const std::vector<MatchedPair>& pairs,
-                     const std::vector<bool>& done, bool stop_at_first);
+void assemble_report(Report& rep, const PairMarks& marks, const std::vector<bool>& done, bool stop_at_first);
 
 }  // namespace tensordiff

@@ -280,6 +280,19 @@ TEST(Diagnosis, ACopyOfAnEarlierPairCarriesItsErrorAndIsNeverAJump) {
   Report exact = chain({with_data(pair("z.0", 0), 5, 5), with_data(pair("z.1", 0), 5, 5)});
   diagnose(exact, kBf16);
   EXPECT_FALSE(exact.tensors[1].copy_of.has_value());
+  // The same checksums with another shape (the same bytes viewed otherwise) or dtype are no
+  // copy: the key holds both sides' layouts, checked on a hit.
+  for (const bool other_dtype : {false, true}) {
+    Report reshaped = chain(rep.tensors);
+    PairReport p = with_data(pair("dec.2.norm", 3e-3, 1 + 4.7e-4), 9, 10);
+    TensorInfo i = *p.info_b;
+    if (other_dtype) i.dtype = DType::kI32;
+    else i.shape = {1000, 100};
+    p.info_b = std::make_shared<const TensorInfo>(i);
+    reshaped.tensors[5] = p;
+    diagnose(reshaped, kBf16);
+    EXPECT_FALSE(reshaped.tensors[5].copy_of.has_value()) << other_dtype;
+  }
 }
 
 TEST(Diagnosis, PeersThatMatchExactlyMeasureNothing) {
