@@ -66,12 +66,23 @@ fi
 echo "## Benchmark (tensordiff_cuda_bench 1024 32 8 20)" >> "$res"
 { echo '```'; timeout 300 tensordiff_cuda_bench 1024 32 8 20 2>&1 || status=1; echo '```'; } >> "$res"
 
-# The whole command on page-cache files: 2 x 1 GiB float32, the CPU backend against the GPU.
+# (c) What a user writes instead: the same fields in torch on the same GPU (bench/torch_fields.py,
+# held to the engine's report on the CPU by python/tests/test_torch_fields.py).
+echo "## (c) torch script, the same fields on resident GPU tensors (bench/torch_fields.py)" >> "$res"
+{ echo '```'
+  for dt in float32 bfloat16; do
+    timeout 300 python3 bench/torch_fields.py --device cuda --mib 1024 --dtype $dt --repeats 10 2>&1 | tail -1
+  done
+  echo '```'; } >> "$res"
+
+# (e) The whole command on page-cache files: 2 x WHOLE_GIB GiB float32 (issue 24: 8), the CPU
+# backend against the GPU.
+gib=${WHOLE_GIB:-8}
 work=$(mktemp -d)
-tensordiff_gen --out-a "$work/a.h5" --out-b "$work/b.h5" --preset plain --tensors 4 --elems 67108864 \
+tensordiff_gen --out-a "$work/a.h5" --out-b "$work/b.h5" --preset plain --tensors 4 --elems $((gib * 67108864)) \
   --diverge-at 2 >/dev/null || true
 cat "$work"/*.h5 > /dev/null
-echo "## Whole command, 2 x 1 GiB float32 files in the page cache (median of 3)" >> "$res"
+echo "## (e) Whole command, 2 x $gib GiB float32 files in the page cache (median of 3)" >> "$res"
 {
   echo '```'
   for be in cpu cuda; do
