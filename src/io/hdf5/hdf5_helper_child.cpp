@@ -183,13 +183,33 @@ class Lister {
       if (a.has_value() != b.has_value()) return a.has_value();
       return a && *a < *b;
     });
-    Hdf5Listing sorted;
-    sorted.skipped_links = std::move(list_.skipped_links);
+    // Permuted in place, cycle by cycle (datasets[k] = old datasets[idx[k]]): a second vector
+    // of the listing grown by push_back held 2.5 listings at its peak (a ListedDataset is ~750
+    // bytes: 10^5 datasets peaked at ~190 MB in this process).
+    auto& ds = list_.datasets;
+    std::vector<bool> placed(idx.size(), false);
+    for (size_t start = 0; start < idx.size(); ++start) {
+      if (placed[start]) continue;
+      ListedDataset first = std::move(ds[start]);
+      for (size_t k = start;;) {
+        placed[k] = true;
+        const size_t from = idx[k];
+        if (from == start) {
+          ds[k] = std::move(first);
+          break;
+        }
+        ds[k] = std::move(ds[from]);
+        k = from;
+      }
+    }
+    opened.reserve(idx.size());
     for (size_t k = 0; k < idx.size(); ++k) {
-      sorted.datasets.push_back(std::move(list_.datasets[idx[k]]));
-      sorted.datasets.back().info.order = k;
+      ds[k].info.order = k;
       opened.push_back(open_[idx[k]]);
     }
+    Hdf5Listing sorted;
+    sorted.skipped_links = std::move(list_.skipped_links);
+    sorted.datasets = std::move(ds);
     return sorted;
   }
 
