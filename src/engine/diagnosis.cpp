@@ -157,14 +157,15 @@ CopyKey copy_key(const PairReport& r) {
   }
   return {r.a->checksum, r.b->checksum, h};
 }
-// The first pair with a key: its name, and its infos to check the layout against.
+// Whether pair r has the dtypes and shapes of the pair whose infos are a, b.
+bool same_layout(const TensorInfo& a, const TensorInfo& b, const PairReport& r) {
+  return a.dtype == r.info_a->dtype && b.dtype == r.info_b->dtype && a.shape == r.info_a->shape &&
+         b.shape == r.info_b->shape;
+}
+// The first pair with a key, when pairs come one at a time: its name and infos.
 struct FirstCopy {
   std::string name;
   std::shared_ptr<const TensorInfo> info_a, info_b;
-  bool same_layout(const PairReport& r) const {
-    return info_a->dtype == r.info_a->dtype && info_b->dtype == r.info_b->dtype && info_a->shape == r.info_a->shape &&
-           info_b->shape == r.info_b->shape;
-  }
 };
 
 namespace {
@@ -205,7 +206,12 @@ struct JumpFinder::State {
   // the same module in the layers after this one too.
   std::unordered_map<std::string, std::vector<std::pair<std::string, double>>> all_peers;
   JumpRules rules;
-  std::unordered_map<CopyKey, FirstCopy, CopyKeyHash> copies;  // the first pair with the key
+  // The first pair with each copy key: an index into the whole report when know_names was
+  // given it (8 bytes a pair: 10^5 pairs' names and infos held 8 MB more through the
+  // diagnosis), else (pairs as they come, kStreamed set) into first_copies.
+  std::unordered_map<CopyKey, uint32_t, CopyKeyHash> copies;
+  std::vector<FirstCopy> first_copies;
+  const std::vector<PairReport>* whole = nullptr;
   std::unordered_set<std::string> output_prefixes;
   std::unordered_map<std::string, Seen> inputs;  // per module (with its call): its inputs' largest
   std::unordered_map<std::string, Seen> outputs;  // per module with inputs: its outputs' largest
@@ -219,6 +225,7 @@ JumpFinder::JumpFinder(const JumpRules& rules) : s_(std::make_unique<State>()) {
 JumpFinder::~JumpFinder() = default;
 
 void JumpFinder::know_names(const std::vector<PairReport>& pairs) {
+  s_->whole = &pairs;
   for (const auto& r : pairs) add_output_prefixes(r.name, s_->output_prefixes);
   for (const auto& r : pairs) {
     if (!r.diff || !r.a || !r.b || !module_of_input(r.name, s_->output_prefixes).empty()) continue;
@@ -260,8 +267,21 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   // pair's error and nothing of its own: its metrics are reported, its jump never.
   if (r.a->checksum_known && r.b->checksum_known && r.info_a && r.info_b &&
       !(r.a->checksum == r.b->checksum && r.info_a->dtype == r.info_b->dtype)) {
-    const auto [it, first] = st.copies.try_emplace(copy_key(r), FirstCopy{r.name, r.info_a, r.info_b});
-    if (!first && it->second.same_layout(r)) r.copy_of = it->second.name;
+    constexpr uint32_t kStreamed = 0x80000000u;
+    const PairReport* base = st.whole ? st.whole->data() : nullptr;
+    const bool in_whole = base && &r >= base && &r < base + st.whole->size();
+    const uint32_t mine = in_whole ? static_cast<uint32_t>(&r - base)
+                                   : kStreamed | static_cast<uint32_t>(st.first_copies.size());
+    const auto [it, first] = st.copies.try_emplace(copy_key(r), mine);
+    if (first) {
+      if (!in_whole) st.first_copies.push_back(FirstCopy{r.name, r.info_a, r.info_b});
+    } else if (it->second & kStreamed) {
+      const FirstCopy& f = st.first_copies[it->second & ~kStreamed];
+      if (same_layout(*f.info_a, *f.info_b, r)) r.copy_of = f.name;
+    } else {
+      const PairReport& f = (*st.whole)[it->second];
+      if (same_layout(*f.info_a, *f.info_b, r)) r.copy_of = f.name;
+    }
   }
   const DiffStats& d = *r.diff;
   const double rel = d.rel_l2;
