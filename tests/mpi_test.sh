@@ -89,16 +89,21 @@ out=$(timeout 120 mpirun --quiet -np 2 "$td" -q --verbose da db 2>&1 || true)
 timeout 120 mpirun --quiet -np 3 "$td" -q ka.h5 kb.h5 >kill.out 2>&1 &
 launcher=$!
 victim=""
-# Once a helper process lists (the group is formed and each rank's watch is armed: the listing
-# starts after it), rank 1 is killed.
+# Once both listing ranks' helpers run (rank 0 lists A, rank 1 lists B: the group is formed),
+# and a moment more, rank 1 is killed. Each rank arms its watch right after the group's
+# all-gather of pids, and a rank may start listing while another is still returning from it:
+# a kill inside that window (microseconds, before any rank can have started a read) ends the
+# run with mpirun's own message only. The moment (0.2 s; the listing takes ~1 s) keeps the test
+# out of it; a 10 ms poll that killed on the first helper hit it once in four CI runs.
 rank_of() { tr '\0' '\n' 2>/dev/null <"/proc/$1/environ" | sed -n 's/^OMPI_COMM_WORLD_RANK=//p'; }
 for ((i = 0; i < 1000; ++i)); do
   listing=0
   for h in $(pgrep -x tensordiff-hdf5 || true); do  # a helper of one of this run's ranks
     parent=$(awk '{print $4}' "/proc/$h/stat" 2>/dev/null || true)
-    [[ -n $parent && -n $(rank_of "$parent") ]] && listing=1
+    [[ -n $parent && -n $(rank_of "$parent") ]] && listing=$((listing + 1))
   done
-  if [[ $listing == 1 ]]; then
+  if ((listing >= 2)); then
+    sleep 0.2
     for p in $(pgrep -x tensordiff || true); do [[ $(rank_of "$p") == 1 ]] && victim=$p; done
     break
   fi
