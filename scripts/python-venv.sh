@@ -64,4 +64,13 @@ if ! $msvenv/bin/python -c 'import msprobe, service_identity' >/dev/null 2>&1; t
     echo "python-venv: could not install mindstudio-probe (see $msvenv/pip.log); the real msprobe dump tests will be skipped"
   fi
 fi
+# transformers beside it, for msprobe's module dumps of real model code
+# (python/tests/test_msprobe_replay.py); the same pins as build/venv's.
+if ! $msvenv/bin/python -c 'import transformers' >/dev/null 2>&1; then
+  echo "python-venv: installing transformers into $msvenv"
+  if ! $msvenv/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "safetensors==0.4.5" \
+       "transformers==4.49.0" "tokenizers==0.21.4" "huggingface-hub==0.36.2" >> "$msvenv/pip.log" 2>&1; then
+    echo "python-venv: could not install transformers into $msvenv (see $msvenv/pip.log); its msprobe tests will be skipped"
+  fi
+fi
 exit 0

@@ -49,6 +49,9 @@ struct PairReport {
   // (a module's input that is the previous module's output, a tensor dumped twice), never a jump.
   std::optional<std::string> copy_of;
   bool by_order = false;  // paired by --align order: the names differ
+  // A module setting differs, inferred from each side's recorded call (engine/module_replay.hpp:
+  // a normalisation's eps, a dropout's p, a GELU's formula): a mismatch whose reason says what.
+  bool setting_differs = false;
 };
 
 struct Summary {

@@ -17,6 +17,7 @@
 #include "engine/values.hpp"
 #include "engine/group.hpp"
 #include "engine/group_open.hpp"
+#include "engine/module_replay.hpp"
 #include "engine/precision.hpp"
 #include "engine/matcher.hpp"
 #include "engine/pair_ops.hpp"
@@ -323,6 +324,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
 
   release_free_memory();  // the reads' freed buffers and partials, before the diagnosis allocates
   phase("read and reduced", npairs);
+  replay_modules(rep.tensors, done, *src_a, *src_b, rep.notes);
   assemble_report(rep, marks, done, o.stop_at_first);
   Summary& s = rep.summary;
   s.precision = precision_name(precision);

@@ -44,6 +44,7 @@ namespace {
 
 struct Seen {
   double rel = 0, sys = 0;  // the largest relative L2 error and systematic part so far
+  double l2 = 0;            // for a module's inputs: the largest L2 norm (A's) among them
   size_t jumps_before = 0;  // for a module's inputs: how many jumps the run had at the first
   size_t params_before = 0;  // ... and how many parameter records
 };
@@ -191,6 +192,16 @@ Systematic systematic_of(const PairReport& r) {
   return s;
 }
 
+// "P.backward.K" (K digits, with any "#call" after): P's latest backward with inputs.
+void remember_backward(const std::string& module, std::unordered_map<std::string, std::string>& last) {
+  const std::string name = split_call(module).first;
+  size_t i = name.size();
+  while (i > 0 && std::isdigit(static_cast<unsigned char>(name[i - 1]))) --i;
+  static const std::string bw = ".backward.";
+  if (i == name.size() || i < bw.size() || name.compare(i - bw.size(), bw.size(), bw) != 0) return;
+  last[name.substr(0, i - bw.size())] = module;
+}
+
 // The unit roundoff of a pair's own precision (its less precise dtype's); 0 when unknown.
 double pair_roundoff(const PairReport& r) {
   if (!r.info_a || !r.info_b) return 0;
@@ -215,6 +226,8 @@ struct JumpFinder::State {
   std::unordered_set<std::string> output_prefixes;
   std::unordered_map<std::string, Seen> inputs;  // per module (with its call): its inputs' largest
   std::unordered_map<std::string, Seen> outputs;  // per module with inputs: its outputs' largest
+  // msprobe's "P.backward.K" with inputs, per P: the latest (P.parameters_grad.* follow it).
+  std::unordered_map<std::string, std::string> last_backward;
   SuffixMax param_rel, param_sys;  // every parameter record (msprobe's "X.parameters.NAME")
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
   Seen before, before_outputs;
@@ -304,6 +317,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   bool explained_inside = false;
   bool has_module_inputs = false;
   std::string out_module;  // an output's module (the nearest enclosing one with inputs)
+  double received_l2 = 0;  // the largest norm (A's) among the inputs it was computed from
   if (!is_input) {
     const auto [name, call] = split_call(r.name);
     for (size_t end = name.size(); end != std::string::npos && end > 0; end = name.rfind('.', end - 1)) {
@@ -312,6 +326,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
       out_module = in->first;
       has_module_inputs = true;
       base = in->second;
+      received_l2 = base.l2;
       explained_inside = summary.jumps.size() > base.jumps_before;
       // The parameters its submodules consumed since (state: a step's weights carry the
       // previous step's updates) are what it inherited too.
@@ -319,6 +334,17 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
       base.sys = std::max(base.sys, st.param_sys.since(base.params_before));
       break;
     }
+    // A module dump's parameter gradient ("P.parameters_grad.weight") is made by P's backward
+    // (msprobe writes it after that backward's records): the norm it is a sum over is that
+    // backward's inputs' (for `cancelled` below; what it inherited stays everything before:
+    // a bias gradient sums its rows, and its error's rescaling is not its backward's).
+    if (!has_module_inputs)
+      if (const size_t at = name.find(".parameters_grad"); at != std::string::npos) {
+        const auto bw = st.last_backward.find(name.substr(0, at));
+        if (const auto in = bw == st.last_backward.end() ? st.inputs.end() : st.inputs.find(bw->second);
+            in != st.inputs.end())
+          received_l2 = in->second.l2;
+      }
     // A backward computes from the gradient it receives (its inputs) and from what its forward
     // saved (that forward's inputs and outputs: msprobe's "X.backward" of "X.forward"): a
     // weight gradient carries the rescaling of the activation it multiplies.
@@ -330,6 +356,12 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
         }
   }
   r.growth = std::isfinite(rel) ? rel / std::max(u, base.rel) : rel;
+  // A sum whose terms cancel (a key projection's bias gradient is 0 but for rounding: softmax
+  // ignores a shift) is under one roundoff of what its module received: its relative error is
+  // that rounding over a near-zero norm (a clean bf16 BERT step: 2.5e4, growth 1.3e6), no
+  // error made there.
+  const double a_l2 = r.a->l2 ? *r.a->l2 : 0;
+  const bool cancelled = received_l2 > 0 && std::isfinite(a_l2) && a_l2 < pair_roundoff(r) * received_l2;
   const double noise = std::max(n > 0 ? rel / std::sqrt(n) : rel, rel * rel);
   const bool growth_jump = *r.growth >= rules.growth;
   const std::string key = peer_key(split_call(r.name).first, r);
@@ -353,7 +385,11 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   // on faithfully (a bf16 attention mask built from finfo(bfloat16).min rescales by exactly
   // bf16's step, a "systematic" shift of a tensor of one repeated value, and matches).
   const bool gap_possible = !is_input || r.status == Status::kMismatch;
-  r.jump = (growth_jump || systematic_jump || peer_jump) && !explained_inside && gap_possible && !r.copy_of;
+  r.jump = (growth_jump || systematic_jump || peer_jump) && !explained_inside && gap_possible && !r.copy_of &&
+           !cancelled;
+  // A setting the module ran with differs (inferred from its recorded call): made here, like a
+  // differing recorded value, whatever the error's size.
+  if (r.setting_differs) r.jump = true;
   // A parameter that differs is where its error entered (a wrong weight), not code between
   // modules: no gap.
   if (r.jump && is_input && !st.last.empty() && !is_parameter(split_call(r.name).first, split_call(module).first.size()))
@@ -370,6 +406,8 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
       st.param_sys.add(std::isfinite(sys) ? sys : 0.0);
     }
     in.rel = std::max(in.rel, std::isfinite(rel) ? rel : 0.0);
+    if (r.a->l2 && std::isfinite(*r.a->l2)) in.l2 = std::max(in.l2, *r.a->l2);
+    if (first) remember_backward(module, st.last_backward);
     in.sys = std::max(in.sys, std::isfinite(sys) ? sys : 0.0);
   } else {
     if (!key.empty() && std::isfinite(sys) && !r.copy_of) st.peers[key] = std::max(st.peers[key], sys);

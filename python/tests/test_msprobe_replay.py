@@ -1,0 +1,91 @@
+"""Issue 23 on real model code nobody here wrote: one training step of Hugging Face GPT-2,
+LLaMA and BERT (random-initialised small configs, transformers 4.49.0) dumped at module level
+(L0) by msprobe's own dumper (mindstudio-probe 1.3.0), msprobe_hf_run.py. A module dump records
+no scalar argument, so a LayerNorm/RMSNorm eps or a GELU formula that a port got wrong is
+inferred from each side's recorded input, parameters and output (engine/module_replay.cpp):
+the slipped module is the first jump with what differs in its reason, in fp32, bf16 autocast
+and a bf16 model; clean steps (forward and backward) against fp32 have no jump and no setting
+named."""
+import concurrent.futures
+import os
+import subprocess
+
+import pytest
+
+import tensordiff
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MSVENV = os.path.join(HERE, "..", "..", "build", "venv-msprobe", "bin", "python")
+
+
+def _why_not():
+    if not os.access(MSVENV, os.X_OK):
+        return f"{MSVENV} is missing (scripts/python-venv.sh makes it)"
+    r = subprocess.run([MSVENV, "-c", "import msprobe, transformers"], capture_output=True, text=True)
+    return None if r.returncode == 0 else f"msprobe or transformers cannot be imported there: {r.stderr.strip()[-200:]}"
+
+
+WHY = _why_not()
+if WHY:
+    pytest.skip(WHY, allow_module_level=True)
+
+# (model, slip, precision) -> the module the slip is in (None: clean).
+SLIPPED = {
+    "gpt2": {"eps": "Module.transformer.h.2.ln_1.LayerNorm.forward.0.output.0",
+             "gelu": "Module.transformer.h.2.mlp.act.GELU.forward.0.output.0"},
+    "llama": {"eps": "Module.model.layers.2.input_layernorm.LlamaRMSNorm.forward.0.output.0"},
+    "bert": {"eps": "Module.bert.encoder.layer.2.attention.output.LayerNorm.LayerNorm.forward.0.output.0",
+             "gelu": "Module.bert.encoder.layer.2.intermediate.intermediate_act_fn.GELU.forward.0.output.0"},
+}
+SLIPS = [("gpt2", "eps", "fp32"), ("gpt2", "eps", "amp"), ("gpt2", "eps", "bf16"), ("gpt2", "gelu", "fp32"),
+         ("llama", "eps", "fp32"), ("llama", "eps", "amp"), ("bert", "eps", "fp32"), ("bert", "gelu", "fp32")]
+# BERT's MLM head does not run under CPU autocast on torch 1.13 (a dtype error in msprobe's hook).
+CLEAN = [(m, "clean", p) for m in ("gpt2", "llama", "bert") for p in ("amp", "bf16") if (m, p) != ("bert", "amp")]
+RUNS = [(m, "clean", "fp32") for m in ("gpt2", "llama", "bert")] + SLIPS + CLEAN
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory):
+    d = tmp_path_factory.mktemp("msprobe_hf")
+
+    def dump(run):
+        out = str(d / "_".join(run))
+        r = subprocess.run([MSVENV, os.path.join(HERE, "msprobe_hf_run.py"), *run[:1], out, *run[1:]],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return run, out
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        return dict(pool.map(dump, RUNS))
+
+
+def compare(dumps, run):
+    return tensordiff.compare(dumps[(run[0], "clean", "fp32")], dumps[run])
+
+
+@pytest.mark.parametrize("run", SLIPS, ids="-".join)
+def test_the_slipped_module_is_the_first_jump_with_what_differs(dumps, run):
+    rep = compare(dumps, run)
+    want = "step0/rank:" + SLIPPED[run[0]][run[1]]
+    assert rep["summary"]["first_jump"] == want, rep["summary"]["jumps"]
+    row = next(t for t in rep["tensors"] if t["name"] == want)
+    assert row["setting_differs"] and row["status"] == "mismatch" and row["jump"]
+    assert ("eps differs" if run[1] == "eps" else "formula differs") in row["reason"], row["reason"]
+    assert rep["exit_code"] == 1
+    # Named once: no other module's setting is said to differ.
+    assert [t["name"] for t in rep["tensors"] if t.get("setting_differs")] == [want]
+
+
+@pytest.mark.parametrize("run", CLEAN, ids="-".join)
+def test_a_clean_step_names_no_jump_and_no_setting(dumps, run):
+    rep = compare(dumps, run)
+    assert rep["summary"]["first_jump"] is None, rep["summary"]["jumps"]
+    assert not [t["name"] for t in rep["tensors"] if t.get("setting_differs")]
+    assert any(".backward." in t["name"] for t in rep["tensors"])
+
+
+def test_the_eps_values_are_the_modules(dumps):
+    """The inferred eps are the configs' (GPT-2 1e-5 slipped to 1e-3, in fp32)."""
+    rep = compare(dumps, ("gpt2", "eps", "fp32"))
+    row = next(t for t in rep["tensors"] if t.get("setting_differs"))
+    assert ": A 1e-05 ± " in row["reason"] and ", B 0.001 ± " in row["reason"], row["reason"]

@@ -1,0 +1,375 @@
+#include "engine/module_replay.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <unordered_map>
+
+#include "core/decode.hpp"
+#include "io/byte_order.hpp"
+#include "io/source.hpp"
+#include "tensordiff/dtype.hpp"
+#include "tensordiff/error.hpp"
+
+namespace tensordiff {
+
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  const size_t m = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + m, v.end());
+  return v[m];
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+// Rows read per tensor at most: a fit needs rows, not the whole activation (a 2^26-element
+// LLM activation would cost 512 MB as float64); 2^22 elements is 32 MB per tensor.
+constexpr uint64_t kMaxElements = uint64_t{1} << 22;
+
+}  // namespace
+
+NormFit fit_norm(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& w,
+                 const std::vector<double>& b, size_t n, bool centered) {
+  NormFit fit;
+  if (n < 2 || x.size() != y.size() || x.size() < n || (!w.empty() && w.size() != n) ||
+      (!b.empty() && b.size() != n))
+    return fit;
+  // Columns whose weight is (nearly) 0 carry no gain.
+  double wmax = 0;
+  for (double v : w) wmax = std::max(wmax, std::fabs(v));
+  std::vector<size_t> cols;
+  for (size_t j = 0; j < n; ++j)
+    if (w.empty() || std::fabs(w[j]) > 1e-6 * wmax) cols.push_back(j);
+  if (cols.size() < 2) return fit;
+  const size_t rows = x.size() / n;
+  std::vector<double> s, t, residual;  // per row: 1/var, 1/(k²·var)
+  std::vector<double> c(n);
+  for (size_t i = 0; i < rows; ++i) {
+    const double* xr = &x[i * n];
+    const double* yr = &y[i * n];
+    double mean = 0;
+    if (centered) {
+      for (size_t j = 0; j < n; ++j) mean += xr[j];
+      mean /= static_cast<double>(n);
+    }
+    double var = 0;
+    for (size_t j = 0; j < n; ++j) {
+      c[j] = xr[j] - mean;
+      var += c[j] * c[j];
+    }
+    var /= static_cast<double>(n);
+    double zc = 0, cc = 0, zz = 0;
+    for (size_t j : cols) {
+      const double z = (yr[j] - (b.empty() ? 0.0 : b[j])) / (w.empty() ? 1.0 : w[j]);
+      zc += z * c[j];
+      cc += c[j] * c[j];
+      zz += z * z;
+    }
+    if (!(var > 0) || !(cc > 0) || !(zz > 0) || !std::isfinite(zc + zz)) continue;
+    const double k = zc / cc;
+    if (!(k > 0)) continue;
+    double rr = 0;
+    for (size_t j : cols) {
+      const double z = (yr[j] - (b.empty() ? 0.0 : b[j])) / (w.empty() ? 1.0 : w[j]);
+      rr += (z - k * c[j]) * (z - k * c[j]);
+    }
+    residual.push_back(std::sqrt(rr / zz));
+    s.push_back(1 / var);
+    t.push_back(1 / (k * k * var));
+  }
+  const size_t m = s.size();
+  if (m < 4) return fit;
+  fit.residual = median(residual);
+  if (!(fit.residual < 0.02)) return fit;
+  // Least squares t = α + β·s: eps = β/α, its standard error by the delta method.
+  double sm = 0, tm = 0;
+  for (size_t i = 0; i < m; ++i) sm += s[i], tm += t[i];
+  sm /= static_cast<double>(m);
+  tm /= static_cast<double>(m);
+  double sxx = 0, sxy = 0;
+  for (size_t i = 0; i < m; ++i) {
+    sxx += (s[i] - sm) * (s[i] - sm);
+    sxy += (s[i] - sm) * (t[i] - tm);
+  }
+  // Rows of (nearly) one variance cannot tell an eps from a gain.
+  if (!(sxx > 0) || std::sqrt(sxx / static_cast<double>(m)) < 1e-3 * sm) return fit;
+  const double beta = sxy / sxx, alpha = tm - beta * sm;
+  if (!(alpha > 0)) return fit;
+  double rss = 0;
+  for (size_t i = 0; i < m; ++i) {
+    const double e = t[i] - alpha - beta * s[i];
+    rss += e * e;
+  }
+  // A perfect fit still has float32's rounding in it (a floor: an fp32 pair's se is not 0).
+  const double sigma2 = std::max(rss / static_cast<double>(m - 2), 1e-15);
+  const double var_b = sigma2 / sxx;
+  const double var_a = sigma2 * (1 / static_cast<double>(m) + sm * sm / sxx);
+  const double cov = -sigma2 * sm / sxx;
+  fit.eps = beta / alpha;
+  const double da = -beta / (alpha * alpha), db = 1 / alpha;
+  fit.se = std::sqrt(std::max(0.0, db * db * var_b + da * da * var_a + 2 * da * db * cov));
+  fit.ok = std::isfinite(fit.eps) && std::isfinite(fit.se);
+  return fit;
+}
+
+DropoutFit fit_dropout(const std::vector<double>& x, const std::vector<double>& y) {
+  DropoutFit fit;
+  if (x.size() != y.size() || x.empty()) return fit;
+  size_t nonzero = 0, zeroed = 0, equal = 0;
+  std::vector<double> ratio;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!std::isfinite(x[i]) || !std::isfinite(y[i])) continue;
+    if (y[i] == x[i]) ++equal;
+    if (x[i] == 0) continue;
+    ++nonzero;
+    if (y[i] == 0) ++zeroed;
+    else ratio.push_back(y[i] / x[i]);
+  }
+  if (nonzero == 0) return fit;
+  if (equal == x.size()) {  // the identity: eval mode, or p = 0
+    fit.ok = true;
+    return fit;
+  }
+  if (zeroed == 0 || ratio.empty()) return fit;
+  fit.scale = median(ratio);
+  // Every kept element scaled by one factor (within the output's rounding): a dropout.
+  size_t off = 0;
+  for (double r : ratio) off += std::fabs(r / fit.scale - 1) > 1e-2;
+  if (off * 100 > ratio.size() || !(fit.scale > 1)) return fit;
+  fit.ok = fit.active = true;
+  fit.zeroed = static_cast<double>(zeroed) / static_cast<double>(nonzero);
+  return fit;
+}
+
+namespace {
+
+double gelu_form(int form, double v) {
+  switch (form) {
+    case 0: return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+    case 1: return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+    default: return v / (1 + std::exp(-1.702 * v));
+  }
+}
+constexpr int kGeluForms = 3;
+
+double sigma2_of(double d, size_t n) { return std::max(d / static_cast<double>(n), 1e-300); }
+
+}  // namespace
+
+const char* gelu_form_name(int form) {
+  static const char* const names[kGeluForms] = {"erf (exact)", "tanh (approximate)", "x*sigmoid(1.702x) (quick)"};
+  return names[form];
+}
+
+GeluFit fit_gelu(const std::vector<double>& x, const std::vector<double>& y) {
+  GeluFit fit;
+  if (x.size() != y.size() || x.empty()) return fit;
+  double d[kGeluForms] = {0, 0, 0}, yy = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!std::isfinite(x[i]) || !std::isfinite(y[i])) continue;
+    ++n;
+    yy += y[i] * y[i];
+    for (int f = 0; f < kGeluForms; ++f) {
+      const double e = y[i] - gelu_form(f, x[i]);
+      d[f] += e * e;
+    }
+  }
+  if (n < 16 || !(yy > 0)) return fit;
+  int best = 0;
+  for (int f = 1; f < kGeluForms; ++f)
+    if (d[f] < d[best]) best = f;
+  if (!(std::sqrt(d[best] / yy) < 0.02)) return fit;
+  // Under the best form y = f(x) + e, another form g's residual exceeds f's by
+  // S ± 2·sqrt(σ²·S), S = Σ(f − g)², σ² = d_best/n: won by 8 of those deviations against every
+  // other form. (Replaying a narrow output's rounding does not decide it: the two forms round
+  // apart only next to a rounding boundary, where the framework's own float32 arithmetic
+  // decides; a clean bf16 tanh GELU's 14 such elements voted 13 to 1 for erf.)
+  for (int g = 0; g < kGeluForms; ++g) {
+    if (g == best) continue;
+    double sep = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (!std::isfinite(x[i]) || !std::isfinite(y[i])) continue;
+      const double e = gelu_form(best, x[i]) - gelu_form(g, x[i]);
+      sep += e * e;
+    }
+    if (!(d[g] - d[best] >= 8 * 2 * std::sqrt(sigma2_of(d[best], n) * sep))) return fit;
+  }
+  fit.ok = true;
+  fit.form = best;
+  return fit;
+}
+
+namespace {
+
+// Up to `limit` leading elements of a tensor, as float64 (whole rows: limit is a multiple of
+// the row length the caller wants).
+std::vector<double> read_doubles(Source& src, const TensorInfo& t, uint64_t limit) {
+  if (!t.unsupported.empty() || t.value) throw Error(ErrorCode::kUnsupported, "not a decodable tensor");
+  const uint64_t count = std::min(t.count, limit);
+  const size_t es = dtype_size(t.dtype);
+  std::vector<uint8_t> raw(count * es);
+  if (count) src.read(t.order, 0, count, raw.data());
+  if (t.big_endian && es > 1) swap_bytes_inplace(raw.data(), count, es);
+  std::vector<double> out(count);
+  decode::to_double(t.dtype, raw.data(), count, out.data());
+  return out;
+}
+
+struct Call {
+  const PairReport* input = nullptr;
+  const PairReport* weight = nullptr;
+  const PairReport* bias = nullptr;
+  std::string cls;
+};
+
+bool readable(const PairReport* r) {
+  return r && r->info_a && r->info_b && !r->info_a->value && !r->info_b->value && r->info_a->unsupported.empty() &&
+         r->info_b->unsupported.empty() && r->status != Status::kError && r->status != Status::kIncompatible &&
+         dtype_is_float(r->info_a->dtype) && dtype_is_float(r->info_b->dtype);
+}
+
+bool contains(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
+
+enum class Kind { kNorm, kDropout, kGelu, kNone };
+
+Kind kind_of(const std::string& cls) {
+  if (contains(cls, "Norm") && !contains(cls, "Batch") && !contains(cls, "Group") && !contains(cls, "Instance"))
+    return Kind::kNorm;
+  if (contains(cls, "Dropout")) return Kind::kDropout;
+  if (contains(cls, "GELU") || contains(cls, "Gelu") || contains(cls, "gelu")) return Kind::kGelu;
+  return Kind::kNone;
+}
+
+// One side's recorded call, as float64.
+struct Side {
+  std::vector<double> x, y, w, b;
+};
+
+// What differs between the two sides' settings of one call, or "" (the same, or not told).
+std::string differing_setting(const Call& c, Kind kind, const Side& a, const Side& b, size_t n) {
+  if (kind == Kind::kNorm) {
+    // The form A fits (centered or not) is the module's; B is held to the same form.
+    NormFit fa = fit_norm(a.x, a.y, a.w, a.b, n, true);
+    bool centered = true;
+    const NormFit ra = fit_norm(a.x, a.y, a.w, a.b, n, false);
+    if (ra.ok && (!fa.ok || ra.residual < fa.residual)) fa = ra, centered = false;
+    if (!fa.ok) return "";
+    const NormFit fb = fit_norm(b.x, b.y, b.w, b.b, n, centered);
+    if (!fb.ok) return "";
+    const double d = std::fabs(fb.eps - fa.eps);
+    const double se = std::sqrt(fa.se * fa.se + fb.se * fb.se);
+    if (!(d > 8 * se) || !(d > 0.25 * std::max(std::fabs(fa.eps), std::fabs(fb.eps)))) return "";
+    const std::string from = std::string("input") + (a.w.empty() ? "" : ", weight") + (a.b.empty() ? "" : ", bias");
+    return c.cls + " eps differs (inferred from each side's recorded " + from + " and output, " +
+           (centered ? "mean-centred" : "RMS") + " form): A " + num(fa.eps) + " ± " + num(fa.se) + ", B " +
+           num(fb.eps) + " ± " + num(fb.se);
+  }
+  if (kind == Kind::kDropout) {
+    const DropoutFit fa = fit_dropout(a.x, a.y), fb = fit_dropout(b.x, b.y);
+    if (!fa.ok || !fb.ok) return "";
+    auto said = [](const DropoutFit& f) {
+      return f.active ? "dropping (p about " + num(1 - 1 / f.scale) + ": " + num(100 * f.zeroed) +
+                            "% zeroed, the rest x" + num(f.scale) + ")"
+                      : std::string("not dropping (output = input: eval mode or p = 0)");
+    };
+    if (fa.active == fb.active && (!fa.active || std::fabs(fa.scale / fb.scale - 1) < 1e-2)) return "";
+    return c.cls + " differs (inferred from each side's recorded input and output): A " + said(fa) + ", B " +
+           said(fb);
+  }
+  const GeluFit fa = fit_gelu(a.x, a.y), fb = fit_gelu(b.x, b.y);
+  if (!fa.ok || !fb.ok || fa.form == fb.form) return "";
+  return c.cls + " formula differs (inferred from each side's recorded input and output): A " +
+         gelu_form_name(fa.form) + ", B " + gelu_form_name(fb.form);
+}
+
+// "<base>.forward.<k>.output.0" -> "<base>.forward.<k>." and the class (base's last component).
+bool split_output(const std::string& name, std::string& call, std::string& cls) {
+  static const std::string tail = ".output.0";
+  if (name.size() <= tail.size() || name.compare(name.size() - tail.size(), tail.size(), tail) != 0) return false;
+  const std::string head = name.substr(0, name.size() - tail.size());  // <base>.forward.<k>
+  const size_t dot = head.rfind('.');
+  if (dot == std::string::npos || dot + 1 == head.size()) return false;
+  for (size_t i = dot + 1; i < head.size(); ++i)
+    if (head[i] < '0' || head[i] > '9') return false;
+  static const std::string fwd = ".forward";
+  if (dot < fwd.size() || head.compare(dot - fwd.size(), fwd.size(), fwd) != 0) return false;
+  const std::string base = head.substr(0, dot - fwd.size());
+  const size_t cdot = base.find_last_of(".:/");
+  cls = cdot == std::string::npos ? base : base.substr(cdot + 1);
+  call = head + ".";
+  return !cls.empty();
+}
+
+}  // namespace
+
+void replay_modules(std::vector<PairReport>& pairs, const std::vector<bool>& done, Source& a, Source& b,
+                    std::vector<std::string>& notes) {
+  std::unordered_map<std::string, size_t> at;
+  for (size_t i = 0; i < pairs.size(); ++i)
+    if (pairs[i].name.find(".forward.") != std::string::npos) at.emplace(pairs[i].name, i);
+  auto find = [&](const std::string& name) -> const PairReport* {
+    const auto it = at.find(name);
+    return it == at.end() || !done[it->second] ? nullptr : &pairs[it->second];
+  };
+  size_t unread = 0;
+  std::string first_unread;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    PairReport& out = pairs[i];
+    Call c;
+    std::string call;
+    if (!done[i] || !readable(&out) || !split_output(out.name, call, c.cls)) continue;
+    const Kind kind = kind_of(c.cls);
+    if (kind == Kind::kNone) continue;
+    c.input = find(call + "input.0");
+    c.weight = find(call + "parameters.weight");
+    c.bias = find(call + "parameters.bias");
+    if (!readable(c.input) || (c.weight && !readable(c.weight)) || (c.bias && !readable(c.bias))) continue;
+    const TensorInfo &xa = *c.input->info_a, &xb = *c.input->info_b;
+    if (xa.count != out.info_a->count || xb.count != out.info_b->count || xa.shape != xb.shape ||
+        xa.count == 0 || xb.count == 0)
+      continue;
+    // A normalisation's rows: the weight's length, else the last dimension.
+    size_t n = 1;
+    if (kind == Kind::kNorm) {
+      n = c.weight ? c.weight->info_a->count : (xa.shape.empty() ? 0 : xa.shape.back());
+      if (n < 2 || xa.count % n != 0 || (c.weight && c.weight->info_b->count != n) ||
+          (c.bias && (c.bias->info_a->count != n || c.bias->info_b->count != n)))
+        continue;
+    }
+    const uint64_t limit = std::max<uint64_t>(n * 64, kMaxElements / n * n);
+    try {
+      Side sa, sb;
+      sa.x = read_doubles(a, xa, limit);
+      sb.x = read_doubles(b, xb, limit);
+      sa.y = read_doubles(a, *out.info_a, limit);
+      sb.y = read_doubles(b, *out.info_b, limit);
+      if (kind == Kind::kNorm && c.weight) {
+        sa.w = read_doubles(a, *c.weight->info_a, n);
+        sb.w = read_doubles(b, *c.weight->info_b, n);
+      }
+      if (kind == Kind::kNorm && c.bias) {
+        sa.b = read_doubles(a, *c.bias->info_a, n);
+        sb.b = read_doubles(b, *c.bias->info_b, n);
+      }
+      const std::string what = differing_setting(c, kind, sa, sb, n);
+      if (what.empty()) continue;
+      out.setting_differs = true;
+      out.reason = out.status == Status::kMatch ? what : what + "; " + out.reason;
+      if (out.status == Status::kMatch) out.status = Status::kMismatch;
+    } catch (const std::exception& e) {
+      if (!unread++) first_unread = out.name + ": " + e.what();
+    }
+  }
+  if (unread)
+    notes.push_back("module replay: " + std::to_string(unread) + " module call" + (unread > 1 ? "s" : "") +
+                    " not replayed, a recorded tensor unreadable ('" + first_unread + "' first)");
+}
+
+}  // namespace tensordiff
