@@ -325,6 +325,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   release_free_memory();  // the reads' freed buffers and partials, before the diagnosis allocates
   phase("read and reduced", npairs);
   replay_modules(rep.tensors, done, *src_a, *src_b, rep.notes);
+  phase("module calls replayed", npairs);
   assemble_report(rep, marks, done, o.stop_at_first);
   Summary& s = rep.summary;
   s.precision = precision_name(precision);
