@@ -89,3 +89,37 @@ def test_the_eps_values_are_the_modules(dumps):
     rep = compare(dumps, ("gpt2", "eps", "fp32"))
     row = next(t for t in rep["tensors"] if t.get("setting_differs"))
     assert ": A 1e-05 ± " in row["reason"] and ", B 0.001 ± " in row["reason"], row["reason"]
+
+
+def _without_parameters(src, dst):
+    """The dump as a dumper that records no module parameters writes it (msprobe 1.3.0 records
+    them in L0; newer versions' analyze_forward records inputs and outputs only)."""
+    import glob
+    import json
+    import shutil
+    shutil.copytree(src, dst)
+    for f in glob.glob(os.path.join(dst, "**", "dump.json"), recursive=True):
+        with open(f) as fh:
+            d = json.load(fh)
+        for entry in d["data"].values():
+            for p in (entry.pop("parameters", None) or {}).values():
+                os.remove(os.path.join(os.path.dirname(f), "dump_tensor_data", p["data_name"]))
+        with open(f, "w") as fh:
+            json.dump(d, fh)
+    return dst
+
+
+@pytest.mark.parametrize("run", [("gpt2", "eps", "amp"), ("llama", "eps", "amp"), ("gpt2", "clean", "amp"),
+                                 ("llama", "clean", "bf16")], ids="-".join)
+def test_without_recorded_parameters_the_affine_is_fitted(dumps, run, tmp_path):
+    a = _without_parameters(dumps[(run[0], "clean", "fp32")], str(tmp_path / "a"))
+    b = _without_parameters(dumps[run], str(tmp_path / "b"))
+    rep = tensordiff.compare(a, b)
+    named = [t for t in rep["tensors"] if t.get("setting_differs")]
+    if run[1] == "clean":
+        assert not named and rep["summary"]["first_jump"] is None, rep["summary"]["jumps"]
+        return
+    want = "step0/rank:" + SLIPPED[run[0]][run[1]]
+    assert rep["summary"]["first_jump"] == want, rep["summary"]["jumps"]
+    assert [t["name"] for t in named] == [want]
+    assert "weight and bias fitted: none recorded" in named[0]["reason"], named[0]["reason"]

@@ -120,6 +120,53 @@ NormFit fit_norm(const std::vector<double>& x, const std::vector<double>& y, con
   return fit;
 }
 
+NormFit fit_norm_unknown_affine(const std::vector<double>& x, const std::vector<double>& y, size_t n,
+                                bool centered) {
+  if (n < 2 || x.size() != y.size() || x.size() < 4 * n) return {};
+  const size_t rows = x.size() / n;
+  std::vector<double> c(rows * n), k(rows), w(n, 1.0), b(n, 0.0);
+  for (size_t i = 0; i < rows; ++i) {
+    double mean = 0, var = 0;
+    if (centered) {
+      for (size_t j = 0; j < n; ++j) mean += x[i * n + j];
+      mean /= static_cast<double>(n);
+    }
+    for (size_t j = 0; j < n; ++j) {
+      c[i * n + j] = x[i * n + j] - mean;
+      var += c[i * n + j] * c[i * n + j];
+    }
+    var /= static_cast<double>(n);
+    k[i] = var > 0 ? 1 / std::sqrt(var) : 0.0;
+  }
+  // Alternating least squares on y = w_j·k_i·c_ij + b_j: each column's weight and bias given
+  // the rows' gains, then each row's gain given them. The gains' common scale is w's too;
+  // fit_norm's α takes it, eps = β/α does not depend on it.
+  for (int iter = 0; iter < 20; ++iter) {
+    for (size_t j = 0; j < n; ++j) {
+      double su = 0, sy = 0, suu = 0, suy = 0;
+      for (size_t i = 0; i < rows; ++i) {
+        const double u = k[i] * c[i * n + j], v = y[i * n + j];
+        su += u, sy += v, suu += u * u, suy += u * v;
+      }
+      const double m = static_cast<double>(rows), det = m * suu - su * su;
+      if (!(det > 0)) return {};
+      w[j] = (m * suy - su * sy) / det;
+      b[j] = centered ? (sy - w[j] * su) / m : 0.0;
+      if (!centered) w[j] = suy / suu;
+    }
+    for (size_t i = 0; i < rows; ++i) {
+      double num = 0, den = 0;
+      for (size_t j = 0; j < n; ++j) {
+        const double u = w[j] * c[i * n + j];
+        num += u * (y[i * n + j] - b[j]);
+        den += u * u;
+      }
+      k[i] = den > 0 ? num / den : 0.0;
+    }
+  }
+  return fit_norm(x, y, w, centered ? b : std::vector<double>{}, n, centered);
+}
+
 DropoutFit fit_dropout(const std::vector<double>& x, const std::vector<double>& y) {
   DropoutFit fit;
   if (x.size() != y.size() || x.empty()) return fit;
@@ -258,17 +305,24 @@ struct Side {
 std::string differing_setting(const Call& c, Kind kind, const Side& a, const Side& b, size_t n) {
   if (kind == Kind::kNorm) {
     // The form A fits (centered or not) is the module's; B is held to the same form.
-    NormFit fa = fit_norm(a.x, a.y, a.w, a.b, n, true);
+    // Without recorded parameters (a dumper that records none, a norm without affine) the
+    // weight and bias are fitted too.
+    const bool recorded = !a.w.empty() || !a.b.empty();
+    auto fit = [&](const Side& s, bool centered) {
+      return recorded ? fit_norm(s.x, s.y, s.w, s.b, n, centered) : fit_norm_unknown_affine(s.x, s.y, n, centered);
+    };
+    NormFit fa = fit(a, true);
     bool centered = true;
-    const NormFit ra = fit_norm(a.x, a.y, a.w, a.b, n, false);
+    const NormFit ra = fit(a, false);
     if (ra.ok && (!fa.ok || ra.residual < fa.residual)) fa = ra, centered = false;
     if (!fa.ok) return "";
-    const NormFit fb = fit_norm(b.x, b.y, b.w, b.b, n, centered);
+    const NormFit fb = fit(b, centered);
     if (!fb.ok) return "";
     const double d = std::fabs(fb.eps - fa.eps);
     const double se = std::sqrt(fa.se * fa.se + fb.se * fb.se);
     if (!(d > 8 * se) || !(d > 0.25 * std::max(std::fabs(fa.eps), std::fabs(fb.eps)))) return "";
-    const std::string from = std::string("input") + (a.w.empty() ? "" : ", weight") + (a.b.empty() ? "" : ", bias");
+    const std::string from = recorded ? std::string("input") + (a.w.empty() ? "" : ", weight") + (a.b.empty() ? "" : ", bias")
+                                      : std::string("input (weight and bias fitted: none recorded)");
     return c.cls + " eps differs (inferred from each side's recorded " + from + " and output, " +
            (centered ? "mean-centred" : "RMS") + " form): A " + num(fa.eps) + " ± " + num(fa.se) + ", B " +
            num(fb.eps) + " ± " + num(fb.se);

@@ -31,6 +31,11 @@ struct NormFit {
 NormFit fit_norm(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& w,
                  const std::vector<double>& b, size_t n, bool centered);
 
+// The same where the weight and bias were not recorded: each column's weight and bias are
+// fitted with the rows' gains (alternating least squares; at least 4 rows).
+NormFit fit_norm_unknown_affine(const std::vector<double>& x, const std::vector<double>& y, size_t n,
+                                bool centered);
+
 // A dropout: inactive (output equals input), or active: a fraction zeroed and the rest scaled
 // by 1/(1 − p). ok: one of the two fits.
 struct DropoutFit {

@@ -114,6 +114,23 @@ TEST(ModuleReplay, AnotherFunctionIsNoNorm) {
   EXPECT_FALSE(fit_norm(c.x, c.y, c.w, c.b, 63, true).ok);  // the wrong row length
 }
 
+TEST(ModuleReplay, EpsWithoutRecordedParameters) {
+  // A dumper that records no parameters: the trained-like weight and bias are fitted.
+  for (bool bf16 : {false, true}) {
+    const Call ca = norm_call(1e-5, true, bf16, 1, 512, 256), cb = norm_call(1e-3, true, bf16, 1, 512, 256, true, 2);
+    const NormFit a = fit_norm_unknown_affine(ca.x, ca.y, 256, true);
+    const NormFit b = fit_norm_unknown_affine(cb.x, cb.y, 256, true);
+    ASSERT_TRUE(a.ok && b.ok) << bf16;
+    EXPECT_NEAR(a.eps, 1e-5, 8 * a.se + 1e-7) << bf16;
+    EXPECT_NEAR(b.eps, 1e-3, 8 * b.se + 1e-7) << bf16;
+    EXPECT_GT(std::fabs(b.eps - a.eps), 8 * std::hypot(a.se, b.se)) << bf16;
+  }
+  const Call r = norm_call(1e-6, false, false, 1, 256, 64);
+  const NormFit rms = fit_norm_unknown_affine(r.x, r.y, 64, false);
+  ASSERT_TRUE(rms.ok);
+  EXPECT_NEAR(rms.eps, 1e-6, 8 * rms.se + 1e-7);
+}
+
 TEST(ModuleReplay, DropoutActiveOrNot) {
   std::mt19937_64 rng(3);
   std::normal_distribution<double> g;
