@@ -28,7 +28,7 @@ std::string num(double v) {
   return buf;
 }
 
-// Elements read per tensor at most (whole rows, at least 64): a fit needs rows, not the whole
+// Elements read per tensor at most (whole rows, at least 16): a fit needs rows, not the whole
 // activation. 2^18 (2 MB as float64) keeps the replay of an L0 dump of 2048 x 1024
 // activations under a third of the compare's read time (2^22 took 1.6 times it); its eps
 // standard error grows only as 1/sqrt(rows).
@@ -399,7 +399,10 @@ void replay_modules(std::vector<PairReport>& pairs, const std::vector<bool>& don
           (c.bias && (c.bias->info_a->count != n || c.bias->info_b->count != n)))
         continue;
     }
-    const uint64_t limit = std::max<uint64_t>(n * 64, kMaxElements / n * n);
+    // Rows longer than 2^16 (a hostile weight count too) are not replayed: 16 of them would
+    // already be 2^20 elements per tensor.
+    if (n > (uint64_t{1} << 16)) continue;
+    const uint64_t limit = std::max<uint64_t>(n * 16, kMaxElements / n * n);
     try {
       Side sa, sb;
       sa.x = read_doubles(a, xa, limit);
