@@ -14,18 +14,9 @@ import pytest
 
 import tensordiff
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MSVENV = os.path.join(HERE, "..", "..", "build", "venv-msprobe", "bin", "python")
+from msprobe_venv import HERE, MSVENV, why_not
 
-
-def _have_msprobe():
-    if not os.access(MSVENV, os.X_OK):
-        return f"{MSVENV} is missing (scripts/python-venv.sh makes it)"
-    r = subprocess.run([MSVENV, "-c", "import msprobe"], capture_output=True, text=True)
-    return None if r.returncode == 0 else f"msprobe cannot be imported there: {r.stderr.strip()[-200:]}"
-
-
-WHY = _have_msprobe()
+WHY = why_not("msprobe")
 if WHY:
     pytest.skip(WHY, allow_module_level=True)
 
