@@ -22,7 +22,7 @@ if WHY:
 
 RUNS = [(task, level, precision, slip) for task in ("tensor", "statistics") for level in ("L1", "L0")
         for precision in ("fp32", "amp") for slip in ("clean", "slip")
-        if task == "tensor" or (level, precision) == ("L1", "fp32")]
+        if task == "tensor" or precision == "fp32" or (level, slip) == ("L0", "clean")]
 RUNS += [("tensor", "L1", precision, "clean", 1024.0) for precision in ("fp32", "amp")]  # loss scaling
 
 
@@ -153,3 +153,16 @@ def test_a_module_dump_names_a_bf16_eps_slip_from_the_recorded_call(dumps):
     assert rep["summary"]["jumps"] == [f"step{k}/rank:{NAMED['L0'][0]}" for k in (0, 1)], rep["summary"]["jumps"]
     row = next(t for t in rep["tensors"] if t["name"] == want)
     assert row["setting_differs"] and "LayerNorm eps differs" in row["reason"], row["reason"]
+
+
+def test_module_statistics_name_the_first_difference_after_equal_ones(dumps):
+    """Statistics measure no error, only that one exists: in a module-level (L0) statistics dump
+    of a deterministic fp32 run, the first pair whose statistics differ after every earlier
+    pair's were equal is the slipped LayerNorm; nothing after it is named. Against a bf16 run
+    every pair differs a little from the first op on: no jump is named."""
+    a = dumps[("statistics", "L0", "fp32", "clean")]
+    rep = tensordiff.compare(a, dumps[("statistics", "L0", "fp32", "slip")])
+    want = "step0/rank:" + NAMED["L0"][0]
+    assert rep["summary"]["first_jump"] == want and rep["summary"]["jumps"] == [want], rep["summary"]["jumps"]
+    clean = tensordiff.compare(a, dumps[("statistics", "L0", "amp", "clean")])
+    assert clean["summary"]["first_jump"] is None, clean["summary"]["jumps"]

@@ -202,6 +202,16 @@ void remember_backward(const std::string& module, std::unordered_map<std::string
   last[name.substr(0, i - bw.size())] = module;
 }
 
+// Whether a summary pair's two sides are the same numbers (a checksum match, or every
+// statistic both record equal).
+bool summaries_equal(const PairReport& r) {
+  if (r.status == Status::kMatch) return true;
+  if (r.status != Status::kConsistent || !r.a || !r.b) return false;
+  for (auto f : {&SideStats::min, &SideStats::max, &SideStats::mean, &SideStats::std, &SideStats::l2})
+    if ((*r.a).*f && (*r.b).*f && *((*r.a).*f) != *((*r.b).*f)) return false;
+  return true;
+}
+
 // The unit roundoff of a pair's own precision (its less precise dtype's); 0 when unknown.
 double pair_roundoff(const PairReport& r) {
   if (!r.info_a || !r.info_b) return 0;
@@ -231,6 +241,7 @@ struct JumpFinder::State {
   SuffixMax param_rel, param_sys;  // every parameter record (msprobe's "X.parameters.NAME")
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
   Seen before, before_outputs;
+  bool summaries_differed = false;  // a summary pair (or a recorded value) before differed
   std::string last;  // the latest pair with a diff
 };
 
@@ -273,6 +284,21 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     r.jump = r.status == Status::kMismatch;
     if (r.jump && !summary.first_jump) summary.first_jump = r.name;
     if (r.jump) summary.jumps.push_back(r.name);
+    if (r.jump) st.summaries_differed = true;
+    return;
+  }
+  // Summaries (statistics dumps) measure no error, only that one exists: a pair whose
+  // summaries differ beyond tolerance after every earlier pair's were equal (a deterministic
+  // run before its slip) is where the error appeared; after any difference, nothing more can
+  // be told apart.
+  if (!r.diff && r.summary_diff && r.a && r.b) {
+    const Systematic systematic = systematic_of(r);
+    r.scale = systematic.scale;
+    r.shift = systematic.shift;
+    r.jump = r.status == Status::kMismatch && !st.summaries_differed;
+    if (r.jump && !summary.first_jump) summary.first_jump = r.name;
+    if (r.jump) summary.jumps.push_back(r.name);
+    if (!summaries_equal(r)) st.summaries_differed = true;
     return;
   }
   if (!r.diff || !r.a || !r.b) return;

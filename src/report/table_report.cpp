@@ -350,6 +350,9 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
       }
       emit(more, kYellow);
     }
+  } else if (rep.backend == "summary" && s.mismatched > 0) {
+    // Summaries measure no error: a jump is named only after equal summaries (§4).
+    emit("no jump named: summaries measure no error (only a difference after equal summaries is one)", nullptr);
   } else if (s.compared > 0 && s.consistent < s.compared) {
     emit("no jump (no error beyond what earlier tensors carry and the " + s.precision + " noise floor)", nullptr);
   }

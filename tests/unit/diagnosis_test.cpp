@@ -375,5 +375,39 @@ TEST(Diagnosis, ABackwardInheritsWhatItsForwardSavedAndParametersAreInputs) {
   EXPECT_FALSE(wrong.tensors[1].gap_after.has_value());
 }
 
+// A summary pair (no data): its sides' statistics only.
+PairReport summary_pair(const std::string& name, double l2_a, double l2_b, Status status) {
+  PairReport r;
+  r.name = name;
+  SideStats a, b;
+  a.count = b.count = 512;
+  a.l2 = l2_a;
+  b.l2 = l2_b;
+  a.min = b.min = -1;
+  r.a = a;
+  r.b = b;
+  r.summary_diff = SummaryDiff{};
+  r.status = status;
+  return r;
+}
+
+TEST(Diagnosis, SummariesNameADifferenceOnlyAfterEqualOnes) {
+  // Issue 23, msprobe statistics dumps of a module-level run: the first pair whose statistics
+  // differ beyond tolerance after every earlier pair's were equal is where the error appeared.
+  Report rep = chain({summary_pair("a.forward.output.0", 3, 3, Status::kConsistent),
+                      summary_pair("ln.forward.output.0", 22.7449, 22.7346, Status::kMismatch),
+                      summary_pair("fc.forward.output.0", 10, 11, Status::kMismatch)});
+  diagnose(rep, 0x1p-24);
+  EXPECT_EQ(rep.summary.jumps, std::vector<std::string>{"ln.forward.output.0"});
+  EXPECT_NEAR(*rep.tensors[1].scale, 22.7346 / 22.7449, 1e-12);
+  // Once any pair's statistics differed (within tolerance: a bf16 run against fp32), a later
+  // difference cannot be told from what it inherited: no jump.
+  Report bf16 = chain({summary_pair("a.forward.output.0", 3, 3.001, Status::kConsistent),
+                       summary_pair("ln.forward.output.0", 22.7, 22.9, Status::kMismatch)});
+  diagnose(bf16, 0x1p-8);
+  EXPECT_TRUE(bf16.summary.jumps.empty());
+  EXPECT_FALSE(bf16.summary.first_jump.has_value());
+}
+
 }  // namespace
 }  // namespace tensordiff
