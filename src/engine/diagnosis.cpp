@@ -47,6 +47,11 @@ struct Seen {
   double l2 = 0;            // for a module's inputs: the largest L2 norm (A's) among them
   size_t jumps_before = 0;  // for a module's inputs: how many jumps the run had at the first
   size_t params_before = 0;  // ... and how many parameter records
+  size_t outputs_before = 0;  // ... and how many outputs
+  // What its children's outputs carried (the outputs since its inputs, up to its own first
+  // output: a module's outputs come after its children's), once its first output is seen.
+  bool children_known = false;
+  double children_rel = 0, children_sys = 0;
 };
 
 // The largest value among those added since the k-th (a monotonic stack: O(log n) a query).
@@ -239,6 +244,7 @@ struct JumpFinder::State {
   // msprobe's "P.backward.K" with inputs, per P: the latest (P.parameters_grad.* follow it).
   std::unordered_map<std::string, std::string> last_backward;
   SuffixMax param_rel, param_sys;  // every parameter record (msprobe's "X.parameters.NAME")
+  SuffixMax output_rel, output_sys;  // every output record
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
   Seen before, before_outputs;
   bool summaries_differed = false;  // a summary pair (or a recorded value) before differed
@@ -358,6 +364,16 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
       // previous step's updates) are what it inherited too.
       base.rel = std::max(base.rel, st.param_rel.since(base.params_before));
       base.sys = std::max(base.sys, st.param_sys.since(base.params_before));
+      // So is what its children made that was no jump (a bf16 Linear's rounding inside a
+      // float32 block: the block's output carries it); not its own earlier outputs (X.0 for X.1).
+      Seen& mod = in->second;
+      if (!mod.children_known) {
+        mod.children_known = true;
+        mod.children_rel = st.output_rel.since(mod.outputs_before);
+        mod.children_sys = st.output_sys.since(mod.outputs_before);
+      }
+      base.rel = std::max(base.rel, mod.children_rel);
+      base.sys = std::max(base.sys, mod.children_sys);
       break;
     }
     // A module dump's parameter gradient ("P.parameters_grad.weight") is made by P's backward
@@ -381,7 +397,11 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
           base.sys = std::max(base.sys, f->second.sys);
         }
   }
-  r.growth = std::isfinite(rel) ? rel / std::max(u, base.rel) : rel;
+  // The noise floor: the run's roundoff, or the pair's own where it is coarser (a bf16 Linear
+  // in a run that is mostly float32 by elements, msprobe 8.1.2's module dump of an autocast
+  // step: its rounding against float32 is no jump).
+  const double floor = std::max(u, pair_roundoff(r));
+  r.growth = std::isfinite(rel) ? rel / std::max(floor, base.rel) : rel;
   // A sum whose terms cancel (a key projection's bias gradient is 0 but for rounding: softmax
   // ignores a shift) is under one roundoff of what its module received: its relative error is
   // that rounding over a near-zero norm (a clean bf16 BERT step: 2.5e4, growth 1.3e6), no
@@ -397,7 +417,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   // with no peer before it, is not named for it.
   const bool systematic_jump = rel > 0 && std::isfinite(sys) && sys >= rules.systematic_fraction * rel &&
                                sys >= rules.systematic_over_before * base.sys &&
-                               sys >= rules.systematic_floor * u && sys >= rules.systematic_z * noise &&
+                               sys >= rules.systematic_floor * floor && sys >= rules.systematic_z * noise &&
                                !(sys < pair_roundoff(r) && !is_input && shared_by_peers(key, r.name, sys));
   const auto peer = !key.empty() && !is_input ? st.peers.find(key) : st.peers.end();
   // Peers whose systematic part is 0 (they match: an fp32 run before its slip, msprobe's
@@ -405,7 +425,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   // A systematic part no larger than the module's own recorded inputs carry is theirs (a
   // Linear passes its input's rescaling on), however quiet its peers.
   const bool peer_jump = peer != st.peers.end() && peer->second > 0 && rel > 0 && std::isfinite(sys) &&
-                         sys >= rules.peer_ratio * peer->second && sys >= rules.systematic_floor * u &&
+                         sys >= rules.peer_ratio * peer->second && sys >= rules.systematic_floor * floor &&
                          sys >= rules.systematic_z * noise && !(has_module_inputs && sys <= base.sys);
   // A gap must be over tolerance: an input within it is one the code between modules passed
   // on faithfully (a bf16 attention mask built from finfo(bfloat16).min rescales by exactly
@@ -427,6 +447,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     Seen& in = it->second;
     if (first) in.jumps_before = summary.jumps.size() - (r.jump ? 1 : 0);
     if (first) in.params_before = st.param_rel.count();
+    if (first) in.outputs_before = st.output_rel.count();
     if (is_parameter(split_call(r.name).first, split_call(module).first.size())) {
       st.param_rel.add(std::isfinite(rel) ? rel : 0.0);
       st.param_sys.add(std::isfinite(sys) ? sys : 0.0);
@@ -437,6 +458,8 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     in.sys = std::max(in.sys, std::isfinite(sys) ? sys : 0.0);
   } else {
     if (!key.empty() && std::isfinite(sys) && !r.copy_of) st.peers[key] = std::max(st.peers[key], sys);
+    st.output_rel.add(std::isfinite(rel) ? rel : 0.0);
+    st.output_sys.add(std::isfinite(sys) ? sys : 0.0);
     if (!out_module.empty()) {
       Seen& o = st.outputs[out_module];
       o.rel = std::max(o.rel, std::isfinite(rel) ? rel : 0.0);
