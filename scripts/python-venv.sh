@@ -64,6 +64,19 @@ if ! $msvenv/bin/python -c 'import msprobe, service_identity' >/dev/null 2>&1; t
     echo "python-venv: could not install mindstudio-probe (see $msvenv/pip.log); the real msprobe dump tests will be skipped"
   fi
 fi
+# mindstudio-probe 8.1.2 in a venv of its own, for its module dumps (L0)
+# (python/tests/test_msprobe8.py): the version the module-level dumps were written with.
+msvenv8=build/venv-msprobe8
+if [[ ! -x $msvenv8/bin/python ]]; then
+  /usr/bin/python3 -m venv --system-site-packages "$msvenv8" || exit 1
+fi
+if ! $msvenv8/bin/python -c 'import msprobe' >/dev/null 2>&1; then
+  echo "python-venv: installing mindstudio-probe 8.1.2 into $msvenv8"
+  if ! $msvenv8/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "mindstudio-probe==8.1.2" \
+       "pyOpenSSL==24.2.1" "cryptography==43.0.3" "service-identity==24.1.0" > "$msvenv8/pip.log" 2>&1; then
+    echo "python-venv: could not install mindstudio-probe 8.1.2 (see $msvenv8/pip.log); its dump tests will be skipped"
+  fi
+fi
 # transformers beside it, for msprobe's module dumps of real model code
 # (python/tests/test_msprobe_replay.py); the same pins as build/venv's.
 if ! $msvenv/bin/python -c 'import transformers' >/dev/null 2>&1; then
