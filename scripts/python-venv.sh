@@ -77,13 +77,15 @@ if ! $msvenv8/bin/python -c 'import msprobe' >/dev/null 2>&1; then
     echo "python-venv: could not install mindstudio-probe 8.1.2 (see $msvenv8/pip.log); its dump tests will be skipped"
   fi
 fi
-# transformers beside it, for msprobe's module dumps of real model code
+# transformers beside each msprobe, for its module dumps of real model code
 # (python/tests/test_msprobe_replay.py); the same pins as build/venv's.
-if ! $msvenv/bin/python -c 'import transformers' >/dev/null 2>&1; then
-  echo "python-venv: installing transformers into $msvenv"
-  if ! $msvenv/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "safetensors==0.4.5" \
-       "transformers==4.49.0" "tokenizers==0.21.4" "huggingface-hub==0.36.2" >> "$msvenv/pip.log" 2>&1; then
-    echo "python-venv: could not install transformers into $msvenv (see $msvenv/pip.log); its msprobe tests will be skipped"
+for v in "$msvenv" "$msvenv8"; do
+  if $v/bin/python -c 'import msprobe' >/dev/null 2>&1 && ! $v/bin/python -c 'import transformers' >/dev/null 2>&1; then
+    echo "python-venv: installing transformers into $v"
+    if ! $v/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "safetensors==0.4.5" \
+         "transformers==4.49.0" "tokenizers==0.21.4" "huggingface-hub==0.36.2" >> "$v/pip.log" 2>&1; then
+      echo "python-venv: could not install transformers into $v (see $v/pip.log); its msprobe tests will be skipped"
+    fi
   fi
-fi
+done
 exit 0

@@ -243,6 +243,7 @@ struct JumpFinder::State {
   std::unordered_map<std::string, Seen> outputs;  // per module with inputs: its outputs' largest
   // msprobe's "P.backward.K" with inputs, per P: the latest (P.parameters_grad.* follow it).
   std::unordered_map<std::string, std::string> last_backward;
+  std::unordered_map<std::string, double> grad_l2;  // per P: its parameter gradients' largest L2 (A's)
   SuffixMax param_rel, param_sys;  // every parameter record (msprobe's "X.parameters.NAME")
   SuffixMax output_rel, output_sys;  // every output record
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
@@ -378,14 +379,20 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     }
     // A module dump's parameter gradient ("P.parameters_grad.weight") is made by P's backward
     // (msprobe writes it after that backward's records): the norm it is a sum over is that
-    // backward's inputs' (for `cancelled` below; what it inherited stays everything before:
-    // a bias gradient sums its rows, and its error's rescaling is not its backward's).
+    // backward's inputs', or where no backward was recorded (msprobe 8.1.2 on torch 1.13) its
+    // sibling gradients' (a bias gradient after its weight's: both sum the same incoming
+    // gradient). For `cancelled` below; what it inherited stays everything before: a bias
+    // gradient sums its rows, and its error's rescaling is not its backward's.
     if (!has_module_inputs)
       if (const size_t at = name.find(".parameters_grad"); at != std::string::npos) {
-        const auto bw = st.last_backward.find(name.substr(0, at));
+        const std::string owner = name.substr(0, at);
+        const auto bw = st.last_backward.find(owner);
         if (const auto in = bw == st.last_backward.end() ? st.inputs.end() : st.inputs.find(bw->second);
             in != st.inputs.end())
           received_l2 = in->second.l2;
+        double& siblings = st.grad_l2[owner];
+        received_l2 = std::max(received_l2, siblings);
+        if (r.a->l2 && std::isfinite(*r.a->l2)) siblings = std::max(siblings, *r.a->l2);
       }
     // A backward computes from the gradient it receives (its inputs) and from what its forward
     // saved (that forward's inputs and outputs: msprobe's "X.backward" of "X.forward"): a
