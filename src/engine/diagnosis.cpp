@@ -48,10 +48,11 @@ struct Seen {
   size_t jumps_before = 0;  // for a module's inputs: how many jumps the run had at the first
   size_t params_before = 0;  // ... and how many parameter records
   size_t outputs_before = 0;  // ... and how many outputs
-  // What its children's outputs carried (the outputs since its inputs, up to its own first
-  // output: a module's outputs come after its children's), once its first output is seen.
+  // The coarsest roundoff among its children's outputs (the outputs since its inputs, up to its
+  // own first output: a module's outputs come after its children's), once its first output is
+  // seen: the precision it computed in.
   bool children_known = false;
-  double children_rel = 0, children_sys = 0;
+  double children_roundoff = 0;
 };
 
 // The largest value among those added since the k-th (a monotonic stack: O(log n) a query).
@@ -245,7 +246,7 @@ struct JumpFinder::State {
   std::unordered_map<std::string, std::string> last_backward;
   std::unordered_map<std::string, double> grad_l2;  // per P: its parameter gradients' largest L2 (A's)
   SuffixMax param_rel, param_sys;  // every parameter record (msprobe's "X.parameters.NAME")
-  SuffixMax output_rel, output_sys;  // every output record
+  SuffixMax output_roundoff;  // every output record's own roundoff (pair_roundoff)
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
   Seen before, before_outputs;
   bool summaries_differed = false;  // a summary pair (or a recorded value) before differed
@@ -350,7 +351,8 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   bool explained_inside = false;
   bool has_module_inputs = false;
   std::string out_module;  // an output's module (the nearest enclosing one with inputs)
-  double received_l2 = 0;  // the largest norm (A's) among the inputs it was computed from
+  double received_l2 = 0;  // a parameter gradient: the largest norm (A's) it is a sum of
+  double children_roundoff = 0;  // an output: the coarsest roundoff of its module's children
   if (!is_input) {
     const auto [name, call] = split_call(r.name);
     for (size_t end = name.size(); end != std::string::npos && end > 0; end = name.rfind('.', end - 1)) {
@@ -359,22 +361,21 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
       out_module = in->first;
       has_module_inputs = true;
       base = in->second;
-      received_l2 = base.l2;
       explained_inside = summary.jumps.size() > base.jumps_before;
       // The parameters its submodules consumed since (state: a step's weights carry the
       // previous step's updates) are what it inherited too.
       base.rel = std::max(base.rel, st.param_rel.since(base.params_before));
       base.sys = std::max(base.sys, st.param_sys.since(base.params_before));
-      // So is what its children made that was no jump (a bf16 Linear's rounding inside a
-      // float32 block: the block's output carries it); not its own earlier outputs (X.0 for X.1).
+      // Its noise floor is the coarsest precision its children computed in (a bf16 Linear
+      // inside a float32 block, in a run that is float32 by elements: the block's output
+      // carries bf16's rounding). Not their errors: a child downstream of the module's own
+      // code (LLaMA's o_proj after a missing 1/sqrt(d)) carries that code's error out.
       Seen& mod = in->second;
       if (!mod.children_known) {
         mod.children_known = true;
-        mod.children_rel = st.output_rel.since(mod.outputs_before);
-        mod.children_sys = st.output_sys.since(mod.outputs_before);
+        mod.children_roundoff = st.output_roundoff.since(mod.outputs_before);
       }
-      base.rel = std::max(base.rel, mod.children_rel);
-      base.sys = std::max(base.sys, mod.children_sys);
+      children_roundoff = mod.children_roundoff;
       break;
     }
     // A module dump's parameter gradient ("P.parameters_grad.weight") is made by P's backward
@@ -404,15 +405,15 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
           base.sys = std::max(base.sys, f->second.sys);
         }
   }
-  // The noise floor: the run's roundoff, or the pair's own where it is coarser (a bf16 Linear
-  // in a run that is mostly float32 by elements, msprobe 8.1.2's module dump of an autocast
-  // step: its rounding against float32 is no jump).
-  const double floor = std::max(u, pair_roundoff(r));
+  // The noise floor: the run's roundoff, or the pair's own or (an output) its module's
+  // children's where coarser (a bf16 Linear in a run that is mostly float32 by elements,
+  // msprobe 8.1.2's module dump of an autocast step: its rounding against float32 is no jump).
+  const double floor = std::max({u, pair_roundoff(r), children_roundoff});
   r.growth = std::isfinite(rel) ? rel / std::max(floor, base.rel) : rel;
-  // A sum whose terms cancel (a key projection's bias gradient is 0 but for rounding: softmax
-  // ignores a shift) is under one roundoff of what its module received: its relative error is
-  // that rounding over a near-zero norm (a clean bf16 BERT step: 2.5e4, growth 1.3e6), no
-  // error made there.
+  // A parameter gradient whose terms cancel (a key projection's bias gradient is 0 but for
+  // rounding: softmax ignores a shift) is under one roundoff of the norm it sums: its relative
+  // error is that rounding over a near-zero norm (a clean bf16 BERT step: 2.5e4, growth 1.3e6),
+  // no error made there. (Not any output: a softmax's or a norm's scale is its own.)
   const double a_l2 = r.a->l2 ? *r.a->l2 : 0;
   const bool cancelled = received_l2 > 0 && std::isfinite(a_l2) && a_l2 < pair_roundoff(r) * received_l2;
   const double noise = std::max(n > 0 ? rel / std::sqrt(n) : rel, rel * rel);
@@ -454,7 +455,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     Seen& in = it->second;
     if (first) in.jumps_before = summary.jumps.size() - (r.jump ? 1 : 0);
     if (first) in.params_before = st.param_rel.count();
-    if (first) in.outputs_before = st.output_rel.count();
+    if (first) in.outputs_before = st.output_roundoff.count();
     if (is_parameter(split_call(r.name).first, split_call(module).first.size())) {
       st.param_rel.add(std::isfinite(rel) ? rel : 0.0);
       st.param_sys.add(std::isfinite(sys) ? sys : 0.0);
@@ -465,8 +466,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     in.sys = std::max(in.sys, std::isfinite(sys) ? sys : 0.0);
   } else {
     if (!key.empty() && std::isfinite(sys) && !r.copy_of) st.peers[key] = std::max(st.peers[key], sys);
-    st.output_rel.add(std::isfinite(rel) ? rel : 0.0);
-    st.output_sys.add(std::isfinite(sys) ? sys : 0.0);
+    st.output_roundoff.add(pair_roundoff(r));
     if (!out_module.empty()) {
       Seen& o = st.outputs[out_module];
       o.rel = std::max(o.rel, std::isfinite(rel) ? rel : 0.0);

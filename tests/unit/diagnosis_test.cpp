@@ -409,7 +409,7 @@ TEST(Diagnosis, SummariesNameADifferenceOnlyAfterEqualOnes) {
   EXPECT_FALSE(bf16.summary.first_jump.has_value());
 }
 
-TEST(Diagnosis, ABlockCarriesWhatItsChildrenMadeAndABf16PairItsOwnRounding) {
+TEST(Diagnosis, AModuleComputesAtItsChildrensPrecisionAndABf16PairAtItsOwn) {
   // msprobe 8.1.2's module dump of a bf16-autocast step against float32: a run that is mostly
   // float32 by elements (the run's roundoff 2^-24), a bf16 Linear inside a float32 block.
   auto bf16 = [](PairReport r) {
@@ -425,17 +425,18 @@ TEST(Diagnosis, ABlockCarriesWhatItsChildrenMadeAndABf16PairItsOwnRounding) {
                       bf16(pair("blk.fc.forward.0.output.0", 3e-3)), pair("blk.forward.0.output.0", 1.2e-3),
                       pair("blk.forward.0.output.1", 1e-3)});
   diagnose(rep, 0x1p-24);
-  // The Linear's error is bf16's rounding (growth under 1 against its own roundoff); the block's
-  // output carries it; the block's second output is measured against its children, not X.0.
+  // The Linear's error is bf16's rounding (growth under 1 against its own roundoff); the block
+  // computed at its child's precision: its outputs' floor is bf16's too.
   EXPECT_TRUE(rep.summary.jumps.empty()) << rep.summary.jumps.front();
   EXPECT_NEAR(*rep.tensors[2].growth, 3e-3 / 0x1p-8, 1e-9);
-  EXPECT_NEAR(*rep.tensors[3].growth, 1.2e-3 / 3e-3, 1e-9);
-  EXPECT_NEAR(*rep.tensors[4].growth, 1e-3 / 3e-3, 1e-9);
-  // A block whose own code makes 10x what its children carry is still the jump.
+  EXPECT_NEAR(*rep.tensors[3].growth, 1.2e-3 / 0x1p-8, 1e-9);
+  EXPECT_NEAR(*rep.tensors[4].growth, 1e-3 / 0x1p-8, 1e-9);
+  // Error far beyond that precision made inside is still a jump: the child that made it, and
+  // the block that carries it out is not named again.
   Report own = chain({pair("blk.forward.0.input.0", 0), pair("blk.fc.forward.0.input.0", 0),
-                      bf16(pair("blk.fc.forward.0.output.0", 3e-3)), pair("blk.forward.0.output.0", 3e-2)});
+                      bf16(pair("blk.fc.forward.0.output.0", 5e-2)), pair("blk.forward.0.output.0", 5e-2)});
   diagnose(own, 0x1p-24);
-  EXPECT_EQ(own.summary.jumps, std::vector<std::string>{"blk.forward.0.output.0"});
+  EXPECT_EQ(own.summary.jumps, std::vector<std::string>{"blk.fc.forward.0.output.0"});
 }
 
 TEST(Diagnosis, ACancelledSumIsNoJump) {
