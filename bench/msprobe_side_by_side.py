@@ -5,6 +5,11 @@ $TD_BATCH), then `msprobe -f pytorch compare` and `tensordiff -q` on them, each 
 seconds and peak RSS, median of N), and what each names.
 
     build/venv/bin/python bench/msprobe_side_by_side.py [--width 1024 --blocks 24 --batch 256 --runs 3]
+        [--venv build/venv-msprobe8 --level L0 --precision amp]
+
+--venv: the msprobe whose dumper writes the pair and whose compare runs (default 1.3.0's);
+--level: API (L1, default) or module (L0) dumps; --precision: run B's (fp32 or amp, bf16
+autocast; the reference is fp32).
 """
 import argparse
 import json
@@ -17,7 +22,6 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MSVENV = os.path.join(ROOT, "build", "venv-msprobe", "bin")
 TD = os.environ.get("TENSORDIFF_BIN", os.path.join(ROOT, "build", "tensordiff"))
 
 
@@ -35,12 +39,20 @@ def main():
     ap.add_argument("--blocks", type=int, default=24)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--venv", default=os.path.join(ROOT, "build", "venv-msprobe"))
+    ap.add_argument("--level", default="L1", choices=["L1", "L0"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "amp"])
     a = ap.parse_args()
+    msvenv = os.path.join(a.venv, "bin")
+    version = subprocess.run([os.path.join(msvenv, "python"), "-c",
+                              "import importlib.metadata as m; print(m.version('mindstudio-probe'))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
     env = {**os.environ, "TD_WIDTH": str(a.width), "TD_BLOCKS": str(a.blocks), "TD_BATCH": str(a.batch)}
     with tempfile.TemporaryDirectory(prefix="msprobe_bench_") as d:
-        for run in ("clean", "slip"):
-            subprocess.run([os.path.join(MSVENV, "python"), os.path.join(ROOT, "python", "tests", "msprobe_run.py"),
-                            "tensor", "L1", f"{d}/{run}", run, "1", "fp32"], check=True, env=env, capture_output=True)
+        for run, precision in (("clean", "fp32"), ("slip", a.precision)):
+            subprocess.run([os.path.join(msvenv, "python"), os.path.join(ROOT, "python", "tests", "msprobe_run.py"),
+                            "tensor", a.level, f"{d}/{run}", run, "1", precision], check=True, env=env,
+                           capture_output=True)
         rank = "step0/rank"
         size = sum(os.path.getsize(os.path.join(p, f)) for run in ("clean", "slip")
                    for p, _, fs in os.walk(f"{d}/{run}") for f in fs)
@@ -52,7 +64,7 @@ def main():
         ms, td = [], []
         for _ in range(a.runs):
             out = tempfile.mkdtemp(dir=d)
-            r, wall, rss = timed([os.path.join(MSVENV, "msprobe"), "-f", "pytorch", "compare", "-i", f"{d}/cmp.json",
+            r, wall, rss = timed([os.path.join(msvenv, "msprobe"), "-f", "pytorch", "compare", "-i", f"{d}/cmp.json",
                                   "-o", out])
             assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
             ms.append((wall, rss))
@@ -63,9 +75,10 @@ def main():
         advisor = [f for f in os.listdir(out) if f.startswith("advisor")]
         advice = open(os.path.join(out, advisor[0])).read() if advisor else ""
     m_wall, t_wall = statistics.median(w for w, _ in ms), statistics.median(w for w, _ in td)
-    print(f"pair: {files} tensor files per side, {size / 1e9:.2f} GB both sides; width {a.width}, "
-          f"{a.blocks} blocks, batch {a.batch}; median of {a.runs}")
-    print(f"msprobe 1.3.0 compare: {m_wall:.2f} s, peak RSS {max(r for _, r in ms) / 1024:.0f} MB")
+    print(f"pair: msprobe {version} {a.level} dumps, fp32 against {a.precision} with the eps slip; {files} tensor "
+          f"files per side, {size / 1e9:.2f} GB both sides; width {a.width}, {a.blocks} blocks, batch {a.batch}; "
+          f"median of {a.runs}")
+    print(f"msprobe {version} compare: {m_wall:.2f} s, peak RSS {max(r for _, r in ms) / 1024:.0f} MB")
     print(f"tensordiff -q:         {t_wall:.2f} s, peak RSS {max(r for _, r in td) / 1024:.0f} MB")
     print(f"ratio: tensordiff {m_wall / t_wall:.1f}x faster")
     print(f"tensordiff first divergence: {rep['summary']['first_divergence']}, first jump: {rep['summary']['first_jump']}")
