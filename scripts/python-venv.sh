@@ -49,34 +49,28 @@ if ! ls $venv/lib/python3*/site-packages/nvidia/cu13/bin/nvdisasm >/dev/null 2>&
     echo "python-venv: could not install cuobjdump/nvdisasm (see $venv/pip.log); the SASS proxy test will fail"
   fi
 fi
-# msprobe (Ascend's mindstudio-probe) writes the real dumps of python/tests/test_msprobe_real.py.
-# Its own venv: it pulls pandas and matplotlib versions of its own, which stay out of build/venv.
-# 1.3.0 runs on Debian's torch 1.13; numpy pinned to Debian's.
+# msprobe (Ascend's mindstudio-probe) writes the real dumps of python/tests/test_msprobe*.py.
+# Each version in a venv of its own: it pulls pandas and matplotlib versions of its own, which
+# stay out of build/venv. numpy pinned to Debian's; its compare imports twisted's TLS: Debian's
+# pyOpenSSL 23 fails with a newer cryptography.
+msprobe_venv() {  # VENV VERSION
+  if [[ ! -x $1/bin/python ]]; then
+    /usr/bin/python3 -m venv --system-site-packages "$1" || exit 1
+  fi
+  if ! $1/bin/python -c 'import msprobe, service_identity' >/dev/null 2>&1; then
+    echo "python-venv: installing mindstudio-probe $2 into $1"
+    if ! $1/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "mindstudio-probe==$2" \
+         "pyOpenSSL==24.2.1" "cryptography==43.0.3" "service-identity==24.1.0" > "$1/pip.log" 2>&1; then
+      echo "python-venv: could not install mindstudio-probe $2 (see $1/pip.log); its dump tests will be skipped"
+    fi
+  fi
+}
+# 1.3.0 (API and module dumps on Debian's torch 1.13) and 8.1.2 (the module-level
+# version; its API dumps fail on torch 1.13).
 msvenv=build/venv-msprobe
-if [[ ! -x $msvenv/bin/python ]]; then
-  /usr/bin/python3 -m venv --system-site-packages "$msvenv" || exit 1
-fi
-if ! $msvenv/bin/python -c 'import msprobe, service_identity' >/dev/null 2>&1; then
-  echo "python-venv: installing mindstudio-probe into $msvenv"
-  # (its compare imports twisted's TLS: Debian's pyOpenSSL 23 fails with a newer cryptography)
-  if ! $msvenv/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "mindstudio-probe==1.3.0" \
-       "pyOpenSSL==24.2.1" "cryptography==43.0.3" "service-identity==24.1.0" > "$msvenv/pip.log" 2>&1; then
-    echo "python-venv: could not install mindstudio-probe (see $msvenv/pip.log); the real msprobe dump tests will be skipped"
-  fi
-fi
-# mindstudio-probe 8.1.2 in a venv of its own, for its module dumps (L0)
-# (python/tests/test_msprobe8.py): the version the module-level dumps were written with.
 msvenv8=build/venv-msprobe8
-if [[ ! -x $msvenv8/bin/python ]]; then
-  /usr/bin/python3 -m venv --system-site-packages "$msvenv8" || exit 1
-fi
-if ! $msvenv8/bin/python -c 'import msprobe' >/dev/null 2>&1; then
-  echo "python-venv: installing mindstudio-probe 8.1.2 into $msvenv8"
-  if ! $msvenv8/bin/pip install -q --disable-pip-version-check "numpy==$numpy" "mindstudio-probe==8.1.2" \
-       "pyOpenSSL==24.2.1" "cryptography==43.0.3" "service-identity==24.1.0" > "$msvenv8/pip.log" 2>&1; then
-    echo "python-venv: could not install mindstudio-probe 8.1.2 (see $msvenv8/pip.log); its dump tests will be skipped"
-  fi
-fi
+msprobe_venv "$msvenv" 1.3.0
+msprobe_venv "$msvenv8" 8.1.2
 # transformers beside each msprobe, for its module dumps of real model code
 # (python/tests/test_msprobe_replay.py); the same pins as build/venv's.
 for v in "$msvenv" "$msvenv8"; do
