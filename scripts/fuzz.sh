@@ -11,7 +11,7 @@ count=${2:-3000}
 scripts/sanitize.sh -R '^fuzz_seeds$' >/dev/null  # builds build-asan, writes the seeds
 cd build-asan/tests/fuzz
 status=0
-for t in summary listing chunk options pickle npy; do
+for t in summary listing chunk options pickle npy replay; do
   seeds=(seeds/$t)
   [[ -d ../../../tests/fuzz/seeds/$t ]] && seeds+=(../../../tests/fuzz/seeds/$t)
   echo "fuzz_$t: ${secs} s"
