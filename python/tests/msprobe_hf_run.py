@@ -1,6 +1,7 @@
 """One training step of a Hugging Face transformers model (random-initialised small config, no
 download) dumped by msprobe's own dumper at module level (L0), for the module replay of issue 23:
-GPT-2 (LayerNorm, tanh GELU), LLaMA (RMSNorm, SiLU), BERT (LayerNorm eps 1e-12, erf GELU).
+GPT-2 (LayerNorm, tanh GELU), LLaMA (RMSNorm, SiLU), Gemma (RMSNorm scaling by 1 + weight),
+BERT (LayerNorm eps 1e-12, erf GELU).
 
     python msprobe_hf_run.py MODEL OUT_DIR SLIP PRECISION
 
@@ -24,6 +25,11 @@ def model(name):
         cfg = transformers.GPT2Config(n_layer=LAYERS, n_embd=WIDTH, n_head=4, vocab_size=VOCAB, n_positions=SEQ,
                                       resid_pdrop=0, embd_pdrop=0, attn_pdrop=0)
         return transformers.GPT2LMHeadModel(cfg)
+    if name == "gemma":  # RMSNorm scaling by 1 + weight
+        cfg = transformers.GemmaConfig(num_hidden_layers=LAYERS, hidden_size=WIDTH, intermediate_size=2 * WIDTH,
+                                       num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=VOCAB,
+                                       max_position_embeddings=SEQ)
+        return transformers.GemmaForCausalLM(cfg)
     if name == "llama":
         cfg = transformers.LlamaConfig(num_hidden_layers=LAYERS, hidden_size=WIDTH, intermediate_size=2 * WIDTH,
                                        num_attention_heads=4, num_key_value_heads=2, vocab_size=VOCAB,
@@ -37,6 +43,7 @@ def model(name):
 
 def slip_layer(net, name, slip):
     layer = {"gpt2": lambda: net.transformer.h[2], "llama": lambda: net.model.layers[2],
+             "gemma": lambda: net.model.layers[2],
              "bert": lambda: net.bert.encoder.layer[2]}[name]()
     if name in ("gpt2", "bert"):  # the activation as a torch GELU on both sides, so a slip keeps its class name
         for blk in {"gpt2": lambda: net.transformer.h, "bert": lambda: net.bert.encoder.layer}[name]():
@@ -45,6 +52,7 @@ def slip_layer(net, name, slip):
             setattr(mlp, attr, torch.nn.GELU(approximate="tanh" if name == "gpt2" else "none"))
     if slip == "eps":
         norm = {"gpt2": lambda: layer.ln_1, "llama": lambda: layer.input_layernorm,
+                "gemma": lambda: layer.input_layernorm,
                 "bert": lambda: layer.attention.output.LayerNorm}[name]()
         attr = "variance_epsilon" if hasattr(norm, "variance_epsilon") else "eps"
         setattr(norm, attr, max(100 * getattr(norm, attr), 1e-5))

@@ -27,14 +27,16 @@ SLIPPED = {
     "gpt2": {"eps": "Module.transformer.h.2.ln_1.LayerNorm.forward.0.output.0",
              "gelu": "Module.transformer.h.2.mlp.act.GELU.forward.0.output.0"},
     "llama": {"eps": "Module.model.layers.2.input_layernorm.LlamaRMSNorm.forward.0.output.0"},
+    "gemma": {"eps": "Module.model.layers.2.input_layernorm.GemmaRMSNorm.forward.0.output.0"},
     "bert": {"eps": "Module.bert.encoder.layer.2.attention.output.LayerNorm.LayerNorm.forward.0.output.0",
              "gelu": "Module.bert.encoder.layer.2.intermediate.intermediate_act_fn.GELU.forward.0.output.0"},
 }
 SLIPS = [("gpt2", "eps", "fp32"), ("gpt2", "eps", "amp"), ("gpt2", "eps", "bf16"), ("gpt2", "gelu", "fp32"),
-         ("llama", "eps", "fp32"), ("llama", "eps", "amp"), ("bert", "eps", "fp32"), ("bert", "gelu", "fp32")]
+         ("llama", "eps", "fp32"), ("llama", "eps", "amp"), ("bert", "eps", "fp32"), ("bert", "gelu", "fp32"),
+         ("gemma", "eps", "fp32"), ("gemma", "eps", "amp")]  # Gemma's norm scales by 1 + weight: fitted
 # BERT's MLM head does not run under CPU autocast on torch 1.13 (a dtype error in msprobe's hook).
 CLEAN = [(m, "clean", p) for m in ("gpt2", "llama", "bert") for p in ("amp", "bf16") if (m, p) != ("bert", "amp")]
-RUNS = [(m, "clean", "fp32") for m in ("gpt2", "llama", "bert")] + SLIPS + CLEAN
+RUNS = [(m, "clean", "fp32") for m in ("gpt2", "llama", "bert", "gemma")] + SLIPS + CLEAN
 
 
 @pytest.fixture(scope="module", params=VENVS)

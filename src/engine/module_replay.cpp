@@ -307,14 +307,26 @@ std::string differing_setting(const Call& c, Kind kind, const Side& a, const Sid
     // The form A fits (centered or not) is the module's; B is held to the same form.
     // Without recorded parameters (a dumper that records none, a norm without affine) the
     // weight and bias are fitted too.
-    const bool recorded = !a.w.empty() || !a.b.empty();
+    // So are they where the recorded ones do not fit the output (a norm that scales by
+    // 1 + weight, Gemma's RMSNorm).
+    bool recorded = !a.w.empty() || !a.b.empty();
     auto fit = [&](const Side& s, bool centered) {
       return recorded ? fit_norm(s.x, s.y, s.w, s.b, n, centered) : fit_norm_unknown_affine(s.x, s.y, n, centered);
     };
-    NormFit fa = fit(a, true);
+    auto fit_a = [&](bool& centered) {
+      NormFit f = fit(a, true);
+      centered = true;
+      const NormFit r = fit(a, false);
+      if (r.ok && (!f.ok || r.residual < f.residual)) f = r, centered = false;
+      return f;
+    };
     bool centered = true;
-    const NormFit ra = fit(a, false);
-    if (ra.ok && (!fa.ok || ra.residual < fa.residual)) fa = ra, centered = false;
+    NormFit fa = fit_a(centered);
+    const bool had = recorded;
+    if (!fa.ok && recorded) {
+      recorded = false;
+      fa = fit_a(centered);
+    }
     if (!fa.ok) return "";
     const NormFit fb = fit(b, centered);
     if (!fb.ok) return "";
@@ -322,7 +334,8 @@ std::string differing_setting(const Call& c, Kind kind, const Side& a, const Sid
     const double se = std::sqrt(fa.se * fa.se + fb.se * fb.se);
     if (!(d > 8 * se) || !(d > 0.25 * std::max(std::fabs(fa.eps), std::fabs(fb.eps)))) return "";
     const std::string from = recorded ? std::string("input") + (a.w.empty() ? "" : ", weight") + (a.b.empty() ? "" : ", bias")
-                                      : std::string("input (weight and bias fitted: none recorded)");
+                                      : std::string("input (weight and bias fitted: ") +
+                                            (had ? "the recorded ones do not fit)" : "none recorded)");
     return c.cls + " eps differs (inferred from each side's recorded " + from + " and output, " +
            (centered ? "mean-centred" : "RMS") + " form): A " + num(fa.eps) + " ± " + num(fa.se) + ", B " +
            num(fb.eps) + " ± " + num(fb.se);

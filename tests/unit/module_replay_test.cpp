@@ -131,6 +131,17 @@ TEST(ModuleReplay, EpsWithoutRecordedParameters) {
   EXPECT_NEAR(rms.eps, 1e-6, 8 * rms.se + 1e-7);
 }
 
+TEST(ModuleReplay, ANormScalingByOnePlusItsWeight) {
+  // Gemma's RMSNorm scales by 1 + weight: the recorded weight does not fit the output, the
+  // fitted one does.
+  Call c = norm_call(1e-6, false, false, 1, 256, 64);
+  for (auto& v : c.w) v -= 1;  // as recorded: the output was made with 1 + w
+  EXPECT_FALSE(fit_norm(c.x, c.y, c.w, {}, 64, false).ok);
+  const NormFit f = fit_norm_unknown_affine(c.x, c.y, 64, false);
+  ASSERT_TRUE(f.ok);
+  EXPECT_NEAR(f.eps, 1e-6, 8 * f.se + 1e-7);
+}
+
 TEST(ModuleReplay, DropoutActiveOrNot) {
   std::mt19937_64 rng(3);
   std::normal_distribution<double> g;
