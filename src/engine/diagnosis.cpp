@@ -396,14 +396,21 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
         if (r.a->l2 && std::isfinite(*r.a->l2)) siblings = std::max(siblings, *r.a->l2);
       }
     // A backward computes from the gradient it receives (its inputs) and from what its forward
-    // saved (that forward's inputs and outputs: msprobe's "X.backward" of "X.forward"): a
-    // weight gradient carries the rescaling of the activation it multiplies.
-    if (const std::string fwd = forward_of(out_module); !fwd.empty())
+    // saved (that forward's inputs and outputs: msprobe's "X.backward" of "X.forward"), one
+    // times the other: a weight gradient carries the rescaling of the activation it
+    // multiplies on top of the gradient's own, and the two add (a bf16-autocast Gemma step:
+    // its RMSNorm's backward rescales by 0.9944 from a gradient at 0.9972 and a saved input at
+    // about as much, a false jump against the larger alone).
+    if (const std::string fwd = forward_of(out_module); !fwd.empty()) {
+      double saved_rel = 0, saved_sys = 0;
       for (const auto* seen : {&st.inputs, &st.outputs})
         if (const auto f = seen->find(fwd); f != seen->end()) {
-          base.rel = std::max(base.rel, f->second.rel);
-          base.sys = std::max(base.sys, f->second.sys);
+          saved_rel = std::max(saved_rel, f->second.rel);
+          saved_sys = std::max(saved_sys, f->second.sys);
         }
+      base.rel += saved_rel;
+      base.sys += saved_sys;
+    }
   }
   // The noise floor: the run's roundoff, or the pair's own or (an output) its module's
   // children's where coarser (a bf16 Linear in a run that is mostly float32 by elements,

@@ -466,5 +466,24 @@ TEST(Diagnosis, ACancelledSumIsNoJump) {
   EXPECT_EQ(real.summary.jumps, std::vector<std::string>{"k.Linear.parameters_grad.bias"});
 }
 
+TEST(Diagnosis, ABackwardsRescaleIsItsGradientsPlusWhatItsForwardSaved) {
+  // A backward multiplies the gradient it receives by what its forward saved: their rescalings
+  // add (a bf16-autocast Gemma RMSNorm's backward: 0.9944 from 0.9972 and 0.9972). Three times
+  // the sum is still a jump.
+  auto chain_with = [](double out_scale) {
+    return chain({pair("n.forward.0.input.0", 2.8e-3, 1 - 2.8e-3), pair("n.forward.0.output.0", 2.9e-3, 1 - 2.8e-3),
+                  pair("n.backward.0.input.0", 5e-3, 1 - 2.8e-3),
+                  pair("n.backward.0.output.0", 1.1e-2, out_scale)});
+  };
+  // (The first record, rescaled with nothing before it, is a jump of its own here.)
+  Report sum = chain_with(1 - 5.6e-3);
+  diagnose(sum, kBf16);
+  EXPECT_FALSE(sum.tensors[3].jump);
+  Report three = chain_with(1 - 3 * 5.6e-3);
+  three.tensors[3].diff->rel_l2 = 2.5e-2;
+  diagnose(three, kBf16);
+  EXPECT_TRUE(three.tensors[3].jump);
+}
+
 }  // namespace
 }  // namespace tensordiff
