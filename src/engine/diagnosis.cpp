@@ -124,10 +124,16 @@ std::string module_of_input(const std::string& name, const std::unordered_set<st
 // The forward whose saved tensors a backward module uses: the last ".backward" path
 // component as ".forward" ("Functional.linear.2.backward" -> "Functional.linear.2.forward",
 // "Module.fc.Linear.backward.0" -> "Module.fc.Linear.forward.0"); empty for any other module.
-std::string forward_of(const std::string& module) {
+// Where a module's ".backward" component starts ("X.backward" or "X.backward.<...>"), or npos.
+size_t backward_at(const std::string& module) {
   for (size_t at = module.rfind(".backward"); at != std::string::npos && at > 0; at = module.rfind(".backward", at - 1))
-    if (at + 9 == module.size() || module[at + 9] == '.') return module.substr(0, at) + ".forward" + module.substr(at + 9);
-  return "";
+    if (at + 9 == module.size() || module[at + 9] == '.') return at;
+  return std::string::npos;
+}
+
+std::string forward_of(const std::string& module) {
+  const size_t at = backward_at(module);
+  return at == std::string::npos ? "" : module.substr(0, at) + ".forward" + module.substr(at + 9);
 }
 
 }  // namespace
@@ -198,14 +204,16 @@ Systematic systematic_of(const PairReport& r) {
   return s;
 }
 
-// "P.backward.K" (K digits, with any "#call" after): P's latest backward with inputs.
+// A backward with inputs ("P.backward.K"): P's latest, for P.parameters_grad.* after it.
 void remember_backward(const std::string& module, std::unordered_map<std::string, std::string>& last) {
-  const std::string name = split_call(module).first;
-  size_t i = name.size();
-  while (i > 0 && std::isdigit(static_cast<unsigned char>(name[i - 1]))) --i;
-  static const std::string bw = ".backward.";
-  if (i == name.size() || i < bw.size() || name.compare(i - bw.size(), bw.size(), bw) != 0) return;
-  last[name.substr(0, i - bw.size())] = module;
+  if (const size_t at = backward_at(module); at != std::string::npos) last[module.substr(0, at)] = module;
+}
+
+// A jump, in the summary: the first one, and the list of all.
+void record_jump(const PairReport& r, Summary& summary) {
+  if (!r.jump) return;
+  if (!summary.first_jump) summary.first_jump = r.name;
+  summary.jumps.push_back(r.name);
 }
 
 // Whether a summary pair's two sides are the same numbers (a checksum match, or every
@@ -290,8 +298,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   // whatever the tensors show: named ahead of any tensor metric.
   if (is_value_pair(r)) {
     r.jump = r.status == Status::kMismatch;
-    if (r.jump && !summary.first_jump) summary.first_jump = r.name;
-    if (r.jump) summary.jumps.push_back(r.name);
+    record_jump(r, summary);
     if (r.jump) st.summaries_differed = true;
     return;
   }
@@ -304,8 +311,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     r.scale = systematic.scale;
     r.shift = systematic.shift;
     r.jump = r.status == Status::kMismatch && !st.summaries_differed;
-    if (r.jump && !summary.first_jump) summary.first_jump = r.name;
-    if (r.jump) summary.jumps.push_back(r.name);
+    record_jump(r, summary);
     if (!summaries_equal(r)) st.summaries_differed = true;
     return;
   }
@@ -455,8 +461,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   // modules: no gap.
   if (r.jump && is_input && !st.last.empty() && !is_parameter(split_call(r.name).first, split_call(module).first.size()))
     r.gap_after = st.last;
-  if (r.jump && !summary.first_jump) summary.first_jump = r.name;
-  if (r.jump) summary.jumps.push_back(r.name);
+  record_jump(r, summary);
   if (is_input) {
     const auto [it, first] = st.inputs.try_emplace(module);
     Seen& in = it->second;
@@ -468,9 +473,9 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
       st.param_sys.add(std::isfinite(sys) ? sys : 0.0);
     }
     in.rel = std::max(in.rel, std::isfinite(rel) ? rel : 0.0);
+    in.sys = std::max(in.sys, std::isfinite(sys) ? sys : 0.0);
     if (r.a->l2 && std::isfinite(*r.a->l2)) in.l2 = std::max(in.l2, *r.a->l2);
     if (first) remember_backward(module, st.last_backward);
-    in.sys = std::max(in.sys, std::isfinite(sys) ? sys : 0.0);
   } else {
     if (!key.empty() && std::isfinite(sys) && !r.copy_of) st.peers[key] = std::max(st.peers[key], sys);
     st.output_roundoff.add(pair_roundoff(r));

@@ -207,8 +207,6 @@ double gelu_form(int form, double v) {
 }
 constexpr int kGeluForms = 3;
 
-double sigma2_of(double d, size_t n) { return std::max(d / static_cast<double>(n), 1e-300); }
-
 }  // namespace
 
 const char* gelu_form_name(int form) {
@@ -240,6 +238,7 @@ GeluFit fit_gelu(const std::vector<double>& x, const std::vector<double>& y) {
   // other form. (Replaying a narrow output's rounding does not decide it: the two forms round
   // apart only next to a rounding boundary, where the framework's own float32 arithmetic
   // decides; a clean bf16 tanh GELU's 14 such elements voted 13 to 1 for erf.)
+  const double sigma2 = std::max(d[best] / static_cast<double>(n), 1e-300);
   for (int g = 0; g < kGeluForms; ++g) {
     if (g == best) continue;
     double sep = 0;
@@ -248,7 +247,7 @@ GeluFit fit_gelu(const std::vector<double>& x, const std::vector<double>& y) {
       const double e = gelu_form(best, x[i]) - gelu_form(g, x[i]);
       sep += e * e;
     }
-    if (!(d[g] - d[best] >= 8 * 2 * std::sqrt(sigma2_of(d[best], n) * sep))) return fit;
+    if (!(d[g] - d[best] >= 8 * 2 * std::sqrt(sigma2 * sep))) return fit;
   }
   fit.ok = true;
   fit.form = best;
