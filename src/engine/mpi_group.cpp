@@ -111,11 +111,17 @@ class MpiGroup final : public Group {
 MpiGroup* g_mpi = nullptr;
 
 // A rank that dies (killed by a signal, out of memory) leaves the others nothing to say: the
-// launcher ends them (Open MPI's orted sends SIGTERM, then SIGKILL) and mpirun exits with the
-// dead rank's status, silently under --quiet. So each rank knows its node's other ranks by
-// pid, and when the launcher's SIGTERM comes, the lowest live rank of the node names the dead
-// ones in one line and exits 2. Ranks on other nodes cannot be checked from here: rank 0 then
-// says that a rank elsewhere ended (or the job was cancelled). All async-signal-safe.
+// launcher ends them and mpirun exits with the dead rank's status, silently under --quiet. So
+// each rank knows its node's other ranks by pid, and the lowest live rank of the node names
+// the dead ones in one line and exits 2. When: Open MPI 4.1's launcher, having reaped the dead
+// rank, sends the others SIGCONT, waits a second, then SIGTERM and SIGKILL about 2 ms apart
+// (traced with strace on mpirun): on a loaded node a SIGTERM handler often never runs before
+// the SIGKILL (2 runs in 30 under 3 busy processes on 2 cores printed nothing). So the decision
+// is made at the SIGCONT, while every live rank is still alive (a rank that has already
+// printed and exited must not read as dead to a slower one), and only made again at SIGTERM
+// where no SIGCONT came (Slurm sends both; a job-control SIGCONT with no dead peer is not
+// news). Ranks on other nodes cannot be checked from here: rank 0 then says that a rank
+// elsewhere ended (or the job was cancelled). All async-signal-safe.
 struct LocalPeer {
   int rank = 0;
   pid_t pid = 0;
@@ -125,7 +131,9 @@ LocalPeer g_local[kMaxLocalPeers];
 int g_local_count = 0;
 int g_rank = 0;
 struct sigaction g_previous {};  // the program's own (the command line removes a half-written report)
+struct sigaction g_previous_cont {};
 bool g_watching = false;
+volatile sig_atomic_t g_decided = 0;  // whether this rank has named (or left to another) the dead
 
 size_t put(char* p, const char* s) {
   size_t n = 0;
@@ -140,20 +148,26 @@ size_t put_int(char* p, long v) {
   return n;
 }
 
-void on_terminate(int) {
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+// Names the node's dead ranks if this is the lowest live one; at SIGTERM with none dead here,
+// rank 0 says the launcher stopped the group. Returns whether any local peer is dead.
+bool name_dead_peers(bool terminating) {
   char line[1024];
   size_t n = put(line, "tensordiff: ");
   int dead = 0, lowest_live = g_rank;
   for (int i = 0; i < g_local_count; ++i) {
-    const bool alive = ::kill(g_local[i].pid, 0) == 0 || errno != ESRCH;
-    if (alive && g_local[i].rank < lowest_live) lowest_live = g_local[i].rank;
-    if (alive || n > sizeof line - 80) continue;
+    const bool up = alive(g_local[i].pid);
+    if (up && g_local[i].rank < lowest_live) lowest_live = g_local[i].rank;
+    if (up || n > sizeof line - 80) continue;
     n += put(line + n, dead++ ? ", rank " : "rank ");
     n += put_int(line + n, g_local[i].rank);
     n += put(line + n, " (pid ");
     n += put_int(line + n, g_local[i].pid);
     n += put(line + n, ")");
   }
+  if (dead == 0 && !terminating) return false;
+  g_decided = 1;
   if (dead > 0 && lowest_live == g_rank) {
     n += put(line + n, " ended without finishing (killed by a signal, or out of memory): the group stopped, no report written\n");
     (void)!::write(2, line, n);
@@ -161,6 +175,17 @@ void on_terminate(int) {
     n += put(line + n, "stopped by the launcher (SIGTERM): a rank on another node ended, or the job was cancelled; no report written\n");
     (void)!::write(2, line, n);
   }
+  return dead > 0;
+}
+
+void on_continue(int) {
+  const int saved = errno;
+  if (g_watching && !g_decided) name_dead_peers(false);
+  errno = saved;
+}
+
+void on_terminate(int) {
+  if (!g_decided) name_dead_peers(true);
   // The program's handler cleans up (a report's temporary file) and re-raises; exit 2 instead,
   // the status of a run that could not finish (mpirun reports the dead rank's own, though).
   if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) g_previous.sa_handler(SIGTERM);
@@ -181,9 +206,16 @@ void know_local_peers(int rank, int size) {
   for (int r = 0; r < size && g_local_count < kMaxLocalPeers; ++r)
     if (r != rank && std::strncmp(all[r].host, mine.host, sizeof mine.host) == 0)
       g_local[g_local_count++] = {r, static_cast<pid_t>(all[r].pid)};
+  // Each handler blocks the other: one decision, one line.
   struct sigaction sa{};
-  sa.sa_handler = on_terminate;
   sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  sigaddset(&sa.sa_mask, SIGCONT);
+  sa.sa_flags = SA_RESTART;
+  sa.sa_handler = on_continue;
+  ::sigaction(SIGCONT, &sa, &g_previous_cont);
+  sa.sa_flags = 0;
+  sa.sa_handler = on_terminate;
   ::sigaction(SIGTERM, &sa, &g_previous);
   g_watching = true;
 }
@@ -210,8 +242,9 @@ Group* start_mpi_group(int* argc, char*** argv) {
 void end_dead_rank_watch() {
   // Every rank has its final status: from here a rank may exit (mpirun then ends the others
   // with SIGTERM when the status is not 0), and a peer gone is no longer news.
-  if (g_watching) ::sigaction(SIGTERM, &g_previous, nullptr);
   g_watching = false;
+  ::sigaction(SIGTERM, &g_previous, nullptr);
+  ::sigaction(SIGCONT, &g_previous_cont, nullptr);
 }
 
 void finish_mpi_group() {
