@@ -52,6 +52,10 @@ struct PairReport {
   // A module setting differs, inferred from each side's recorded call (engine/module_replay.hpp:
   // a normalisation's eps, a dropout's p, a GELU's formula): a mismatch whose reason says what.
   bool setting_differs = false;
+  // A module's backward replayed from its recorded inputs (engine/module_replay.hpp: a
+  // normalisation's): the relative L2 error and the systematic part those inputs explain in
+  // this output, what the diagnosis counts as inherited. Unset where not replayed.
+  std::optional<double> explained_rel, explained_sys;
 };
 
 struct Summary {

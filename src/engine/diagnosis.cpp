@@ -136,6 +136,15 @@ std::string forward_of(const std::string& module) {
   return at == std::string::npos ? "" : module.substr(0, at) + ".forward" + module.substr(at + 9);
 }
 
+// A backward module's path without its class ("Module.model.layers.0.GemmaDecoderLayer.backward.0"
+// -> "Module.model.layers.0"): what its submodules' paths start with. Empty for any other.
+std::string backward_path(const std::string& module) {
+  const size_t at = backward_at(module);
+  if (at == std::string::npos) return "";
+  const size_t dot = module.rfind('.', at - 1);
+  return dot == std::string::npos || dot == 0 ? "" : module.substr(0, dot);
+}
+
 }  // namespace
 
 // Every module path with an output among these names (an output "X.0.1" gives X.0.1, X.0, X).
@@ -253,6 +262,9 @@ struct JumpFinder::State {
   // msprobe's "P.backward.K" with inputs, per P: the latest (P.parameters_grad.* follow it).
   std::unordered_map<std::string, std::string> last_backward;
   std::unordered_map<std::string, double> grad_l2;  // per P: its parameter gradients' largest L2 (A's)
+  // Per module path and each path above it: the largest error (rel L2, systematic part) of a
+  // replayed backward output inside it that its inputs explained.
+  std::unordered_map<std::string, std::pair<double, double>> explained_below;
   SuffixMax param_rel, param_sys;  // every parameter record (msprobe's "X.parameters.NAME")
   SuffixMax output_roundoff;  // every output record's own roundoff (pair_roundoff)
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
@@ -417,6 +429,17 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
       base.rel += saved_rel;
       base.sys += saved_sys;
     }
+    // A backward replayed from its recorded inputs (module_replay: a norm's, which scales each
+    // row by its own gain and so reweights the error it receives) inherited what they explain.
+    if (r.explained_rel) base.rel = std::max(base.rel, *r.explained_rel);
+    if (r.explained_sys) base.sys = std::max(base.sys, *r.explained_sys);
+    // A backward module's submodules ran, and were recorded, before its own record: those whose
+    // error their inputs explained pass it on (a decoder layer's input gradient sums its
+    // norm's).
+    if (const auto below = st.explained_below.find(backward_path(out_module)); below != st.explained_below.end()) {
+      base.rel = std::max(base.rel, below->second.first);
+      base.sys = std::max(base.sys, below->second.second);
+    }
   }
   // The noise floor: the run's roundoff, or the pair's own or (an output) its module's
   // children's where coarser (a bf16 Linear in a run that is mostly float32 by elements,
@@ -462,6 +485,14 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   if (r.jump && is_input && !st.last.empty() && !is_parameter(split_call(r.name).first, split_call(module).first.size()))
     r.gap_after = st.last;
   record_jump(r, summary);
+  if (r.explained_rel && !r.jump && std::isfinite(rel) && std::isfinite(sys))
+    for (std::string path = backward_path(out_module); !path.empty();) {
+      auto& [e_rel, e_sys] = st.explained_below[path];
+      e_rel = std::max(e_rel, rel);
+      e_sys = std::max(e_sys, sys);
+      const size_t dot = path.rfind('.');
+      path = dot == std::string::npos ? "" : path.substr(0, dot);
+    }
   if (is_input) {
     const auto [it, first] = st.inputs.try_emplace(module);
     Seen& in = it->second;

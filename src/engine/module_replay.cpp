@@ -254,6 +254,60 @@ GeluFit fit_gelu(const std::vector<double>& x, const std::vector<double>& y) {
   return fit;
 }
 
+std::vector<double> replay_norm_backward(const std::vector<double>& x, const std::vector<double>& y,
+                                         const std::vector<double>& g, size_t n, double eps, bool centered) {
+  if (n < 2 || x.size() != y.size() || g.size() != x.size() || x.size() < 2 * n || x.size() % n != 0) return {};
+  eps = std::max(eps, 0.0);
+  const size_t rows = x.size() / n;
+  std::vector<double> k(rows), xh(x.size());
+  for (size_t i = 0; i < rows; ++i) {
+    const double* xr = &x[i * n];
+    double mean = 0, var = 0;
+    if (centered) {
+      for (size_t j = 0; j < n; ++j) mean += xr[j];
+      mean /= static_cast<double>(n);
+    }
+    for (size_t j = 0; j < n; ++j) var += (xr[j] - mean) * (xr[j] - mean);
+    var /= static_cast<double>(n);
+    k[i] = 1 / std::sqrt(var + eps);
+    if (!std::isfinite(k[i])) return {};
+    for (size_t j = 0; j < n; ++j) xh[i * n + j] = (xr[j] - mean) * k[i];
+  }
+  // Each column's gain: the slope of y on the normalised input (with an intercept, the bias),
+  // whatever the module makes of its weight (w, 1 + w).
+  std::vector<double> gain(n);
+  for (size_t j = 0; j < n; ++j) {
+    double sx = 0, sy = 0;
+    for (size_t i = 0; i < rows; ++i) sx += xh[i * n + j], sy += y[i * n + j];
+    sx /= static_cast<double>(rows);
+    sy /= static_cast<double>(rows);
+    double sxx = 0, sxy = 0;
+    for (size_t i = 0; i < rows; ++i) {
+      const double dx = xh[i * n + j] - sx;
+      sxx += dx * dx;
+      sxy += dx * (y[i * n + j] - sy);
+    }
+    gain[j] = sxx > 0 ? sxy / sxx : 0;
+  }
+  // dx = k·(g' − mean(g') − x̂·mean(g'·x̂)), g' = g·gain (RMS forms without the mean(g') term).
+  std::vector<double> dx(x.size());
+  for (size_t i = 0; i < rows; ++i) {
+    double mg = 0, mgx = 0;
+    for (size_t j = 0; j < n; ++j) {
+      const double gp = g[i * n + j] * gain[j];
+      mg += gp;
+      mgx += gp * xh[i * n + j];
+    }
+    mg = centered ? mg / static_cast<double>(n) : 0;
+    mgx /= static_cast<double>(n);
+    for (size_t j = 0; j < n; ++j)
+      dx[i * n + j] = k[i] * (g[i * n + j] * gain[j] - mg - xh[i * n + j] * mgx);
+  }
+  for (double v : dx)
+    if (!std::isfinite(v)) return {};
+  return dx;
+}
+
 namespace {
 
 // Up to `limit` leading elements of a tensor, as float64 (whole rows: limit is a multiple of
@@ -300,43 +354,58 @@ struct Side {
   std::vector<double> x, y, w, b;
 };
 
+// Both sides' normalisation settings. The form A fits (centered or not) is the module's; B is
+// held to the same form. Without recorded parameters (a dumper that records none, a norm
+// without affine) the weight and bias are fitted too; so are they where the recorded ones do
+// not fit the output (a norm that scales by 1 + weight, Gemma's RMSNorm).
+struct NormPair {
+  bool ok = false, centered = true;
+  bool recorded = false, had = false;  // fitted with the recorded parameters; any recorded
+  NormFit a, b;
+};
+NormPair fit_norm_pair(const Side& a, const Side& b, size_t n) {
+  NormPair f;
+  f.recorded = f.had = !a.w.empty() || !a.b.empty();
+  auto fit = [&](const Side& s, bool centered) {
+    return f.recorded ? fit_norm(s.x, s.y, s.w, s.b, n, centered) : fit_norm_unknown_affine(s.x, s.y, n, centered);
+  };
+  auto fit_a = [&] {
+    NormFit best = fit(a, true);
+    f.centered = true;
+    const NormFit r = fit(a, false);
+    if (r.ok && (!best.ok || r.residual < best.residual)) best = r, f.centered = false;
+    return best;
+  };
+  f.a = fit_a();
+  if (!f.a.ok && f.recorded) {
+    f.recorded = false;
+    f.a = fit_a();
+  }
+  if (!f.a.ok) return f;
+  f.b = fit(b, f.centered);
+  f.ok = f.b.ok;
+  return f;
+}
+
+// Two inferred eps differ: 8 combined standard errors and a quarter of the larger apart.
+bool eps_differ(const NormFit& fa, const NormFit& fb) {
+  const double d = std::fabs(fb.eps - fa.eps);
+  const double se = std::sqrt(fa.se * fa.se + fb.se * fb.se);
+  return d > 8 * se && d > 0.25 * std::max(std::fabs(fa.eps), std::fabs(fb.eps));
+}
+
 // What differs between the two sides' settings of one call, or "" (the same, or not told).
 std::string differing_setting(const Call& c, Kind kind, const Side& a, const Side& b, size_t n) {
   if (kind == Kind::kNorm) {
-    // The form A fits (centered or not) is the module's; B is held to the same form.
-    // Without recorded parameters (a dumper that records none, a norm without affine) the
-    // weight and bias are fitted too.
-    // So are they where the recorded ones do not fit the output (a norm that scales by
-    // 1 + weight, Gemma's RMSNorm).
-    bool recorded = !a.w.empty() || !a.b.empty();
-    auto fit = [&](const Side& s, bool centered) {
-      return recorded ? fit_norm(s.x, s.y, s.w, s.b, n, centered) : fit_norm_unknown_affine(s.x, s.y, n, centered);
-    };
-    auto fit_a = [&](bool& centered) {
-      NormFit f = fit(a, true);
-      centered = true;
-      const NormFit r = fit(a, false);
-      if (r.ok && (!f.ok || r.residual < f.residual)) f = r, centered = false;
-      return f;
-    };
-    bool centered = true;
-    NormFit fa = fit_a(centered);
-    const bool had = recorded;
-    if (!fa.ok && recorded) {
-      recorded = false;
-      fa = fit_a(centered);
-    }
-    if (!fa.ok) return "";
-    const NormFit fb = fit(b, centered);
-    if (!fb.ok) return "";
-    const double d = std::fabs(fb.eps - fa.eps);
-    const double se = std::sqrt(fa.se * fa.se + fb.se * fb.se);
-    if (!(d > 8 * se) || !(d > 0.25 * std::max(std::fabs(fa.eps), std::fabs(fb.eps)))) return "";
-    const std::string from = recorded ? std::string("input") + (a.w.empty() ? "" : ", weight") + (a.b.empty() ? "" : ", bias")
-                                      : std::string("input (weight and bias fitted: ") +
-                                            (had ? "the recorded ones do not fit)" : "none recorded)");
+    const NormPair f = fit_norm_pair(a, b, n);
+    if (!f.ok) return "";
+    const NormFit &fa = f.a, &fb = f.b;
+    if (!eps_differ(fa, fb)) return "";
+    const std::string from = f.recorded ? std::string("input") + (a.w.empty() ? "" : ", weight") + (a.b.empty() ? "" : ", bias")
+                                        : std::string("input (weight and bias fitted: ") +
+                                              (f.had ? "the recorded ones do not fit)" : "none recorded)");
     return c.cls + " eps differs (inferred from each side's recorded " + from + " and output, " +
-           (centered ? "mean-centred" : "RMS") + " form): A " + num(fa.eps) + " ± " + num(fa.se) + ", B " +
+           (f.centered ? "mean-centred" : "RMS") + " form): A " + num(fa.eps) + " ± " + num(fa.se) + ", B " +
            num(fb.eps) + " ± " + num(fb.se);
   }
   if (kind == Kind::kDropout) {
@@ -375,14 +444,57 @@ bool split_output(const std::string& name, std::string& call, std::string& cls) 
   return !cls.empty();
 }
 
+// A normalisation's backward ("X.backward.K": input.0 the gradient it received, output.0 the
+// one it gave its input), replayed on each side from its gradient and its forward's recorded
+// input and output with that side's inferred eps: the error its recorded inputs explain,
+// set on the output pair for the diagnosis. A norm's backward scales each row by its own
+// 1/sqrt(var + eps), so it reweights the error it receives: a clean bf16-autocast Gemma step's
+// layer-0 RMSNorm turned a gradient at rel L2 0.0098 (scale 0.998) into 0.0145 (scale 0.9925),
+// every bit of it explained by its input (the replay matches both sides' records to 1e-7).
+// Not replayed where A's replay does not reproduce A's record (within 2%): a backward of
+// another form.
+void explain_norm_backward(PairReport* g, PairReport* dx, const Side& sa, const Side& sb, size_t n, Source& a,
+                           Source& b, uint64_t limit) {
+  if (!readable(g) || !readable(dx)) return;
+  // B's own eps where it differs from A's (eps_differ), else A's: a bf16 output's rounding
+  // leaves B's fit loose (-1.7e-5 for 1e-6), and a row of zeros (a padding token's embedding)
+  // has the gain 1/sqrt(eps).
+  const NormPair f = fit_norm_pair(sa, sb, n);
+  if (!f.a.ok) return;
+  const double eps_b = f.ok && eps_differ(f.a, f.b) ? f.b.eps : f.a.eps;
+  const TensorInfo &ga = *g->info_a, &gb = *g->info_b;
+  if (ga.count != dx->info_a->count || gb.count != dx->info_b->count || ga.count != gb.count ||
+      std::min(ga.count, limit) != sa.x.size() || std::min(gb.count, limit) != sb.x.size())
+    return;
+  const std::vector<double> rep_a = replay_norm_backward(sa.x, sa.y, read_doubles(a, ga, limit), n, f.a.eps, f.centered);
+  const std::vector<double> rep_b = replay_norm_backward(sb.x, sb.y, read_doubles(b, gb, limit), n, eps_b, f.centered);
+  if (rep_a.empty() || rep_b.empty() || rep_a.size() != rep_b.size()) return;
+  const std::vector<double> rec_a = read_doubles(a, *dx->info_a, limit);
+  double res = 0, rec = 0, d = 0, la = 0, lb = 0, ma = 0, mb = 0;
+  for (size_t i = 0; i < rep_a.size(); ++i) {
+    res += (rec_a[i] - rep_a[i]) * (rec_a[i] - rep_a[i]);
+    rec += rec_a[i] * rec_a[i];
+    d += (rep_b[i] - rep_a[i]) * (rep_b[i] - rep_a[i]);
+    la += rep_a[i] * rep_a[i];
+    lb += rep_b[i] * rep_b[i];
+    ma += rep_a[i];
+    mb += rep_b[i];
+  }
+  if (!(rec > 0) || !(la > 0) || !(std::sqrt(res / rec) < 0.02)) return;
+  const double m = static_cast<double>(rep_a.size());
+  dx->explained_rel = std::sqrt(d / la);
+  dx->explained_sys = std::max(std::fabs(std::sqrt(lb / la) - 1), std::fabs(mb - ma) / m / std::sqrt(la / m));
+}
+
 }  // namespace
 
 void replay_modules(std::vector<PairReport>& pairs, const std::vector<bool>& done, Source& a, Source& b,
                     std::vector<std::string>& notes) {
   std::unordered_map<std::string, size_t> at;
   for (size_t i = 0; i < pairs.size(); ++i)
-    if (pairs[i].name.find(".forward.") != std::string::npos) at.emplace(pairs[i].name, i);
-  auto find = [&](const std::string& name) -> const PairReport* {
+    if (pairs[i].name.find(".forward.") != std::string::npos || pairs[i].name.find(".backward.") != std::string::npos)
+      at.emplace(pairs[i].name, i);
+  auto find = [&](const std::string& name) -> PairReport* {
     const auto it = at.find(name);
     return it == at.end() || !done[it->second] ? nullptr : &pairs[it->second];
   };
@@ -428,6 +540,11 @@ void replay_modules(std::vector<PairReport>& pairs, const std::vector<bool>& don
       if (kind == Kind::kNorm && c.bias) {
         sa.b = read_doubles(a, *c.bias->info_a, n);
         sb.b = read_doubles(b, *c.bias->info_b, n);
+      }
+      if (kind == Kind::kNorm) {
+        const std::string bcall = call.substr(0, call.rfind(".forward.")) + ".backward." +
+                                  call.substr(call.rfind(".forward.") + 9);
+        explain_norm_backward(find(bcall + "input.0"), find(bcall + "output.0"), sa, sb, n, a, b, limit);
       }
       const std::string what = differing_setting(c, kind, sa, sb, n);
       if (what.empty()) continue;

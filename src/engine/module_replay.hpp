@@ -55,11 +55,20 @@ struct GeluFit {
 GeluFit fit_gelu(const std::vector<double>& x, const std::vector<double>& y);
 const char* gelu_form_name(int form);
 
+// A normalisation's backward: the gradient it gives its input for gradient g at its output,
+// from the forward's recorded input x and output y (rows of n), its eps and form; each
+// column's gain is fitted from x and y (w, or Gemma's 1 + w, or a fitted one alike). Empty
+// where the rows do not allow it.
+std::vector<double> replay_norm_backward(const std::vector<double>& x, const std::vector<double>& y,
+                                         const std::vector<double>& g, size_t n, double eps, bool centered);
+
 // Replays every module call both sides recorded whole (input.0 and output.0, and weight and
 // bias where the module has them) among the read pairs (done[i]); where the inferred settings
 // differ, the output pair becomes a mismatch whose reason says what differs, with
-// setting_differs set (the diagnosis names it like a differing recorded value). A tensor that
-// cannot be read is left out with a note.
+// setting_differs set (the diagnosis names it like a differing recorded value). A
+// normalisation's backward recorded with it ("X.backward.K.input.0", ".output.0") is replayed
+// on both sides: the error its recorded inputs explain goes into explained_rel and
+// explained_sys of its output pair. A tensor that cannot be read is left out with a note.
 void replay_modules(std::vector<PairReport>& pairs, const std::vector<bool>& done, Source& a, Source& b,
                     std::vector<std::string>& notes);
 

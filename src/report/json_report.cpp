@@ -204,6 +204,8 @@ void wtensor(W& w, const PairReport& t) {
   if (t.gap_after) w.key("gap_after").value(*t.gap_after);  // only at a gap (docs/design.md §8)
   if (t.copy_of) w.key("copy_of").value(*t.copy_of);        // only on a copy (docs/design.md §8)
   if (t.setting_differs) w.key("setting_differs").value(true);  // only where inferred (§5)
+  if (t.explained_rel) w.key("explained_rel_l2").value(*t.explained_rel);  // only where replayed (§5)
+  if (t.explained_sys) w.key("explained_systematic").value(*t.explained_sys);
   if (t.info_a && t.info_a->value) w.key("value_a").value(*t.info_a->value);  // recorded values (§4)
   if (t.info_b && t.info_b->value) w.key("value_b").value(*t.info_b->value);
   w.key("by_order").value(t.by_order);

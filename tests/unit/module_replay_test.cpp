@@ -142,6 +142,51 @@ TEST(ModuleReplay, ANormScalingByOnePlusItsWeight) {
   EXPECT_NEAR(f.eps, 1e-6, 8 * f.se + 1e-7);
 }
 
+// A norm's forward in float64 (row by row), for the backward's finite differences.
+std::vector<double> norm_forward(const std::vector<double>& x, const std::vector<double>& w,
+                                 const std::vector<double>& b, size_t n, double eps, bool centered) {
+  std::vector<double> y(x.size());
+  for (size_t i = 0; i < x.size() / n; ++i) {
+    double mean = 0, var = 0;
+    for (size_t j = 0; j < n; ++j) mean += centered ? x[i * n + j] / static_cast<double>(n) : 0.0;
+    for (size_t j = 0; j < n; ++j) var += (x[i * n + j] - mean) * (x[i * n + j] - mean) / static_cast<double>(n);
+    for (size_t j = 0; j < n; ++j)
+      y[i * n + j] = (x[i * n + j] - mean) / std::sqrt(var + eps) * w[j] + (b.empty() ? 0.0 : b[j]);
+  }
+  return y;
+}
+
+TEST(ModuleReplay, NormBackwardIsTheForwardsDerivative) {
+  // The replayed backward equals d(sum g·y)/dx by central differences, for LayerNorm and
+  // RMSNorm forms, with the gain fitted from the recorded (float32-rounded) output.
+  for (const bool centered : {true, false}) {
+    const size_t n = 32, rows = 48;
+    const double eps = 1e-3;
+    Call c = norm_call(eps, centered, false, 1, rows, n);
+    std::mt19937_64 rng(7);
+    std::normal_distribution<double> nd;
+    std::vector<double> g(c.x.size());
+    for (auto& v : g) v = nd(rng);
+    const std::vector<double> dx = replay_norm_backward(c.x, c.y, g, n, eps, centered);
+    ASSERT_EQ(dx.size(), c.x.size());
+    double err = 0, norm = 0;
+    for (size_t k = 0; k < c.x.size(); k += 7) {
+      std::vector<double> xp = c.x, xm = c.x;
+      const double h = 1e-6;
+      xp[k] += h;
+      xm[k] -= h;
+      const auto yp = norm_forward(xp, c.w, c.b, n, eps, centered), ym = norm_forward(xm, c.w, c.b, n, eps, centered);
+      double fd = 0;
+      for (size_t m = (k / n) * n; m < (k / n + 1) * n; ++m) fd += g[m] * (yp[m] - ym[m]) / (2 * h);
+      err += (dx[k] - fd) * (dx[k] - fd);
+      norm += fd * fd;
+    }
+    EXPECT_LT(std::sqrt(err / norm), 1e-5) << (centered ? "LayerNorm" : "RMSNorm");
+  }
+  // Rows too few or of another length: nothing.
+  EXPECT_TRUE(replay_norm_backward({1, 2, 3}, {1, 2, 3}, {1, 2, 3}, 3, 0, true).empty());
+}
+
 TEST(ModuleReplay, DropoutActiveOrNot) {
   std::mt19937_64 rng(3);
   std::normal_distribution<double> g;
