@@ -3,11 +3,13 @@ download) dumped by msprobe's own dumper at module level (L0), for the module re
 GPT-2 (LayerNorm, tanh GELU), LLaMA (RMSNorm, SiLU), Gemma (RMSNorm scaling by 1 + weight),
 BERT (LayerNorm eps 1e-12, erf GELU).
 
-    python msprobe_hf_run.py MODEL OUT_DIR SLIP PRECISION
+    python msprobe_hf_run.py MODEL OUT_DIR SLIP PRECISION [LOSS_SCALE]
 
 SLIP: clean; eps (layer 2's first norm: eps x100 and at least 1e-5, torch's default, as a port
 with another framework's default makes it); gelu (layer 2's activation: GELU's other formula, where the model's activation is a
-torch GELU). PRECISION: fp32, amp (bf16 autocast on the CPU) or bf16 (the model cast to bfloat16). Run in msprobe's interpreter
+torch GELU). PRECISION: fp32, amp (bf16 autocast on the CPU), bf16 (the model cast to bfloat16) or fp16sim
+(float16 at module boundaries: torch 1.13 has no float16 kernels on the CPU). LOSS_SCALE
+(optional, default 1): the loss is multiplied by it before backward, as a loss scaler does. Run in msprobe's interpreter
 with transformers importable (msprobe patches torch's functions while it dumps)."""
 import contextlib
 import json
@@ -62,7 +64,22 @@ def slip_layer(net, name, slip):
         setattr(mlp, attr, torch.nn.GELU(approximate="none" if name == "gpt2" else "tanh"))
 
 
-def main(name, out, slip, precision):
+def fp16_at_module_boundaries(net):
+    """float16 where torch 1.13's CPU has no float16 kernels: the weights rounded to float16,
+    and every leaf module's output and input gradient rounded to float16 (subnormals and
+    underflow included) as they cross the module's boundary; inside a module, float32."""
+    half = lambda t: t.half().float() if isinstance(t, torch.Tensor) and t.is_floating_point() else t
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(half(p))
+    for m in net.modules():
+        if next(m.children(), None) is None:
+            m.register_forward_hook(lambda mod, args, out: half(out) if isinstance(out, torch.Tensor) else out)
+            m.register_full_backward_hook(lambda mod, gi, go: tuple(half(g) if g is not None else None for g in gi))
+
+
+def main(name, out, slip, precision, loss_scale="1"):
+    loss_scale = float(loss_scale)
     config = {"task": "tensor", "dump_path": out, "rank": [], "step": [], "level": "L0", "seed": 1234,
               "is_deterministic": False, "tensor": {"scope": [], "list": [], "data_mode": ["all"]}}
     with open(out + ".config.json", "w") as f:
@@ -78,6 +95,8 @@ def main(name, out, slip, precision):
     slip_layer(net, name, slip)
     if precision == "bf16":
         net = net.to(torch.bfloat16)
+    if precision == "fp16sim":
+        fp16_at_module_boundaries(net)
     net.train()
     ids = torch.randint(0, VOCAB, (BATCH, SEQ), generator=torch.Generator().manual_seed(1))
     debugger = PrecisionDebugger(config_path=out + ".config.json")
@@ -86,10 +105,10 @@ def main(name, out, slip, precision):
     with amp:
         logits = net(input_ids=ids).logits
     loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, VOCAB), ids.reshape(-1))
-    loss.backward()
+    (loss * loss_scale).backward()
     debugger.stop()
     debugger.step()
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:6])

@@ -235,6 +235,14 @@ bool summaries_equal(const PairReport& r) {
   return true;
 }
 
+// The gap between subnormals of a pair's coarser dtype; 0 when unknown.
+double pair_subnormal(const PairReport& r) {
+  if (!r.info_a || !r.info_b) return 0;
+  const auto pa = precision_of(r.info_a->dtype), pb = precision_of(r.info_b->dtype);
+  if (!pa || !pb) return 0;
+  return std::max(subnormal_step(*pa), subnormal_step(*pb));
+}
+
 // The unit roundoff of a pair's own precision (its less precise dtype's); 0 when unknown.
 double pair_roundoff(const PairReport& r) {
   if (!r.info_a || !r.info_b) return 0;
@@ -270,6 +278,10 @@ struct JumpFinder::State {
   std::unordered_map<std::string, double> peers;  // per peer_key: the largest systematic part
   Seen before, before_outputs;
   bool summaries_differed = false;  // a summary pair (or a recorded value) before differed
+  // Pairs whose error is judged against their subnormal step (they lie under the normal range),
+  // and the first.
+  uint64_t underflows = 0;
+  std::string first_underflow;
   std::string last;  // the latest pair with a diff
 };
 
@@ -444,7 +456,17 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   // The noise floor: the run's roundoff, or the pair's own or (an output) its module's
   // children's where coarser (a bf16 Linear in a run that is mostly float32 by elements,
   // msprobe 8.1.2's module dump of an autocast step: its rounding against float32 is no jump).
-  const double floor = std::max({u, pair_roundoff(r), children_roundoff});
+  const double relative_floor = std::max({u, pair_roundoff(r), children_roundoff});
+  // Values under a format's normal range round to a fixed step, the gap between subnormals,
+  // not to a relative one: float16 gradients of 1e-7 (a step without loss scaling) carry a
+  // relative error of 0.17 from rounding alone (half that step over their rms). The step is
+  // the run's precision's or the pair's coarser dtype's.
+  const auto run_precision = precision_from_name(summary.precision);
+  const double step = std::max(run_precision ? subnormal_step(*run_precision) : 0.0, pair_subnormal(r));
+  const double rms_a = r.a->l2 && n > 0 ? *r.a->l2 / std::sqrt(n) : 0;
+  const double underflow = rms_a > 0 && std::isfinite(rms_a) ? 0.5 * step / rms_a : 0;
+  const double floor = std::max(relative_floor, underflow);
+  if (underflow > relative_floor && rel > relative_floor && !st.underflows++) st.first_underflow = r.name;
   r.growth = std::isfinite(rel) ? rel / std::max(floor, base.rel) : rel;
   // A parameter gradient whose terms cancel (a key projection's bias gradient is 0 but for
   // rounding: softmax ignores a shift) is under one roundoff of the norm it sums: its relative
@@ -466,11 +488,13 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   const auto peer = !key.empty() && !is_input ? st.peers.find(key) : st.peers.end();
   // Peers whose systematic part is 0 (they match: an fp32 run before its slip, msprobe's
   // call-numbered "Torch.matmul.#") measure nothing: any error is "infinitely" above them.
-  // A systematic part no larger than the module's own recorded inputs carry is theirs (a
-  // Linear passes its input's rescaling on), however quiet its peers.
+  // A systematic part under twice what the module's own recorded inputs carry is theirs (a
+  // Linear passes its input's rescaling on, give or take its own rounding: LLaMA's k_proj
+  // after an eps slip, 0.0678 from 0.0673 in a float16 step), however quiet its peers.
   const bool peer_jump = peer != st.peers.end() && peer->second > 0 && rel > 0 && std::isfinite(sys) &&
                          sys >= rules.peer_ratio * peer->second && sys >= rules.systematic_floor * floor &&
-                         sys >= rules.systematic_z * noise && !(has_module_inputs && sys <= base.sys);
+                         sys >= rules.systematic_z * noise &&
+                         !(has_module_inputs && sys < rules.systematic_over_before * base.sys);
   // A gap must be over tolerance: an input within it is one the code between modules passed
   // on faithfully (a bf16 attention mask built from finfo(bfloat16).min rescales by exactly
   // bf16's step, a "systematic" shift of a tensor of one repeated value, and matches).
@@ -523,10 +547,20 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   if (std::isfinite(sys)) st.before.sys = std::max(st.before.sys, sys);
 }
 
+std::string JumpFinder::underflow_note() const {
+  const State& st = *s_;
+  if (!st.underflows) return "";
+  return "diagnosis: " + std::to_string(st.underflows) + " pair" + (st.underflows > 1 ? "s lie" : " lies") +
+         " mostly under the normal range of " + (st.underflows > 1 ? "their" : "its") +
+         " precision ('" + st.first_underflow + "' first): their error is judged against the gap between "
+         "subnormals, not the unit roundoff (gradients this small underflow float16: a loss scale lifts them)";
+}
+
 void diagnose(Report& rep, double u, const JumpRules& rules) {
   JumpFinder finder(rules);
   finder.know_names(rep.tensors);  // a whole report: every output name is known up front
   for (auto& r : rep.tensors) finder.add(r, rep.summary, u);
+  if (std::string note = finder.underflow_note(); !note.empty()) rep.notes.push_back(std::move(note));
 }
 
 }  // namespace tensordiff

@@ -60,6 +60,9 @@ class JumpFinder {
   ~JumpFinder();
   void know_names(const std::vector<PairReport>& pairs);
   void add(PairReport& r, Summary& summary, double unit_roundoff);
+  // One line when pairs were judged against their format's subnormal step (they lie under its
+  // normal range: float16 gradients without loss scaling), else "".
+  std::string underflow_note() const;
 
  private:
   bool shared_by_peers(const std::string& key, const std::string& name, double sys) const;

@@ -12,14 +12,15 @@ struct Row {
   double u;      // unit roundoff: half the gap between 1 and the next number
   Tolerance tol; // torch.testing's defaults (fp8: the format's epsilon, as torch has none)
   int rank;      // larger is more precise
+  double sub;    // the gap between subnormals (tf32 stores float32; fp8: E4M3's, the coarser)
 };
 constexpr Row kRows[] = {
-    {Precision::kFp64, 0x1p-53, {1e-7, 1e-7}, 6},
-    {Precision::kFp32, 0x1p-24, {1.3e-6, 1e-5}, 5},
-    {Precision::kTf32, 0x1p-11, {1e-3, 1e-5}, 4},
-    {Precision::kFp16, 0x1p-11, {1e-3, 1e-5}, 3},
-    {Precision::kBf16, 0x1p-8, {1.6e-2, 1e-5}, 2},
-    {Precision::kFp8, 0x1p-4, {0.125, 1e-5}, 1},
+    {Precision::kFp64, 0x1p-53, {1e-7, 1e-7}, 6, 0x1p-1074},
+    {Precision::kFp32, 0x1p-24, {1.3e-6, 1e-5}, 5, 0x1p-149},
+    {Precision::kTf32, 0x1p-11, {1e-3, 1e-5}, 4, 0x1p-149},
+    {Precision::kFp16, 0x1p-11, {1e-3, 1e-5}, 3, 0x1p-24},
+    {Precision::kBf16, 0x1p-8, {1.6e-2, 1e-5}, 2, 0x1p-133},
+    {Precision::kFp8, 0x1p-4, {0.125, 1e-5}, 1, 0x1p-9},
 };
 const Row& row(Precision p) {
   for (const auto& r : kRows)
@@ -29,6 +30,8 @@ const Row& row(Precision p) {
 }  // namespace
 
 double unit_roundoff(Precision p) { return row(p).u; }
+
+double subnormal_step(Precision p) { return row(p).sub; }
 
 Tolerance precision_tolerance(Precision p) { return row(p).tol; }
 

@@ -12,6 +12,7 @@
 namespace tensordiff {
 
 double unit_roundoff(Precision p);                          // 2^-24 for fp32, 2^-8 for bf16, ...
+double subnormal_step(Precision p);                         // 2^-24 for fp16, 2^-149 for fp32, ...
 std::optional<Precision> precision_of(DType t);             // none for integers and bool
 
 // The least precise floating precision among the dtypes; fp32 when none is floating.

@@ -516,5 +516,32 @@ TEST(Diagnosis, AReplayedBackwardInheritsWhatItsInputsExplainAndPassesItUp) {
   EXPECT_TRUE(made.tensors[3].jump);
 }
 
+TEST(Diagnosis, ValuesUnderTheNormalRangeAreJudgedAgainstTheSubnormalStep) {
+  // A float16 gradient of rms 1e-7 (a step without loss scaling) rounds to float16's subnormal
+  // step 2^-24: a relative error of 0.17 from rounding alone, no jump, and a note says so. In
+  // a float32 run the same error is a jump.
+  auto run = [](const char* precision) {
+    Report rep = chain({pair("m.backward.0.input.0", 0), pair("m.backward.0.output.0", 0.17)});
+    for (auto& r : rep.tensors) {
+      const uint64_t n = 4096;
+      r.a->l2 = 1e-7 * std::sqrt(double(n));
+      r.b->l2 = *r.a->l2;
+      r.diff->finite_pairs = n;
+    }
+    rep.tensors[0].a->l2 = 1.0;  // the gradient it received: in the normal range
+    rep.tensors[0].b->l2 = 1.0;
+    rep.summary.precision = precision;
+    diagnose(rep, std::string(precision) == "fp16" ? 0x1p-11 : 0x1p-24);
+    return rep;
+  };
+  const Report half = run("fp16");
+  EXPECT_FALSE(half.tensors[1].jump);
+  ASSERT_EQ(half.notes.size(), 1u);
+  EXPECT_NE(half.notes[0].find("1 pair lies mostly under the normal range"), std::string::npos) << half.notes[0];
+  const Report single = run("fp32");
+  EXPECT_TRUE(single.tensors[1].jump);
+  EXPECT_TRUE(single.notes.empty());
+}
+
 }  // namespace
 }  // namespace tensordiff
