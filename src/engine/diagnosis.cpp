@@ -235,12 +235,18 @@ bool summaries_equal(const PairReport& r) {
   return true;
 }
 
+// The gap between subnormals of a dtype (fp8 E5M2's own: its precision's is E4M3's); 0 for
+// integers.
+double dtype_subnormal(DType t) {
+  if (t == DType::kF8E5M2) return 0x1p-16;
+  const auto p = precision_of(t);
+  return p ? subnormal_step(*p) : 0;
+}
+
 // The gap between subnormals of a pair's coarser dtype; 0 when unknown.
 double pair_subnormal(const PairReport& r) {
   if (!r.info_a || !r.info_b) return 0;
-  const auto pa = precision_of(r.info_a->dtype), pb = precision_of(r.info_b->dtype);
-  if (!pa || !pb) return 0;
-  return std::max(subnormal_step(*pa), subnormal_step(*pb));
+  return std::max(dtype_subnormal(r.info_a->dtype), dtype_subnormal(r.info_b->dtype));
 }
 
 // The unit roundoff of a pair's own precision (its less precise dtype's); 0 when unknown.
@@ -271,7 +277,8 @@ struct JumpFinder::State {
   std::unordered_map<std::string, std::string> last_backward;
   std::unordered_map<std::string, double> grad_l2;  // per P: its parameter gradients' largest L2 (A's)
   // Per module path and each path above it: the largest error (rel L2, systematic part) of a
-  // replayed backward output inside it that its inputs explained.
+  // replayed backward output inside it that its inputs explained, until a backward call of
+  // that module takes it.
   std::unordered_map<std::string, std::pair<double, double>> explained_below;
   SuffixMax param_rel, param_sys;  // every parameter record (msprobe's "X.parameters.NAME")
   SuffixMax output_roundoff;  // every output record's own roundoff (pair_roundoff)
@@ -445,13 +452,6 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     // row by its own gain and so reweights the error it receives) inherited what they explain.
     if (r.explained_rel) base.rel = std::max(base.rel, *r.explained_rel);
     if (r.explained_sys) base.sys = std::max(base.sys, *r.explained_sys);
-    // A backward module's submodules ran, and were recorded, before its own record: those whose
-    // error their inputs explained pass it on (a decoder layer's input gradient sums its
-    // norm's).
-    if (const auto below = st.explained_below.find(backward_path(out_module)); below != st.explained_below.end()) {
-      base.rel = std::max(base.rel, below->second.first);
-      base.sys = std::max(base.sys, below->second.second);
-    }
   }
   // The noise floor: the run's roundoff, or the pair's own or (an output) its module's
   // children's where coarser (a bf16 Linear in a run that is mostly float32 by elements,
@@ -531,6 +531,15 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
     in.sys = std::max(in.sys, std::isfinite(sys) ? sys : 0.0);
     if (r.a->l2 && std::isfinite(*r.a->l2)) in.l2 = std::max(in.l2, *r.a->l2);
     if (first) remember_backward(module, st.last_backward);
+    // A backward module's submodules ran, and were recorded, before its own record: those whose
+    // error their recorded inputs explained (replayed, no jump) pass it on to its outputs (a
+    // decoder layer's input gradient sums its norm's); taken once, by this call.
+    if (first)
+      if (const auto below = st.explained_below.find(backward_path(module)); below != st.explained_below.end()) {
+        in.rel = std::max(in.rel, below->second.first);
+        in.sys = std::max(in.sys, below->second.second);
+        st.explained_below.erase(below);
+      }
   } else {
     if (!key.empty() && std::isfinite(sys) && !r.copy_of) st.peers[key] = std::max(st.peers[key], sys);
     st.output_roundoff.add(pair_roundoff(r));

@@ -2,6 +2,7 @@
 // (their environment says so); a plain run never initialises MPI. Every call is a collective
 // that all ranks make in the same order.
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -116,12 +117,15 @@ MpiGroup* g_mpi = nullptr;
 // the dead ones in one line and exits 2. When: Open MPI 4.1's launcher, having reaped the dead
 // rank, sends the others SIGCONT, waits a second, then SIGTERM and SIGKILL about 2 ms apart
 // (traced with strace on mpirun): on a loaded node a SIGTERM handler often never runs before
-// the SIGKILL (2 runs in 30 under 3 busy processes on 2 cores printed nothing). So the decision
-// is made at the SIGCONT, while every live rank is still alive (a rank that has already
-// printed and exited must not read as dead to a slower one), and only made again at SIGTERM
-// where no SIGCONT came (Slurm sends both; a job-control SIGCONT with no dead peer is not
-// news). Ranks on other nodes cannot be checked from here: rank 0 then says that a rank
-// elsewhere ended (or the job was cancelled). All async-signal-safe.
+// the SIGKILL (4 runs in 10, and 2 in 30 in a longer series, under 3 busy processes on 2 cores
+// printed nothing). So the decision is made at the SIGCONT, while every live rank is still
+// alive (a rank that has already printed and exited must not read as dead to a slower one). A
+// SIGCONT that finds every local peer alive (job control, or a rank on another node died)
+// decides nothing, but a SIGTERM within seconds of it trusts that scan instead of making a new
+// one (by then a faster local rank may have exited). One decision per process, claimed
+// atomically (the two signals may reach two threads at once). Ranks on other nodes cannot be
+// checked from here: rank 0 then says that a rank elsewhere ended (or the job was cancelled).
+// All async-signal-safe.
 struct LocalPeer {
   int rank = 0;
   pid_t pid = 0;
@@ -132,8 +136,11 @@ int g_local_count = 0;
 int g_rank = 0;
 struct sigaction g_previous {};  // the program's own (the command line removes a half-written report)
 struct sigaction g_previous_cont {};
-bool g_watching = false;
-volatile sig_atomic_t g_decided = 0;  // whether this rank has named (or left to another) the dead
+volatile sig_atomic_t g_watching = 0;
+int g_decided = 0;  // claimed once (atomically): this rank has named (or left to another) the dead
+// When a SIGCONT last found every local peer alive (CLOCK_MONOTONIC seconds; 0: never).
+volatile double g_all_alive_at = 0;
+constexpr double kTrustAliveScan = 5;  // seconds a SIGTERM trusts that scan
 
 size_t put(char* p, const char* s) {
   size_t n = 0;
@@ -152,22 +159,35 @@ bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
 
 // Names the node's dead ranks if this is the lowest live one; at SIGTERM with none dead here,
 // rank 0 says the launcher stopped the group. Returns whether any local peer is dead.
+double monotonic_seconds() {
+  struct timespec t {};
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 bool name_dead_peers(bool terminating) {
   char line[1024];
   size_t n = put(line, "tensordiff: ");
   int dead = 0, lowest_live = g_rank;
-  for (int i = 0; i < g_local_count; ++i) {
+  // A SIGCONT just before found every local peer alive: a peer gone since has exited on its
+  // own SIGTERM, it did not die first.
+  const bool trust_scan = terminating && g_all_alive_at > 0 && monotonic_seconds() - g_all_alive_at < kTrustAliveScan;
+  for (int i = 0; i < g_local_count && !trust_scan; ++i) {
     const bool up = alive(g_local[i].pid);
     if (up && g_local[i].rank < lowest_live) lowest_live = g_local[i].rank;
-    if (up || n > sizeof line - 80) continue;
+    // Room for one more entry (34 characters at most) and the closing text (about 110).
+    if (up || n > sizeof line - 160) continue;
     n += put(line + n, dead++ ? ", rank " : "rank ");
     n += put_int(line + n, g_local[i].rank);
     n += put(line + n, " (pid ");
     n += put_int(line + n, g_local[i].pid);
     n += put(line + n, ")");
   }
-  if (dead == 0 && !terminating) return false;
-  g_decided = 1;
+  if (dead == 0 && !terminating) {
+    g_all_alive_at = monotonic_seconds();
+    return false;
+  }
+  if (__atomic_exchange_n(&g_decided, 1, __ATOMIC_SEQ_CST)) return dead > 0;  // another thread decided
   if (dead > 0 && lowest_live == g_rank) {
     n += put(line + n, " ended without finishing (killed by a signal, or out of memory): the group stopped, no report written\n");
     (void)!::write(2, line, n);
@@ -180,12 +200,12 @@ bool name_dead_peers(bool terminating) {
 
 void on_continue(int) {
   const int saved = errno;
-  if (g_watching && !g_decided) name_dead_peers(false);
+  if (g_watching && !__atomic_load_n(&g_decided, __ATOMIC_SEQ_CST)) name_dead_peers(false);
   errno = saved;
 }
 
 void on_terminate(int) {
-  if (!g_decided) name_dead_peers(true);
+  if (!__atomic_load_n(&g_decided, __ATOMIC_SEQ_CST)) name_dead_peers(true);
   // The program's handler cleans up (a report's temporary file) and re-raises; exit 2 instead,
   // the status of a run that could not finish (mpirun reports the dead rank's own, though).
   if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) g_previous.sa_handler(SIGTERM);
@@ -217,7 +237,7 @@ void know_local_peers(int rank, int size) {
   sa.sa_flags = 0;
   sa.sa_handler = on_terminate;
   ::sigaction(SIGTERM, &sa, &g_previous);
-  g_watching = true;
+  g_watching = 1;
 }
 
 // Started by a launcher: Open MPI, MPICH/Hydra, Slurm's PMI2/PMIx.
@@ -242,7 +262,7 @@ Group* start_mpi_group(int* argc, char*** argv) {
 void end_dead_rank_watch() {
   // Every rank has its final status: from here a rank may exit (mpirun then ends the others
   // with SIGTERM when the status is not 0), and a peer gone is no longer news.
-  g_watching = false;
+  g_watching = 0;
   ::sigaction(SIGTERM, &g_previous, nullptr);
   ::sigaction(SIGCONT, &g_previous_cont, nullptr);
 }
