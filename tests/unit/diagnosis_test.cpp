@@ -543,5 +543,26 @@ TEST(Diagnosis, ValuesUnderTheNormalRangeAreJudgedAgainstTheSubnormalStep) {
   EXPECT_TRUE(single.notes.empty());
 }
 
+TEST(Diagnosis, ALinearPassesItsInputsRescalingOnGiveOrTakeItsRounding) {
+  // LLaMA's k_proj after a float16 eps slip: its output's systematic part 0.0678 from its
+  // recorded input's 0.0673, 1000 times its quiet peers in the other layers. Under twice its
+  // input's it is theirs; three times is a jump of its own.
+  auto run = [](double out_sys) {
+    std::vector<PairReport> ps;
+    for (int i = 0; i < 3; ++i) {
+      const std::string l = "layers." + std::to_string(i) + ".";
+      const double in_sys = i == 2 ? 0.0673 : 0;
+      ps.push_back(pair(l + "norm.forward.0.output.0", i == 2 ? 0.07 : 1e-3, 1 - in_sys));
+      ps.push_back(pair(l + "k.Linear.forward.0.input.0", i == 2 ? 0.07 : 1e-3, 1 - in_sys));
+      ps.push_back(pair(l + "k.Linear.forward.0.output.0", i == 2 ? 0.0715 : 1e-3, 1 - (i == 2 ? out_sys : 1e-6)));
+    }
+    Report rep = chain(ps);
+    diagnose(rep, 0x1p-11);
+    return rep.summary.jumps;
+  };
+  EXPECT_EQ(run(0.0678), std::vector<std::string>{"layers.2.norm.forward.0.output.0"});
+  EXPECT_EQ(run(3 * 0.0673).size(), 2u);
+}
+
 }  // namespace
 }  // namespace tensordiff
