@@ -395,9 +395,9 @@ bool eps_differ(const NormFit& fa, const NormFit& fb) {
 }
 
 // What differs between the two sides' settings of one call, or "" (the same, or not told).
-std::string differing_setting(const Call& c, Kind kind, const Side& a, const Side& b, size_t n) {
+// f: a normalisation's fits (fit_norm_pair), made once for this and its backward's replay.
+std::string differing_setting(const Call& c, Kind kind, const Side& a, const Side& b, const NormPair& f) {
   if (kind == Kind::kNorm) {
-    const NormPair f = fit_norm_pair(a, b, n);
     if (!f.ok) return "";
     const NormFit &fa = f.a, &fb = f.b;
     if (!eps_differ(fa, fb)) return "";
@@ -444,6 +444,12 @@ bool split_output(const std::string& name, std::string& call, std::string& cls) 
   return !cls.empty();
 }
 
+// The systematic part of two tensors given their squared L2 norms, means and element count
+// m: max(|l2(b)/l2(a) − 1|, |mean(b) − mean(a)| / rms(a)) (the diagnosis' definition).
+double systematic(double l2a_sq, double l2b_sq, double mean_a, double mean_b, double m) {
+  return std::max(std::fabs(std::sqrt(l2b_sq / l2a_sq) - 1), std::fabs(mean_b - mean_a) / std::sqrt(l2a_sq / m));
+}
+
 // A normalisation's backward ("X.backward.K": input.0 the gradient it received, output.0 the
 // one it gave its input), replayed on each side from its gradient and its forward's recorded
 // input and output with that side's inferred eps: the error its recorded inputs explain,
@@ -452,21 +458,13 @@ bool split_output(const std::string& name, std::string& call, std::string& cls) 
 // layer-0 RMSNorm turned a gradient at rel L2 0.0098 (scale 0.998) into 0.0145 (scale 0.9925),
 // every bit of it explained by its input (the replay matches both sides' records to 1e-7).
 // Not replayed where A's replay does not reproduce A's record (within 2%): a backward of
-// another form.
-// The systematic part of two tensors given their squared L2 norms, means and element count
-// m: max(|l2(b)/l2(a) − 1|, |mean(b) − mean(a)| / rms(a)) (the diagnosis' definition).
-double systematic(double l2a_sq, double l2b_sq, double mean_a, double mean_b, double m) {
-  return std::max(std::fabs(std::sqrt(l2b_sq / l2a_sq) - 1), std::fabs(mean_b - mean_a) / std::sqrt(l2a_sq / m));
-}
-
-void explain_norm_backward(PairReport* g, PairReport* dx, const Side& sa, const Side& sb, size_t n, Source& a,
-                           Source& b, uint64_t limit) {
-  if (!readable(g) || !readable(dx)) return;
+// another form. f: the forward's fits.
+void explain_norm_backward(PairReport* g, PairReport* dx, const Side& sa, const Side& sb, const NormPair& f, size_t n,
+                           Source& a, Source& b, uint64_t limit) {
+  if (!readable(g) || !readable(dx) || !f.a.ok) return;
   // B's own eps where it differs from A's (eps_differ), else A's: a bf16 output's rounding
   // leaves B's fit loose (-1.7e-5 for 1e-6), and a row of zeros (a padding token's embedding)
   // has the gain 1/sqrt(eps).
-  const NormPair f = fit_norm_pair(sa, sb, n);
-  if (!f.a.ok) return;
   const double eps_b = f.ok && eps_differ(f.a, f.b) ? f.b.eps : f.a.eps;
   const TensorInfo &ga = *g->info_a, &gb = *g->info_b;
   if (ga.count != dx->info_a->count || gb.count != dx->info_b->count || ga.count != gb.count ||
@@ -571,16 +569,17 @@ void replay_modules(std::vector<PairReport>& pairs, const std::vector<bool>& don
         sa.b = read_doubles(a, *c.bias->info_a, n);
         sb.b = read_doubles(b, *c.bias->info_b, n);
       }
+      const NormPair f = kind == Kind::kNorm ? fit_norm_pair(sa, sb, n) : NormPair{};
       if (kind == Kind::kNorm) {
         const std::string bcall = call.substr(0, call.rfind(".forward.")) + ".backward." +
                                   call.substr(call.rfind(".forward.") + 9);
         try {  // its own: a backward that cannot be read leaves the forward's check standing
-          explain_norm_backward(find(bcall + "input.0"), find(bcall + "output.0"), sa, sb, n, a, b, limit);
+          explain_norm_backward(find(bcall + "input.0"), find(bcall + "output.0"), sa, sb, f, n, a, b, limit);
         } catch (const std::exception& e) {
           if (!unread++) first_unread = bcall + "output.0: " + e.what();
         }
       }
-      const std::string what = differing_setting(c, kind, sa, sb, n);
+      const std::string what = differing_setting(c, kind, sa, sb, f);
       if (what.empty()) continue;
       out.setting_differs = true;
       out.reason = out.status == Status::kMatch ? what : what + "; " + out.reason;
