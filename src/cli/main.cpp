@@ -1,6 +1,9 @@
 // The command line: argument parsing and exit codes only; all work is in the library.
 #include <sys/ioctl.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <chrono>
 #include <csignal>
@@ -242,6 +245,14 @@ int run(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
+#if defined(__GLIBC__)
+  // glibc's mmap threshold is dynamic: after a large block is freed it rises towards 32 MiB and
+  // the trim threshold to twice it, and the heaps keep what the reads free between the
+  // engine's malloc_trim calls. On 10^6 tiny tensors that held 1.1 GB more (3.47 GB peak, 2.34
+  // with the threshold fixed) and cost 8-12 s; at 10^5 the fixed 32 MiB gives the dynamic
+  // peak (bench/results/2026-12-05-many-tensors.md). Fixing it makes glibc stop adjusting both.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+#endif
   std::signal(SIGINT, on_terminate);
   std::signal(SIGTERM, on_terminate);
   std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is a write error we report, not a kill

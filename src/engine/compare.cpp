@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -41,6 +42,24 @@ static void release_free_memory() {
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif
+}
+
+// --verbose: this process's resident memory now and at its peak, in MiB ("" where /proc is not
+// there), so that a run on many tensors shows which phase holds the memory (issue 26).
+static std::string resident_memory() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return "";
+  char line[256];
+  long rss = -1, hwm = -1;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "VmRSS:", 6) == 0) rss = std::atol(line + 6);
+    if (std::strncmp(line, "VmHWM:", 6) == 0) hwm = std::atol(line + 6);
+  }
+  std::fclose(f);
+  if (rss < 0 || hwm < 0) return "";
+  char out[80];
+  std::snprintf(out, sizeof out, "; resident %ld MiB, peak %ld MiB", rss / 1024, hwm / 1024);
+  return out;
 }
 
 namespace {
@@ -221,7 +240,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     const double s = std::chrono::duration<double>(now - t_phase).count();
     char line[160];
     std::snprintf(line, sizeof line, "%s: %.3f s (%.2f us per pair)", what.c_str(), s, n ? s / n * 1e6 : 0.0);
-    o.engine.log(line);
+    o.engine.log(line + resident_memory());
     t_phase = now;
   };
   MatchResult match = match_tensors(ta, tb, o);
@@ -545,7 +564,7 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
     char line[96];
     std::snprintf(line, sizeof line, "listed both inputs: %.3f s",
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    o.engine.log(line);
+    o.engine.log(line + resident_memory());
   }
   Report rep = compare_sources(*sources[0], *sources[1], *backend, note, t0, o);
   if (folder_a) per_file(rep);
