@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "tensordiff/compact.hpp"
+
 namespace tensordiff {
 
 // Counts of |x| binned by binary exponent: exact zero, |x| < 2^-40 (underflow), one bin per
@@ -29,7 +31,7 @@ struct ExpHistogram {
 // increasing bin. A tensor fills a handful of the 84 bins; 10^5 tensors of dense histograms
 // would hold 200 MB of zeros.
 struct SparseHistogram {
-  std::vector<std::pair<uint8_t, uint64_t>> bins;
+  CompactVector<std::pair<uint8_t, uint64_t>> bins;
 
   static SparseHistogram from(const ExpHistogram& h);
   ExpHistogram dense() const;
@@ -48,8 +50,8 @@ struct NonzeroEntry {
 struct SideStats {
   uint64_t count = 0, nonzero = 0, nan = 0, pos_inf = 0, neg_inf = 0;
   uint64_t finite = 0;
-  std::optional<double> min, max, mean, std, l2;  // over finite values; empty when none
-  std::vector<NonzeroEntry> first_nonzero;
+  OptionalDouble min, max, mean, std, l2;  // over finite values; empty when none
+  CompactVector<NonzeroEntry> first_nonzero;
   SparseHistogram mag_hist;
   uint64_t checksum = 0;
   bool checksum_known = true;  // false: never written and too large to checksum (JSON null)
@@ -70,23 +72,23 @@ struct DiffStats {
   uint64_t count = 0;
   uint64_t finite_pairs = 0;  // |F|
   std::optional<ExtremeAt> max_abs, max_rel;  // empty when F is empty
-  std::optional<double> mean_abs, rmse;       // empty when F is empty
+  OptionalDouble mean_abs, rmse;              // empty when F is empty
   double rel_l2 = 0, cosine = 1;
   uint64_t mismatches = 0, nan_mismatch = 0, inf_mismatch = 0;
   double mismatch_fraction = 0;
   bool same_dtype = false;  // bits_differ and max_ulp are set only then
   uint64_t bits_differ = 0, max_ulp = 0;
   SparseHistogram err_hist;
-  std::vector<ExtremeAt> worst;  // the K largest |d| (ties: smallest index), largest first
+  CompactVector<ExtremeAt> worst;  // the K largest |d| (ties: smallest index), largest first
   // The first K NaN/inf mismatches in flat order (value: NaN for a NaN mismatch, +inf for an
   // inf one); empty when there are none.
-  std::vector<ExtremeAt> nonfinite;
+  CompactVector<ExtremeAt> nonfinite;
 };
 
 // Comparing two summaries (no data): what can be said from the per-side fields alone.
 struct SummaryDiff {
   bool checksum_equal = false;
-  std::optional<double> d_min, d_max, d_mean, d_std;  // b − a
+  OptionalDouble d_min, d_max, d_mean, d_std;  // b − a
   bool first_nonzero_equal = false;  // same flat indices, values close under the tolerance
 };
 

@@ -19,7 +19,7 @@ const char* version();
 // kConsistent: judged from summaries only (docs/design.md §4), which agree; not proven equal.
 // kError: a read of this pair failed (reason says why); every other pair is still compared
 // and the run ends with exit status 2.
-enum class Status { kMatch, kMismatch, kOnlyInA, kOnlyInB, kIncompatible, kConsistent, kError };
+enum class Status : uint8_t { kMatch, kMismatch, kOnlyInA, kOnlyInB, kIncompatible, kConsistent, kError };
 const char* status_name(Status s);
 
 struct PairReport {
@@ -27,6 +27,11 @@ struct PairReport {
   std::string name_b;  // B's name before --map (equal to name unless mapped)
   uint64_t order = 0;  // rank in A's execution order (B's for only_in_b)
   Status status = Status::kMatch;
+  bool jump = false;  // this pair's error is not explained by what it inherited
+  bool by_order = false;  // paired by --align order: the names differ
+  // A module setting differs, inferred from each side's recorded call (engine/module_replay.hpp:
+  // a normalisation's eps, a dropout's p, a GELU's formula): a mismatch whose reason says what.
+  bool setting_differs = false;
   std::string reason;  // why not a match; empty for matches
   // The two sides' listing entries, shared with the listing they came from (null: no such
   // side). A pair points into its input's listing instead of copying it: 10^5 pairs held two
@@ -35,27 +40,22 @@ struct PairReport {
   Tolerance tolerance;
   std::optional<SideStats> a, b;
   std::optional<DiffStats> diff;
-  std::optional<SummaryDiff> summary_diff;  // set instead of diff when comparing summaries
+  HeapOptional<SummaryDiff> summary_diff;  // set instead of diff when comparing summaries
   // Diagnosis (engine/diagnosis.hpp), for pairs with a diff: rel_l2 over what it inherited,
   // l2(b)/l2(a), and (mean(b) − mean(a)) / rms(a).
-  std::optional<double> growth, scale, shift;
-  bool jump = false;  // this pair's error is not explained by what it inherited
+  OptionalDouble growth, scale, shift;
   // A jump at a module's recorded input (X.input.K): the pair recorded just before it (an
   // output, or the enclosing module's input). The code between the two made the error (a
   // functional call, an inline scaling: what no hook sees).
-  std::optional<std::string> gap_after;
+  HeapOptional<std::string> gap_after;
   // A pair whose data equals, on both sides, an earlier pair's (same dtypes, shapes and
   // checksums, and the two sides differ): that pair's name. Its error is a copy of that one's
   // (a module's input that is the previous module's output, a tensor dumped twice), never a jump.
-  std::optional<std::string> copy_of;
-  bool by_order = false;  // paired by --align order: the names differ
-  // A module setting differs, inferred from each side's recorded call (engine/module_replay.hpp:
-  // a normalisation's eps, a dropout's p, a GELU's formula): a mismatch whose reason says what.
-  bool setting_differs = false;
+  HeapOptional<std::string> copy_of;
   // A module's backward replayed from its recorded inputs (engine/module_replay.hpp: a
   // normalisation's): the relative L2 error and the systematic part those inputs explain in
   // this output, what the diagnosis counts as inherited. Unset where not replayed.
-  std::optional<double> explained_rel, explained_sys;
+  OptionalDouble explained_rel, explained_sys;
 };
 
 struct Summary {

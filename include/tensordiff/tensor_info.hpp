@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "tensordiff/compact.hpp"
 #include "tensordiff/dtype.hpp"
 
 namespace tensordiff {
@@ -23,7 +24,7 @@ struct TensorInfo {
   // A recorded non-tensor value (a scalar argument, a module setting): its type and value as
   // text, "float 0.001", "str \"tanh\"", "torch.Size [2, 3]"; such a record has no data
   // (count 0) and is compared as a value (docs/design.md §4 Values).
-  std::optional<std::string> value;
+  HeapOptional<std::string> value;
 };
 
 // Multi-index of a flat (row-major) element index.

@@ -1,0 +1,188 @@
+// Stand-ins for std::optional and std::vector that report types use where a run holds one per
+// tensor pair (10^6 pairs of tiny tensors: every byte of a PairReport is a megabyte, issue 26).
+// Each keeps its standard type's interface (an optional's bool test, *, ->, value_or, = value,
+// = nullopt, reset; a vector's size, [], iteration, push_back, resize), so code reads them as
+// it reads the standard ones.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace tensordiff {
+
+// An optional double in 8 bytes instead of 16: "no value" is one signalling-NaN bit pattern
+// that no arithmetic produces (an operation on a signalling NaN returns a quiet one), and a NaN
+// that is stored is stored as the quiet NaN, so no stored value can read back as empty.
+class OptionalDouble {
+ public:
+  OptionalDouble() = default;
+  OptionalDouble(std::nullopt_t) {}
+  OptionalDouble(double v) { set(v); }
+  OptionalDouble(const std::optional<double>& v) {
+    if (v) set(*v);
+  }
+  OptionalDouble& operator=(std::nullopt_t) { return reset(), *this; }
+  OptionalDouble& operator=(double v) { return set(v), *this; }
+  OptionalDouble& operator=(const std::optional<double>& v) {
+    if (v) set(*v);
+    else reset();
+    return *this;
+  }
+
+  bool has_value() const { return bits_ != kEmpty; }
+  explicit operator bool() const { return has_value(); }
+  double operator*() const { return as_double(); }
+  double value() const {
+    if (!has_value()) throw std::bad_optional_access();
+    return as_double();
+  }
+  double value_or(double other) const { return has_value() ? as_double() : other; }
+  void reset() { bits_ = kEmpty; }
+  operator std::optional<double>() const { return has_value() ? std::optional<double>(as_double()) : std::nullopt; }
+
+  friend bool operator==(const OptionalDouble& a, const OptionalDouble& b) {
+    return a.has_value() == b.has_value() && (!a.has_value() || a.as_double() == b.as_double());
+  }
+  friend bool operator!=(const OptionalDouble& a, const OptionalDouble& b) { return !(a == b); }
+  friend bool operator==(const OptionalDouble& a, std::nullopt_t) { return !a.has_value(); }
+  friend bool operator!=(const OptionalDouble& a, std::nullopt_t) { return a.has_value(); }
+
+ private:
+  static constexpr uint64_t kEmpty = 0x7ff4000000c0ffeeull;  // a signalling NaN
+  void set(double v) {
+    if (v != v) v = std::numeric_limits<double>::quiet_NaN();
+    std::memcpy(&bits_, &v, sizeof v);
+  }
+  double as_double() const {
+    double v;
+    std::memcpy(&v, &bits_, sizeof v);
+    return v;
+  }
+  uint64_t bits_ = kEmpty;
+};
+
+// An optional value kept on the heap: 8 bytes where the value is rarely set (a pair's summary
+// comparison, the name a jump follows or a copy repeats), copied deeply like std::optional.
+template <class T>
+class HeapOptional {
+ public:
+  HeapOptional() = default;
+  HeapOptional(std::nullopt_t) {}
+  HeapOptional(T v) : p_(std::make_unique<T>(std::move(v))) {}
+  HeapOptional(const std::optional<T>& v) {
+    if (v) p_ = std::make_unique<T>(*v);
+  }
+  HeapOptional(const HeapOptional& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  HeapOptional(HeapOptional&&) noexcept = default;
+  HeapOptional& operator=(const HeapOptional& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    return *this;
+  }
+  HeapOptional& operator=(HeapOptional&&) noexcept = default;
+  HeapOptional& operator=(std::nullopt_t) { return reset(), *this; }
+  HeapOptional& operator=(T v) {
+    if (p_) *p_ = std::move(v);
+    else p_ = std::make_unique<T>(std::move(v));
+    return *this;
+  }
+  template <class... Args>
+  T& emplace(Args&&... args) {
+    p_ = std::make_unique<T>(std::forward<Args>(args)...);
+    return *p_;
+  }
+
+  bool has_value() const { return p_ != nullptr; }
+  explicit operator bool() const { return has_value(); }
+  T& operator*() { return *p_; }
+  const T& operator*() const { return *p_; }
+  T* operator->() { return p_.get(); }
+  const T* operator->() const { return p_.get(); }
+  const T& value() const {
+    if (!p_) throw std::bad_optional_access();
+    return *p_;
+  }
+  T value_or(T other) const { return p_ ? *p_ : std::move(other); }
+  void reset() { p_.reset(); }
+  operator std::optional<T>() const { return p_ ? std::optional<T>(*p_) : std::nullopt; }
+
+  friend bool operator==(const HeapOptional& a, std::nullopt_t) { return !a.has_value(); }
+  friend bool operator!=(const HeapOptional& a, std::nullopt_t) { return a.has_value(); }
+
+ private:
+  std::unique_ptr<T> p_;
+};
+
+// A vector that is usually empty (a pair's histograms, first nonzeros and worst elements are
+// kept only where a report shows them: none under --quiet): 8 bytes when empty instead of 24,
+// the elements in a std::vector on the heap otherwise. Iterators are pointers.
+template <class T>
+class CompactVector {
+ public:
+  CompactVector() = default;
+  CompactVector(std::initializer_list<T> l) { assign(std::vector<T>(l)); }
+  CompactVector(std::vector<T> v) { assign(std::move(v)); }
+  CompactVector(const CompactVector& o) { assign(o.vec()); }
+  CompactVector(CompactVector&&) noexcept = default;
+  CompactVector& operator=(const CompactVector& o) {
+    if (this != &o) assign(o.vec());
+    return *this;
+  }
+  CompactVector& operator=(CompactVector&&) noexcept = default;
+  CompactVector& operator=(std::vector<T> v) { return assign(std::move(v)), *this; }
+
+  size_t size() const { return v_ ? v_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  T* data() { return v_ ? v_->data() : nullptr; }
+  const T* data() const { return v_ ? v_->data() : nullptr; }
+  T* begin() { return data(); }
+  T* end() { return data() + size(); }
+  const T* begin() const { return data(); }
+  const T* end() const { return data() + size(); }
+  T& operator[](size_t i) { return (*v_)[i]; }
+  const T& operator[](size_t i) const { return (*v_)[i]; }
+  T& front() { return v_->front(); }
+  const T& front() const { return v_->front(); }
+  T& back() { return v_->back(); }
+  const T& back() const { return v_->back(); }
+
+  void push_back(T x) { grown().push_back(std::move(x)); }
+  template <class... Args>
+  T& emplace_back(Args&&... args) {
+    return grown().emplace_back(std::forward<Args>(args)...);
+  }
+  void resize(size_t n) {
+    if (n == 0) return clear();
+    grown().resize(n);
+  }
+  void reserve(size_t n) {
+    if (n) grown().reserve(n);
+  }
+  void clear() { v_.reset(); }
+
+  // The elements as a std::vector (an empty one when there are none).
+  const std::vector<T>& vec() const {
+    static const std::vector<T> none;
+    return v_ ? *v_ : none;
+  }
+  operator const std::vector<T>&() const { return vec(); }
+  bool operator==(const CompactVector& o) const { return vec() == o.vec(); }
+  bool operator!=(const CompactVector& o) const { return !(*this == o); }
+
+ private:
+  void assign(std::vector<T> v) {
+    if (v.empty()) v_.reset();
+    else v_ = std::make_unique<std::vector<T>>(std::move(v));
+  }
+  std::vector<T>& grown() {
+    if (!v_) v_ = std::make_unique<std::vector<T>>();
+    return *v_;
+  }
+  std::unique_ptr<std::vector<T>> v_;
+};
+
+}  // namespace tensordiff
