@@ -1,0 +1,98 @@
+// tensordiff/compact.hpp: the report types' compact optionals and vectors behave as the standard
+// types they stand in for, including the values that could be mistaken for "empty".
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "tensordiff/compact.hpp"
+#include "tensordiff/report.hpp"
+
+namespace tensordiff {
+namespace {
+
+TEST(Compact, OptionalDoubleKeepsEveryValueIncludingNanAndTheSentinelsBits) {
+  OptionalDouble x;
+  EXPECT_FALSE(x);
+  EXPECT_EQ(x, std::nullopt);
+  EXPECT_EQ(x.value_or(3.5), 3.5);
+  EXPECT_THROW(x.value(), std::bad_optional_access);
+  for (double v : {0.0, -0.0, 1e-320, -1.5, std::numeric_limits<double>::infinity(),
+                   -std::numeric_limits<double>::max()}) {
+    x = v;
+    ASSERT_TRUE(x.has_value()) << v;
+    EXPECT_EQ(std::signbit(*x), std::signbit(v));
+    EXPECT_EQ(*x, v);
+    const std::optional<double> s = x;
+    EXPECT_EQ(s, std::optional<double>(v));
+  }
+  // Any NaN, the sentinel's own bit pattern included, is stored as a NaN, never as "empty".
+  uint64_t sentinel = 0x7ff4000000c0ffeeull;
+  double sentinel_nan;
+  std::memcpy(&sentinel_nan, &sentinel, sizeof sentinel_nan);
+  for (double v : {std::numeric_limits<double>::quiet_NaN(), -std::numeric_limits<double>::quiet_NaN(),
+                   std::numeric_limits<double>::signaling_NaN(), sentinel_nan}) {
+    x = v;
+    ASSERT_TRUE(x.has_value());
+    EXPECT_TRUE(std::isnan(*x));
+  }
+  x = std::nullopt;
+  EXPECT_FALSE(x.has_value());
+  x = std::optional<double>(2.0);
+  EXPECT_EQ(*x, 2.0);
+  x = std::optional<double>();
+  EXPECT_FALSE(x.has_value());
+  EXPECT_EQ(sizeof(OptionalDouble), 8u);
+}
+
+TEST(Compact, HeapOptionalCopiesDeeply) {
+  HeapOptional<std::string> a;
+  EXPECT_FALSE(a);
+  a = std::string("layer.3");
+  HeapOptional<std::string> b = a;
+  *b += "x";
+  EXPECT_EQ(*a, "layer.3");
+  EXPECT_EQ(*b, "layer.3x");
+  EXPECT_EQ(a->size(), 7u);
+  HeapOptional<std::string> c = std::move(b);
+  EXPECT_EQ(*c, "layer.3x");
+  c = std::nullopt;
+  EXPECT_EQ(c, std::nullopt);
+  EXPECT_EQ(c.value_or("none"), "none");
+  const std::optional<std::string> s = a;
+  EXPECT_EQ(s, std::optional<std::string>("layer.3"));
+}
+
+TEST(Compact, CompactVectorActsAsAVector) {
+  CompactVector<ExtremeAt> v;
+  EXPECT_TRUE(v.empty());
+  EXPECT_EQ(v.begin(), v.end());
+  for (const auto& e : v) (void)e, ADD_FAILURE() << "an empty vector iterates nothing";
+  v.push_back({1.0, 4, 0.5, 1.5});
+  v.emplace_back(ExtremeAt{2.0, 9, 0, 2});
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[1].flat_index, 9u);
+  EXPECT_EQ(v.front().value, 1.0);
+  EXPECT_EQ(v.back().value, 2.0);
+  CompactVector<ExtremeAt> w = v;
+  w[0].value = 7;
+  EXPECT_EQ(v[0].value, 1.0);
+  const std::vector<ExtremeAt>& as_vector = v;
+  EXPECT_EQ(as_vector.size(), 2u);
+  v = std::vector<ExtremeAt>{};
+  EXPECT_TRUE(v.empty());
+  v.resize(3);
+  EXPECT_EQ(v.size(), 3u);
+  v.clear();
+  EXPECT_EQ(v.size(), 0u);
+  SparseHistogram h, g;
+  EXPECT_EQ(h, g);
+  h.bins.emplace_back(uint8_t(5), uint64_t(3));
+  EXPECT_FALSE(h == g);
+  EXPECT_EQ(h.total(), 3u);
+  EXPECT_EQ(sizeof(CompactVector<ExtremeAt>), 8u);
+}
+
+}  // namespace
+}  // namespace tensordiff
