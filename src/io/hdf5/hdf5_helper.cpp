@@ -155,7 +155,7 @@ double default_helper_timeout() {
 Hdf5Helper::Hdf5Helper(const std::string& path, const HelperOptions& options)
     : path_(path), options_(options) {
   spawn(true);
-  const std::vector<uint8_t> msg = receive("listing");
+  std::vector<uint8_t> msg = receive("listing");
   wire::Reader r(msg.data(), msg.size());
   try {
     const uint8_t kind = r.u8();
@@ -166,15 +166,29 @@ Hdf5Helper::Hdf5Helper(const std::string& path, const HelperOptions& options)
       throw Error(code, text);
     }
     if (kind != 'L') throw wire::WireError("unexpected message");
-    listing_ = decode_listing(r);
+  } catch (const wire::WireError& e) {
+    stop();
+    throw Error(ErrorCode::kInternal, path_ + ": the HDF5 helper sent a bad listing (" + e.what() + ")");
+  }
+  listing_ = std::move(msg);  // the kind byte, then the listing
+}
+
+Hdf5Helper::Hdf5Helper(const std::string& path, const HelperOptions& options, Deferred)
+    : path_(path), options_(options) {}
+
+void Hdf5Helper::take_listing(const std::function<void(uint64_t)>& count,
+                              const std::function<void(ListedDataset&)>& each, std::vector<ListedLink>& links) {
+  const std::vector<uint8_t> bytes = std::move(listing_);
+  listing_ = {};
+  if (bytes.empty()) throw Error(ErrorCode::kInternal, path_ + ": no listing from the HDF5 helper");
+  wire::Reader r(bytes.data() + 1, bytes.size() - 1);
+  try {
+    decode_listing(r, count, each, links);
   } catch (const wire::WireError& e) {
     stop();
     throw Error(ErrorCode::kInternal, path_ + ": the HDF5 helper sent a bad listing (" + e.what() + ")");
   }
 }
-
-Hdf5Helper::Hdf5Helper(const std::string& path, const HelperOptions& options, Hdf5Listing listing)
-    : path_(path), options_(options), listing_(std::move(listing)) {}
 
 Hdf5Helper::~Hdf5Helper() { stop(); }
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -31,12 +32,20 @@ class Hdf5Helper {
   Hdf5Helper(const std::string& path, const HelperOptions& options);
   // A listing made elsewhere (rank 0's, io/listing_book.hpp): no process is started until a
   // read needs one.
-  Hdf5Helper(const std::string& path, const HelperOptions& options, Hdf5Listing listing);
+  struct Deferred {};
+  Hdf5Helper(const std::string& path, const HelperOptions& options, Deferred);
   ~Hdf5Helper();
   Hdf5Helper(const Hdf5Helper&) = delete;
   Hdf5Helper& operator=(const Hdf5Helper&) = delete;
 
-  Hdf5Listing take_listing() { return std::move(listing_); }
+  // The listing as the helper encoded it (hdf5_listing.hpp's encode), for an MPI group's book.
+  std::vector<uint8_t> listing_bytes() const {
+    return listing_.empty() ? listing_ : std::vector<uint8_t>(listing_.begin() + 1, listing_.end());
+  }
+  // Decodes the listing dataset by dataset (decode_listing's callbacks) and frees its bytes.
+  // Throws Error naming the file when the helper's bytes are not a listing.
+  void take_listing(const std::function<void(uint64_t)>& count, const std::function<void(ListedDataset&)>& each,
+                    std::vector<ListedLink>& links);
 
   // Ends the helper process now; a later read() starts a new one. A source whose data is all
   // read with pread keeps no process (a folder of 24,000 files must not hold 24,000).
@@ -59,7 +68,7 @@ class Hdf5Helper {
   HelperOptions options_;
   pid_t pid_ = -1;
   int fd_ = -1;
-  Hdf5Listing listing_;
+  std::vector<uint8_t> listing_;  // the helper's message until taken: 'L', the encoded listing
   std::mutex m_;
 };
 

@@ -90,10 +90,13 @@ void encode(wire::Writer& w, const Hdf5Listing& l) {
   }
 }
 
-Hdf5Listing decode_listing(wire::Reader& r) {
-  Hdf5Listing l;
+void decode_listing(wire::Reader& r, const std::function<void(uint64_t)>& count,
+                    const std::function<void(ListedDataset&)>& each, std::vector<ListedLink>& links) {
   const uint64_t n = r.u64();
-  if (n > r.left()) throw wire::WireError("bad dataset count");
+  // Each dataset's record takes at least 143 bytes (encode's fixed fields, every string and
+  // list empty): a count beyond that is no listing, and `count` may reserve for it.
+  if (n > r.left() / 128) throw wire::WireError("bad dataset count");
+  count(n);
   for (uint64_t i = 0; i < n; ++i) {
     ListedDataset d;
     d.info = decode_info(r);
@@ -129,7 +132,7 @@ Hdf5Listing decode_listing(wire::Reader& r) {
     d.native_convert = r.u8() != 0;
     d.file = r.str();
     d.error = r.str();
-    l.datasets.push_back(std::move(d));
+    each(d);
   }
   const uint64_t ns = r.u64();
   if (ns > r.left()) throw wire::WireError("bad link count");
@@ -138,8 +141,14 @@ Hdf5Listing decode_listing(wire::Reader& r) {
     s.name = r.str();
     s.kind = r.str();
     s.target = r.str();
-    l.skipped_links.push_back(std::move(s));
+    links.push_back(std::move(s));
   }
+}
+
+Hdf5Listing decode_listing(wire::Reader& r) {
+  Hdf5Listing l;
+  decode_listing(
+      r, [](uint64_t) {}, [&l](ListedDataset& d) { l.datasets.push_back(std::move(d)); }, l.skipped_links);
   return l;
 }
 

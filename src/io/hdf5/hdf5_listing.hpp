@@ -5,6 +5,7 @@
 // storage, type conversions) go back to the helper.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,11 @@ struct Hdf5Listing {
 
 void encode(wire::Writer& w, const Hdf5Listing& l);
 Hdf5Listing decode_listing(wire::Reader& r);
+// The same, dataset by dataset: `count` once with the number of datasets (at most the bytes
+// left), then `each` with each dataset in order (its parts may be moved from), then the links.
+// A listing of 10^6 datasets decoded whole held ~500 MB more than the source keeps of it.
+void decode_listing(wire::Reader& r, const std::function<void(uint64_t)>& count,
+                    const std::function<void(ListedDataset&)>& each, std::vector<ListedLink>& links);
 
 // Nothing the file claims is used unchecked: sizes against the dtype and the file's length,
 // chunk addresses and sizes against the file and the chunk's bytes, the chunk index against

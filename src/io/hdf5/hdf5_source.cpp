@@ -67,30 +67,35 @@ class Hdf5Source final : public Source {
     ho.follow_links = follow_links;
     ho.timeout_s = default_helper_timeout();
     const auto t_list = std::chrono::steady_clock::now();
-    Hdf5Listing listing;
-    if (book && !book->record && take_from(*book, listing)) {
-      helper_ = std::make_unique<Hdf5Helper>(path, ho, Hdf5Listing{});  // started by a read that needs it
+    // The listing is decoded dataset by dataset into what this source keeps (no decoded copy
+    // of it is held: 10^6 datasets, ~500 MB), reserved exactly (no growth slack).
+    std::vector<ListedLink> links;
+    auto count = [this](uint64_t n) {
+      infos_->reserve(n);
+      entries_.reserve(n);
+    };
+    auto each = [this](ListedDataset& d) { add(std::move(d)); };
+    auto t_plan = t_list;
+    if (book && !book->record && in_book(*book)) {
+      helper_ = std::make_unique<Hdf5Helper>(path, ho, Hdf5Helper::Deferred{});  // started by a read that needs it
+      take_from(*book, count, each, links);
     } else {
       helper_ = std::make_unique<Hdf5Helper>(path, ho);
-      listing = helper_->take_listing();
-      if (book && book->record) record_in(*book, listing);
+      if (book && book->record) record_in(*book, helper_->listing_bytes());
+      t_plan = std::chrono::steady_clock::now();
+      helper_->take_listing(count, each, links);
     }
-    const auto t_plan = std::chrono::steady_clock::now();
-    infos_->reserve(listing.datasets.size());  // exact: 10^5 entries leave no growth slack
-    entries_.reserve(listing.datasets.size());
-    for (auto& d : listing.datasets) add(std::move(d));
-    listing.datasets = {};
-    for (const auto& s : listing.skipped_links)
+    for (const auto& s : links)
       notes_.push_back(path_ + ": '" + s.name + "' is a " + s.kind + " link" +
                        (s.target.empty() ? "" : " to " + s.target) +
                        (s.kind == "dangling" ? "; not compared" : "; not followed (--follow-links)"));
     if (log_) {
-      // The helper's walk (libhdf5) and this process's share (checks, read plans) apart.
+      // The helper's walk (libhdf5) and this process's share (decoding, checks, read plans) apart.
       const auto now = std::chrono::steady_clock::now();
       const double walk = std::chrono::duration<double>(t_plan - t_list).count();
       const double here = std::chrono::duration<double>(now - t_plan).count();
       char times[160];
-      std::snprintf(times, sizeof times, " (listed in %.3f s; checked and planned here in %.3f s, %.2f us each)", walk,
+      std::snprintf(times, sizeof times, " (listed in %.3f s; decoded, checked and planned here in %.3f s, %.2f us each)", walk,
                     here, infos_->empty() ? 0.0 : here / infos_->size() * 1e6);
       log_(path_ + ": " + std::to_string(infos_->size()) + " datasets" + times);
     }
@@ -151,21 +156,25 @@ class Hdf5Source final : public Source {
   }
 
   // Rank 0: the listing its helper made, for the other ranks.
-  void record_in(ListingBook& book, const Hdf5Listing& listing) {
-    wire::Writer w;
-    encode(w, listing);
-    ListingBook::File f{main_.size, mtime_ns(main_.fd), std::move(w.data())};
+  void record_in(ListingBook& book, std::vector<uint8_t> listing) {
+    ListingBook::File f{main_.size, mtime_ns(main_.fd), std::move(listing)};
     std::lock_guard<std::mutex> lock(book.m);
     book.files[path_] = std::move(f);
   }
 
-  // The other ranks: rank 0's listing of this file, when the book has it and this rank sees
-  // the same file (size and modification time); every address in it is still checked against
-  // this rank's file (add(), validate_listed) as a helper's would be.
-  bool take_from(ListingBook& book, Hdf5Listing& out) {
+  bool in_book(ListingBook& book) const {
+    std::lock_guard<std::mutex> lock(book.m);
+    return book.files.count(path_) > 0;
+  }
+
+  // The other ranks: rank 0's listing of this file (in_book), when this rank sees the same
+  // file (size and modification time); every address in it is still checked against this
+  // rank's file (add(), validate_listed) as a helper's would be.
+
+  void take_from(ListingBook& book, const std::function<void(uint64_t)>& count,
+                 const std::function<void(ListedDataset&)>& each, std::vector<ListedLink>& links) {
     std::lock_guard<std::mutex> lock(book.m);
     const auto it = book.files.find(path_);
-    if (it == book.files.end()) return false;
     const ListingBook::File& f = it->second;
     const int64_t mtime = mtime_ns(main_.fd);
     if (f.size != main_.size || f.mtime_ns != mtime)
@@ -175,12 +184,11 @@ class Hdf5Source final : public Source {
                                       " ns): every rank must see the same files");
     try {
       wire::Reader r(f.listing.data(), f.listing.size());
-      out = decode_listing(r);
+      decode_listing(r, count, each, links);
     } catch (const wire::WireError& e) {
       throw Error(ErrorCode::kInternal, path_ + ": rank 0's listing of it cannot be read (" + e.what() + ")");
     }
     if (log_) log_(path_ + ": listing shared by the MPI group (" + std::to_string(f.listing.size()) + " bytes), no helper process");
-    return true;
   }
 
   void add(ListedDataset d) {
