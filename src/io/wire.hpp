@@ -13,6 +13,12 @@ namespace tensordiff::wire {
 class Writer {
  public:
   void u8(uint8_t v) { buf_.push_back(v); }
+  // Bytes as they are (no length): one encoded message appended to another.
+  void raw(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    buf_.insert(buf_.end(), b, b + n);
+  }
+  void clear() { buf_.clear(); }
   void u64(uint64_t v) {
     for (int i = 0; i < 8; ++i) buf_.push_back(static_cast<uint8_t>(v >> (8 * i)));
   }

@@ -637,17 +637,20 @@ class Lister {
   std::vector<std::pair<size_t, std::string>> aliases_;  // (index in list_, target's name)
 };
 
+void write_all(int fd, const std::vector<uint8_t>& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w <= 0) _exit(3);  // the engine went away
+    done += static_cast<size_t>(w);
+  }
+}
+
 void send(int fd, const std::vector<uint8_t>& payload) {
   wire::Writer head;
   head.u64(payload.size());
-  for (const std::vector<uint8_t>* part : {static_cast<const std::vector<uint8_t>*>(&head.data()), &payload}) {
-    size_t done = 0;
-    while (done < part->size()) {
-      const ssize_t w = ::write(fd, part->data() + done, part->size() - done);
-      if (w <= 0) _exit(3);  // the engine went away
-      done += static_cast<size_t>(w);
-    }
-  }
+  write_all(fd, head.data());
+  write_all(fd, payload);
 }
 
 bool receive_exact(int fd, void* p, size_t n) {
@@ -863,10 +866,16 @@ void run_hdf5_helper(int fd, const std::string& path, const HelperOptions& o, bo
   if (!opened_file.driver.empty())
     for (auto& d : l.datasets) d.info.storage += " (" + opened_file.driver + " driver)";
   if (send_listing) {
-    wire::Writer w;
-    w.u8('L');
-    encode(w, l);
-    send(fd, w.data());
+    // In parts, measured first: the message's length leads it, and the listing encoded whole
+    // (a vector grown by doubling) took this process from ~500 to 930 MiB at 10^6 datasets.
+    constexpr size_t kPart = 1 << 20;
+    uint64_t size = 1;  // the kind, 'L'
+    encode_parts(l, kPart, [&size](const std::vector<uint8_t>& part) { size += part.size(); });
+    wire::Writer head;
+    head.u64(size);
+    head.u8('L');
+    write_all(fd, head.data());
+    encode_parts(l, kPart, [fd](const std::vector<uint8_t>& part) { write_all(fd, part); });
   }
   serve(fd, opened, l, o.verbose);
 }

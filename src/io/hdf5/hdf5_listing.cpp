@@ -54,7 +54,14 @@ TensorInfo decode_info(wire::Reader& r) {
 
 }  // namespace
 
-void encode(wire::Writer& w, const Hdf5Listing& l) {
+void encode_parts(const Hdf5Listing& l, size_t part_bytes,
+                  const std::function<void(const std::vector<uint8_t>&)>& part) {
+  wire::Writer w;
+  auto flush = [&](bool last) {
+    if (w.data().size() < part_bytes && !last) return;
+    part(w.data());
+    w.clear();
+  };
   w.u64(l.datasets.size());
   for (const auto& d : l.datasets) {
     encode_info(w, d.info);
@@ -81,6 +88,7 @@ void encode(wire::Writer& w, const Hdf5Listing& l) {
     w.u8(d.native_convert);
     w.str(d.file);
     w.str(d.error);
+    flush(false);
   }
   w.u64(l.skipped_links.size());
   for (const auto& s : l.skipped_links) {
@@ -88,6 +96,11 @@ void encode(wire::Writer& w, const Hdf5Listing& l) {
     w.str(s.kind);
     w.str(s.target);
   }
+  flush(true);
+}
+
+void encode(wire::Writer& w, const Hdf5Listing& l) {
+  encode_parts(l, SIZE_MAX, [&w](const std::vector<uint8_t>& part) { w.raw(part.data(), part.size()); });
 }
 
 void decode_listing(wire::Reader& r, const std::function<void(uint64_t)>& count,

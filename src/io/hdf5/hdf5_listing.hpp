@@ -5,6 +5,7 @@
 // storage, type conversions) go back to the helper.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -52,11 +53,17 @@ struct ListedLink {
 };
 
 struct Hdf5Listing {
-  std::vector<ListedDataset> datasets;  // in execution order
+  // In execution order. A deque: the helper grows it one dataset at a time through a walk of
+  // unknown length, and a vector's doublings held up to three listings' worth at once (10^6
+  // datasets: ~400 MB each).
+  std::deque<ListedDataset> datasets;
   std::vector<ListedLink> skipped_links;
 };
 
 void encode(wire::Writer& w, const Hdf5Listing& l);
+// encode()'s bytes in consecutive parts of about part_bytes (the last may be shorter or empty):
+// the helper sends a listing of 10^6 datasets (~190 MB) without holding all of it encoded.
+void encode_parts(const Hdf5Listing& l, size_t part_bytes, const std::function<void(const std::vector<uint8_t>&)>& part);
 Hdf5Listing decode_listing(wire::Reader& r);
 // The same, dataset by dataset: `count` once with the number of datasets (at most the bytes
 // left), then `each` with each dataset in order (its parts may be moved from), then the links.
