@@ -10,6 +10,8 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <ostream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -183,6 +185,49 @@ class CompactVector {
     return *v_;
   }
   std::unique_ptr<std::vector<T>> v_;
+};
+
+// A string that many records share (a dtype's description, a storage layout, the line of code a
+// tensor came from): 8 bytes, a pointer to one copy in a process-wide pool that is never freed
+// (its entries are the distinct values seen: dtype names, layouts, code locations), instead of
+// 32 bytes and a heap copy per record. Read as a const std::string; assigning interns.
+class InternedString {
+ public:
+  InternedString() = default;
+  InternedString(const std::string& s) : p_(intern(s)) {}
+  InternedString(const char* s) : p_(intern(s)) {}
+  InternedString& operator=(const std::string& s) { return p_ = intern(s), *this; }
+  InternedString& operator=(const char* s) { return p_ = intern(s), *this; }
+  InternedString& operator+=(const std::string& s) { return p_ = intern(*p_ + s), *this; }
+
+  const std::string& str() const { return *p_; }
+  operator const std::string&() const { return *p_; }
+  const std::string* operator->() const { return p_; }
+  bool empty() const { return p_->empty(); }
+  size_t size() const { return p_->size(); }
+  const char* c_str() const { return p_->c_str(); }
+  size_t find(const std::string& x, size_t pos = 0) const { return p_->find(x, pos); }
+  size_t rfind(const std::string& x, size_t pos = std::string::npos) const { return p_->rfind(x, pos); }
+  int compare(size_t pos, size_t n, const std::string& x) const { return p_->compare(pos, n, x); }
+  std::string substr(size_t pos, size_t n = std::string::npos) const { return p_->substr(pos, n); }
+
+  friend bool operator==(const InternedString& a, const InternedString& b) { return a.p_ == b.p_; }
+  friend bool operator!=(const InternedString& a, const InternedString& b) { return a.p_ != b.p_; }
+  friend bool operator==(const InternedString& a, const std::string& b) { return *a.p_ == b; }
+  friend bool operator!=(const InternedString& a, const std::string& b) { return *a.p_ != b; }
+  friend bool operator==(const InternedString& a, const char* b) { return *a.p_ == b; }
+  friend bool operator!=(const InternedString& a, const char* b) { return *a.p_ != b; }
+  friend std::string operator+(const InternedString& a, const std::string& b) { return *a.p_ + b; }
+  friend std::string operator+(const std::string& a, const InternedString& b) { return a + *b.p_; }
+  friend std::string operator+(const InternedString& a, const char* b) { return *a.p_ + b; }
+  friend std::string operator+(const char* a, const InternedString& b) { return a + *b.p_; }
+  friend std::ostream& operator<<(std::ostream& o, const InternedString& s) { return o << *s.p_; }
+
+ private:
+  // The pool's copy of s (thread-safe; the empty string without a lookup).
+  static const std::string* intern(const std::string& s);
+  static const std::string* empty_string();
+  const std::string* p_ = empty_string();
 };
 
 }  // namespace tensordiff

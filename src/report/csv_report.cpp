@@ -94,7 +94,7 @@ void write_csv(const StatsReport& rep, const TextSink& sink) {
   sink(std::string("order,name,dtype,shape,storage,error") + prefixed("") + "\n");
   for (const StatsEntry& t : rep.tensors) {
     std::string row = num(t.info.order) + "," + q(t.info.name) + "," + q(t.info.type_name) + "," + dims(t.info.shape) +
-                      "," + q(t.info.storage) + "," + q(!t.error.empty() ? t.error : t.info.unsupported);
+                      "," + q(t.info.storage) + "," + q(!t.error.empty() ? t.error : t.info.unsupported.str());
     side(row, t.stats);
     sink(row + "\n");
   }

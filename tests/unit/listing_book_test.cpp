@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fixtures/h5_writer.hpp"
+#include "io/hdf5/hdf5_listing.hpp"
 #include "io/listing_book.hpp"
 #include "io/source.hpp"
 #include "io/wire.hpp"
@@ -120,6 +121,75 @@ TEST(ListingBook, ADamagedBookIsRefused) {
   } catch (const wire::WireError& e) {
     EXPECT_NE(std::string(e.what()).find("version"), std::string::npos) << e.what();
   }
+}
+
+
+// The helper sends its listing in parts and the engine decodes it dataset by dataset (issue 26):
+// the parts are encode()'s bytes, whatever the part size, and the streamed decode gives what the
+// whole decode gives, in order; a dataset count the bytes cannot hold is refused before any
+// reservation.
+TEST(ListingParts, PartsAreTheWholeEncodingAndDecodeOneByOne) {
+  Hdf5Listing l;
+  for (int k = 0; k < 3; ++k) {
+    ListedDataset d;
+    d.info.name = "layer." + std::to_string(k) + ".weight";
+    d.info.shape = {4, uint64_t(k + 1)};
+    d.info.count = 4 * uint64_t(k + 1);
+    d.info.type_name = "float32";
+    d.info.storage = k == 1 ? "chunked+deflate+shuffle" : "contiguous";
+    d.info.order = k;
+    d.path = k == 1 ? ReadPath::kChunks : ReadPath::kPread;
+    d.file_offset = 4096 * uint64_t(k);
+    if (k == 1) {
+      d.chunk = {2, 2};
+      d.filters.push_back(FilterStep{1, {4}});
+      d.fill = {0, 0, 0, 0};
+      d.chunks.push_back(ChunkRecord{0, 8000, 12, 0});
+    }
+    if (k == 2) d.error = "its dataspace is corrupt";
+    l.datasets.push_back(d);
+  }
+  l.skipped_links.push_back(ListedLink{"ext", "external", "other.h5:/x"});
+  wire::Writer whole;
+  encode(whole, l);
+  for (size_t part : {size_t(1), size_t(100), size_t(1) << 20}) {
+    std::vector<uint8_t> joined;
+    size_t parts = 0;
+    encode_parts(l, part, [&](const std::vector<uint8_t>& p) {
+      joined.insert(joined.end(), p.begin(), p.end());
+      ++parts;
+    });
+    EXPECT_EQ(joined, whole.data()) << part;
+    EXPECT_GE(parts, part == 1 ? 4u : 1u);
+  }
+  wire::Reader r(whole.data().data(), whole.data().size());
+  std::vector<uint64_t> counts;
+  std::vector<std::string> names;
+  std::vector<ListedLink> links;
+  decode_listing(r, [&](uint64_t n) { counts.push_back(n); },
+                 [&](ListedDataset& d) {
+                   names.push_back(d.info.name);
+                   if (names.size() == 2) {
+                     EXPECT_EQ(d.chunks.size(), 1u);
+                     EXPECT_EQ(d.filters.size(), 1u);
+                   }
+                   if (names.size() == 3) {
+                     EXPECT_EQ(d.error, "its dataspace is corrupt");
+                   }
+                 },
+                 links);
+  EXPECT_EQ(counts, std::vector<uint64_t>{3});
+  EXPECT_EQ(names, (std::vector<std::string>{"layer.0.weight", "layer.1.weight", "layer.2.weight"}));
+  ASSERT_EQ(links.size(), 1u);
+  EXPECT_EQ(links[0].target, "other.h5:/x");
+  // 10^9 datasets claimed in a few hundred bytes: no listing (and nothing reserved for it).
+  wire::Writer lie;
+  lie.u64(1000000000);
+  lie.raw(whole.data().data() + 8, whole.data().size() - 8);
+  wire::Reader rl(lie.data().data(), lie.data().size());
+  bool counted = false;
+  EXPECT_THROW(decode_listing(rl, [&](uint64_t) { counted = true; }, [](ListedDataset&) {}, links), wire::WireError);
+  EXPECT_FALSE(counted);
 }
 
 }  // namespace
