@@ -136,6 +136,7 @@ class CompactVector {
   }
   CompactVector& operator=(CompactVector&&) noexcept = default;
   CompactVector& operator=(std::vector<T> v) { return assign(std::move(v)), *this; }
+  CompactVector& operator=(std::initializer_list<T> l) { return assign(std::vector<T>(l)), *this; }
 
   size_t size() const { return v_ ? v_->size() : 0; }
   bool empty() const { return size() == 0; }

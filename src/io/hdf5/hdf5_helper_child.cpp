@@ -526,7 +526,7 @@ class Lister {
     if (rank <= 0 || static_cast<size_t>(rank) != d.info.shape.size()) return;
     std::vector<hsize_t> cdims(rank);
     H5Pget_chunk(dcpl, rank, cdims.data());
-    d.chunk.assign(cdims.begin(), cdims.end());
+    d.chunk = std::vector<uint64_t>(cdims.begin(), cdims.end());
     const int nf = H5Pget_nfilters(dcpl);
     for (int i = 0; i < nf && i < 32; ++i) {
       unsigned flags = 0, cd[16];

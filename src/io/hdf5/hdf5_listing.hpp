@@ -30,20 +30,22 @@ struct ChunkRecord {
   uint32_t mask = 0;    // filters skipped when it was written
 };
 
+// 10^6 datasets are held at once in the helper: the parts most datasets leave empty (a chunked
+// layout's, a followed link's file, an error) take 8 bytes each (tensordiff/compact.hpp).
 struct ListedDataset {
   TensorInfo info;
   std::optional<int64_t> order_attr;
   ReadPath path = ReadPath::kHelper;
   uint64_t file_offset = 0;           // kPread
-  std::vector<uint64_t> chunk;        // kChunks: chunk dimensions
-  std::vector<FilterStep> filters;    // kChunks
+  CompactVector<uint64_t> chunk;      // kChunks: chunk dimensions
+  CompactVector<FilterStep> filters;  // kChunks
   bool unfiltered_edges = false;      // kChunks: H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS
-  std::vector<uint8_t> fill;          // kFill, kChunks: one element as stored
-  std::vector<ChunkRecord> chunks;    // kChunks: the allocated ones, by increasing `linear`
+  CompactVector<uint8_t> fill;        // kFill, kChunks: one element as stored
+  CompactVector<ChunkRecord> chunks;  // kChunks: the allocated ones, by increasing `linear`
   bool native_convert = false;        // kHelper: read with a native memory type (HDF5 converts)
-  std::string file;                   // kPread/kChunks: the file holding the bytes when it is
+  InternedString file;                // kPread/kChunks: the file holding the bytes when it is
                                       // not the listed one (a followed external link)
-  std::string error;                  // non-empty: reading this tensor fails with this message
+  InternedString error;               // non-empty: reading this tensor fails with this message
 };
 
 // A link that does not lead to a dataset of this file (external, soft, dangling), listed so
