@@ -8,6 +8,8 @@
 #include <optional>
 #include <cctype>
 #include <cmath>
+#include <deque>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -112,12 +114,12 @@ bool is_parameter(const std::string& name, size_t module_size) {
 // Positional inputs are "X.input.K", keywords "X.input.NAME", nested values "X.input.K.J":
 // of several input components the last whose module has outputs in the report wins (a
 // keyword named "input" or a submodule named "input" stays readable).
-std::string module_of_input(const std::string& name, const std::unordered_set<std::string>& output_prefixes) {
+std::string module_of_input(const std::string& name, const std::unordered_set<std::string_view>& output_prefixes) {
   const auto [base, call] = split_call(name);
   const auto at = input_components(base);
   if (at.empty()) return "";
   for (size_t pos : at)
-    if (output_prefixes.count(base.substr(0, pos))) return base.substr(0, pos) + call;
+    if (output_prefixes.count(std::string_view(base).substr(0, pos))) return base.substr(0, pos) + call;
   return base.substr(0, at.back()) + call;
 }
 
@@ -147,12 +149,15 @@ std::string backward_path(const std::string& module) {
 
 }  // namespace
 
-// Every module path with an output among these names (an output "X.0.1" gives X.0.1, X.0, X).
-void add_output_prefixes(const std::string& name, std::unordered_set<std::string>& out) {
+// Every module path with an output among these names (an output "X.0.1" gives X.0.1, X.0, X),
+// as views into `name` (they are its prefixes: a call suffix "#2" comes last): `name` must
+// outlive the set. 10^6 pairs' copies of their names held ~70 MB through the diagnosis.
+void add_output_prefixes(const std::string& name, std::unordered_set<std::string_view>& out) {
   const std::string base = split_call(name).first;
   if (!input_components(base).empty()) return;
+  const std::string_view view(name);
   for (size_t end = base.size(); end != std::string::npos && end > 0; end = base.rfind('.', end - 1))
-    out.insert(base.substr(0, end));
+    out.insert(view.substr(0, end));
 }
 
 // Pairs with the same data: both sides' dtypes, shapes and checksums (64-bit: a collision
@@ -270,7 +275,10 @@ struct JumpFinder::State {
   std::unordered_map<CopyKey, uint32_t, CopyKeyHash> copies;
   std::vector<FirstCopy> first_copies;
   const std::vector<PairReport>* whole = nullptr;
-  std::unordered_set<std::string> output_prefixes;
+  // Views into the names of the whole report's pairs, or (pairs as they come) of copies kept in
+  // streamed_names, whose elements never move.
+  std::unordered_set<std::string_view> output_prefixes;
+  std::deque<std::string> streamed_names;
   std::unordered_map<std::string, Seen> inputs;  // per module (with its call): its inputs' largest
   std::unordered_map<std::string, Seen> outputs;  // per module with inputs: its outputs' largest
   // msprobe's "P.backward.K" with inputs, per P: the latest (P.parameters_grad.* follow it).
@@ -322,7 +330,23 @@ bool JumpFinder::shared_by_peers(const std::string& key, const std::string& name
 void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   State& st = *s_;
   const JumpRules& rules = st.rules;
-  add_output_prefixes(r.name, st.output_prefixes);
+  {
+    const PairReport* base = st.whole ? st.whole->data() : nullptr;
+    const bool in_whole = base && &r >= base && &r < base + st.whole->size();
+    if (in_whole) {
+      add_output_prefixes(r.name, st.output_prefixes);
+    } else {
+      const size_t before = st.output_prefixes.size();
+      std::unordered_set<std::string_view> mine;
+      add_output_prefixes(r.name, mine);
+      for (std::string_view v : mine)
+        if (!st.output_prefixes.count(v)) {
+          // A prefix this pair adds: kept in a copy of its name that stays put.
+          if (st.output_prefixes.size() == before) st.streamed_names.push_back(r.name);
+          st.output_prefixes.insert(std::string_view(st.streamed_names.back()).substr(0, v.size()));
+        }
+    }
+  }
   r.gap_after.reset();
   r.copy_of.reset();
   // A recorded value (a scalar argument, a setting) that differs is a difference made there,
