@@ -30,6 +30,12 @@ class OptionalDouble {
   }
   OptionalDouble& operator=(std::nullopt_t) { return reset(), *this; }
   OptionalDouble& operator=(double v) { return set(v), *this; }
+  // `x = {}` resets, as it does a std::optional (without this, {} would be the double 0).
+  OptionalDouble& operator=(std::initializer_list<double> l) {
+    if (l.size() == 0) reset();
+    else set(*l.begin());
+    return *this;
+  }
   OptionalDouble& operator=(const std::optional<double>& v) {
     if (v) set(*v);
     else reset();
@@ -166,6 +172,12 @@ class CompactVector {
     if (n) grown().reserve(n);
   }
   void clear() { v_.reset(); }
+  // The elements, moved out (this left empty): a std::move into a std::vector would copy.
+  std::vector<T> take() {
+    std::vector<T> out = v_ ? std::move(*v_) : std::vector<T>();
+    v_.reset();
+    return out;
+  }
 
   // The elements as a std::vector (an empty one when there are none).
   const std::vector<T>& vec() const {
@@ -189,9 +201,11 @@ class CompactVector {
 };
 
 // A string that many records share (a dtype's description, a storage layout, the line of code a
-// tensor came from): 8 bytes, a pointer to one copy in a process-wide pool that is never freed
-// (its entries are the distinct values seen: dtype names, layouts, code locations), instead of
-// 32 bytes and a heap copy per record. Read as a const std::string; assigning interns.
+// tensor came from, an unsupported type's reason): 16 bytes, a shared pointer to one copy per
+// distinct value alive (a process-wide pool of weak references finds it), instead of 32 bytes
+// and a heap copy per record; the empty string holds nothing. A value is freed with the last
+// record holding it, so a file whose every tensor carries its own text costs what it did as
+// std::string, and nothing stays behind. Read as a const std::string; assigning interns.
 class InternedString {
  public:
   InternedString() = default;
@@ -199,36 +213,41 @@ class InternedString {
   InternedString(const char* s) : p_(intern(s)) {}
   InternedString& operator=(const std::string& s) { return p_ = intern(s), *this; }
   InternedString& operator=(const char* s) { return p_ = intern(s), *this; }
-  InternedString& operator+=(const std::string& s) { return p_ = intern(*p_ + s), *this; }
+  InternedString& operator+=(const std::string& s) { return p_ = intern(str() + s), *this; }
 
-  const std::string& str() const { return *p_; }
-  operator const std::string&() const { return *p_; }
-  const std::string* operator->() const { return p_; }
-  bool empty() const { return p_->empty(); }
-  size_t size() const { return p_->size(); }
-  const char* c_str() const { return p_->c_str(); }
-  size_t find(const std::string& x, size_t pos = 0) const { return p_->find(x, pos); }
-  size_t rfind(const std::string& x, size_t pos = std::string::npos) const { return p_->rfind(x, pos); }
-  int compare(size_t pos, size_t n, const std::string& x) const { return p_->compare(pos, n, x); }
-  std::string substr(size_t pos, size_t n = std::string::npos) const { return p_->substr(pos, n); }
+  const std::string& str() const { return p_ ? *p_ : empty_string(); }
+  operator const std::string&() const { return str(); }
+  const std::string* operator->() const { return &str(); }
+  bool empty() const { return !p_; }
+  size_t size() const { return str().size(); }
+  const char* c_str() const { return str().c_str(); }
+  size_t find(const std::string& x, size_t pos = 0) const { return str().find(x, pos); }
+  size_t rfind(const std::string& x, size_t pos = std::string::npos) const { return str().rfind(x, pos); }
+  int compare(size_t pos, size_t n, const std::string& x) const { return str().compare(pos, n, x); }
+  std::string substr(size_t pos, size_t n = std::string::npos) const { return str().substr(pos, n); }
 
+  // Equal values alive at once share one copy: equality is the pointers'.
   friend bool operator==(const InternedString& a, const InternedString& b) { return a.p_ == b.p_; }
   friend bool operator!=(const InternedString& a, const InternedString& b) { return a.p_ != b.p_; }
-  friend bool operator==(const InternedString& a, const std::string& b) { return *a.p_ == b; }
-  friend bool operator!=(const InternedString& a, const std::string& b) { return *a.p_ != b; }
-  friend bool operator==(const InternedString& a, const char* b) { return *a.p_ == b; }
-  friend bool operator!=(const InternedString& a, const char* b) { return *a.p_ != b; }
-  friend std::string operator+(const InternedString& a, const std::string& b) { return *a.p_ + b; }
-  friend std::string operator+(const std::string& a, const InternedString& b) { return a + *b.p_; }
-  friend std::string operator+(const InternedString& a, const char* b) { return *a.p_ + b; }
-  friend std::string operator+(const char* a, const InternedString& b) { return a + *b.p_; }
-  friend std::ostream& operator<<(std::ostream& o, const InternedString& s) { return o << *s.p_; }
+  friend bool operator==(const InternedString& a, const std::string& b) { return a.str() == b; }
+  friend bool operator!=(const InternedString& a, const std::string& b) { return a.str() != b; }
+  friend bool operator==(const InternedString& a, const char* b) { return a.str() == b; }
+  friend bool operator!=(const InternedString& a, const char* b) { return a.str() != b; }
+  friend std::string operator+(const InternedString& a, const std::string& b) { return a.str() + b; }
+  friend std::string operator+(const std::string& a, const InternedString& b) { return a + b.str(); }
+  friend std::string operator+(const InternedString& a, const char* b) { return a.str() + b; }
+  friend std::string operator+(const char* a, const InternedString& b) { return a + b.str(); }
+  friend std::ostream& operator<<(std::ostream& o, const InternedString& s) { return o << s.str(); }
+
+  // Distinct values alive in the pool (for tests).
+  static size_t pooled();
 
  private:
-  // The pool's copy of s (thread-safe; the empty string without a lookup).
-  static const std::string* intern(const std::string& s);
-  static const std::string* empty_string();
-  const std::string* p_ = empty_string();
+  // The pool's live copy of s, made if none is alive (thread-safe); null for "".
+  static std::shared_ptr<const std::string> intern(const std::string& s);
+  static std::shared_ptr<const std::string> pooled_copy(const std::string& s);
+  static const std::string& empty_string();
+  std::shared_ptr<const std::string> p_;
 };
 
 }  // namespace tensordiff

@@ -251,7 +251,7 @@ int main(int argc, char** argv) {
   // engine's malloc_trim calls. On 10^6 tiny tensors that held 1.1 GB more (3.47 GB peak, 2.34
   // with the threshold fixed) and cost 8-12 s; at 10^5 the fixed 32 MiB gives the dynamic
   // peak (bench/results/2026-12-05-many-tensors.md). Fixing it makes glibc stop adjusting both.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  if (!mallopt(M_MMAP_THRESHOLD, 32 << 20)) mallopt(M_MMAP_THRESHOLD, 16 << 20);  // 32-bit glibc: at most 16 MiB
 #endif
   std::signal(SIGINT, on_terminate);
   std::signal(SIGTERM, on_terminate);

@@ -43,6 +43,9 @@ TEST(Compact, OptionalDoubleKeepsEveryValueIncludingNanAndTheSentinelsBits) {
   EXPECT_EQ(*x, 2.0);
   x = std::optional<double>();
   EXPECT_FALSE(x.has_value());
+  x = 4.0;
+  x = {};  // resets, as a std::optional's does (not the double 0)
+  EXPECT_FALSE(x.has_value());
   EXPECT_EQ(sizeof(OptionalDouble), 8u);
 }
 
@@ -86,12 +89,43 @@ TEST(Compact, CompactVectorActsAsAVector) {
   EXPECT_EQ(v.size(), 3u);
   v.clear();
   EXPECT_EQ(v.size(), 0u);
+  v.push_back({3.0, 1, 0, 3});
+  const std::vector<ExtremeAt> taken = v.take();
+  EXPECT_EQ(taken.size(), 1u);
+  EXPECT_TRUE(v.empty());
   SparseHistogram h, g;
   EXPECT_EQ(h, g);
   h.bins.emplace_back(uint8_t(5), uint64_t(3));
   EXPECT_FALSE(h == g);
   EXPECT_EQ(h.total(), 3u);
   EXPECT_EQ(sizeof(CompactVector<ExtremeAt>), 8u);
+}
+
+// Records made at once share one copy of a value; a value goes with the last record holding it
+// (a hostile file whose every tensor has its own text leaves nothing behind in the pool but the
+// eight most recent values the thread keeps at hand).
+TEST(Compact, InternedStringsShareAndAreFreedWithTheirLastRecord) {
+  const size_t before = InternedString::pooled();
+  {
+    std::vector<TensorInfo> infos(3);
+    for (auto& t : infos) t.storage = "chunked+deflate+shuffle";
+    EXPECT_EQ(infos[0].storage, infos[2].storage);
+    EXPECT_EQ(&infos[0].storage.str(), &infos[2].storage.str());
+    EXPECT_EQ(infos[1].storage, "chunked+deflate+shuffle");
+    EXPECT_EQ("layout " + infos[1].storage, "layout chunked+deflate+shuffle");
+    std::vector<InternedString> unique;
+    for (int i = 0; i < 5000; ++i) unique.emplace_back("hostile text " + std::to_string(i));
+    EXPECT_GE(InternedString::pooled(), before + 5001);
+    EXPECT_NE(unique[0], unique[1]);
+    infos[0].storage += " (family driver)";
+    EXPECT_EQ(infos[0].storage.str(), "chunked+deflate+shuffle (family driver)");
+  }
+  // Gone, but for the few recent values each thread keeps at hand (eight).
+  EXPECT_LE(InternedString::pooled(), before + 8);
+  InternedString empty;
+  EXPECT_TRUE(empty.empty());
+  EXPECT_EQ(empty.str(), "");
+  EXPECT_EQ(empty, InternedString(""));
 }
 
 }  // namespace

@@ -173,9 +173,14 @@ class Hdf5Source final : public Source {
 
   void take_from(ListingBook& book, const std::function<void(uint64_t)>& count,
                  const std::function<void(ListedDataset&)>& each, std::vector<ListedLink>& links) {
-    std::lock_guard<std::mutex> lock(book.m);
-    const auto it = book.files.find(path_);
-    const ListingBook::File& f = it->second;
+    // The entry is found under the lock and read without it (a book being read is never
+    // changed, and a map's entries stay put): A, B and a folder's files decode side by side.
+    const ListingBook::File* entry = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(book.m);
+      entry = &book.files.at(path_);
+    }
+    const ListingBook::File& f = *entry;
     const int64_t mtime = mtime_ns(main_.fd);
     if (f.size != main_.size || f.mtime_ns != mtime)
       throw Error(ErrorCode::kIo, path_ + ": not the file the MPI group listed (" + std::to_string(main_.size) +
@@ -219,19 +224,19 @@ class Hdf5Source final : public Source {
     if (!d.error.empty() || d.path == ReadPath::kFill) {
       e.rare = std::make_unique<Entry::Rare>();
       e.rare->error = std::move(d.error);
-      if (e.rare->error.empty()) e.rare->fill = std::move(d.fill);
+      if (e.rare->error.empty()) e.rare->fill = d.fill.take();
     }
     if (e.error().empty() && d.path == ReadPath::kChunks) {
       e.chunked = std::make_unique<Chunked>();
       Chunked& c = *e.chunked;
-      c.chunks = std::move(d.chunks);
+      c.chunks = d.chunks.take();
       c.unfiltered_edges = d.unfiltered_edges;
       c.layout.id = new_layout_id();
       c.layout.shape = d.info.shape;
-      c.layout.chunk = std::move(d.chunk);
+      c.layout.chunk = d.chunk.take();
       c.layout.elem_size = dtype_size(d.info.dtype);
-      c.layout.filters = std::move(d.filters);
-      c.layout.fill = std::move(d.fill);
+      c.layout.filters = d.filters.take();
+      c.layout.fill = d.fill.take();
     }
     infos_->push_back(std::move(d.info));
     entries_.push_back(std::move(e));
