@@ -16,11 +16,11 @@ struct TensorInfo {
   uint64_t count = 0;            // number of elements (1 for a scalar, 0 for a zero-size dataset)
   DType dtype = DType::kF32;     // meaningful only when unsupported is empty
   bool big_endian = false;       // stored byte order
-  InternedString type_name;         // dtype_name(dtype), or a description of an unsupported type
-  InternedString storage;           // "contiguous", "compact", "chunked", "chunked+deflate+shuffle"
-  InternedString unsupported;       // non-empty: why this tensor cannot be compared
+  InternedString type_name;      // dtype_name(dtype), or a description of an unsupported type
+  InternedString storage;        // "contiguous", "compact", "chunked", "chunked+deflate+shuffle"
+  InternedString unsupported;    // non-empty: why this tensor cannot be compared
   uint64_t order = 0;            // rank in the dump's execution order (0 = first)
-  InternedString source;            // the `source` attribute (file:line that produced it), if any
+  InternedString source;         // the `source` attribute (file:line that produced it), if any
   // A recorded non-tensor value (a scalar argument, a module setting): its type and value as
   // text, "float 0.001", "str \"tanh\"", "torch.Size [2, 3]"; such a record has no data
   // (count 0) and is compared as a value (docs/design.md §4 Values).

@@ -170,7 +170,6 @@ class Hdf5Source final : public Source {
   // The other ranks: rank 0's listing of this file (in_book), when this rank sees the same
   // file (size and modification time); every address in it is still checked against this
   // rank's file (add(), validate_listed) as a helper's would be.
-
   void take_from(ListingBook& book, const std::function<void(uint64_t)>& count,
                  const std::function<void(ListedDataset&)>& each, std::vector<ListedLink>& links) {
     // The entry is found under the lock and read without it (a book being read is never
