@@ -214,6 +214,7 @@ class InternedString {
   InternedString& operator=(const std::string& s) { return p_ = intern(s), *this; }
   InternedString& operator=(const char* s) { return p_ = intern(s), *this; }
   InternedString& operator+=(const std::string& s) { return p_ = intern(str() + s), *this; }
+  void clear() { p_.reset(); }
 
   const std::string& str() const { return p_ ? *p_ : empty_string(); }
   operator const std::string&() const { return str(); }

@@ -40,7 +40,7 @@ ListedDataset dataset(const std::string& name, std::vector<uint64_t> shape, DTyp
   d.info.type_name = "float32";
   d.info.storage = "chunked";
   d.path = path;
-  d.fill.assign(dtype_size(dt), 0);
+  d.fill = std::vector<uint8_t>(dtype_size(dt), 0);
   return d;
 }
 

@@ -126,6 +126,9 @@ TEST(Compact, InternedStringsShareAndAreFreedWithTheirLastRecord) {
   EXPECT_TRUE(empty.empty());
   EXPECT_EQ(empty.str(), "");
   EXPECT_EQ(empty, InternedString(""));
+  InternedString named("x.py:3");
+  named.clear();
+  EXPECT_EQ(named, empty);
 }
 
 }  // namespace
