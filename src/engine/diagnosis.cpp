@@ -330,22 +330,16 @@ bool JumpFinder::shared_by_peers(const std::string& key, const std::string& name
 void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   State& st = *s_;
   const JumpRules& rules = st.rules;
-  {
-    const PairReport* base = st.whole ? st.whole->data() : nullptr;
-    const bool in_whole = base && &r >= base && &r < base + st.whole->size();
-    if (in_whole) {
-      add_output_prefixes(r.name, st.output_prefixes);
-    } else {
-      const size_t before = st.output_prefixes.size();
-      std::unordered_set<std::string_view> mine;
-      add_output_prefixes(r.name, mine);
-      for (std::string_view v : mine)
-        if (!st.output_prefixes.count(v)) {
-          // A prefix this pair adds: kept in a copy of its name that stays put.
-          if (st.output_prefixes.size() == before) st.streamed_names.push_back(r.name);
-          st.output_prefixes.insert(std::string_view(st.streamed_names.back()).substr(0, v.size()));
-        }
-    }
+  const PairReport* whole = st.whole ? st.whole->data() : nullptr;
+  const bool in_whole = whole && &r >= whole && &r < whole + st.whole->size();
+  if (in_whole) {
+    add_output_prefixes(r.name, st.output_prefixes);
+  } else {
+    // A pair that comes alone: its prefixes view a copy of its name, kept where one was added.
+    st.streamed_names.push_back(r.name);
+    const size_t before = st.output_prefixes.size();
+    add_output_prefixes(st.streamed_names.back(), st.output_prefixes);
+    if (st.output_prefixes.size() == before) st.streamed_names.pop_back();
   }
   r.gap_after.reset();
   r.copy_of.reset();
@@ -376,9 +370,7 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   if (r.a->checksum_known && r.b->checksum_known && r.info_a && r.info_b &&
       !(r.a->checksum == r.b->checksum && r.info_a->dtype == r.info_b->dtype)) {
     constexpr uint32_t kStreamed = 0x80000000u;
-    const PairReport* base = st.whole ? st.whole->data() : nullptr;
-    const bool in_whole = base && &r >= base && &r < base + st.whole->size();
-    const uint32_t mine = in_whole ? static_cast<uint32_t>(&r - base)
+    const uint32_t mine = in_whole ? static_cast<uint32_t>(&r - whole)
                                    : kStreamed | static_cast<uint32_t>(st.first_copies.size());
     const auto [it, first] = st.copies.try_emplace(copy_key(r), mine);
     if (first) {
