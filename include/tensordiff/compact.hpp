@@ -4,6 +4,7 @@
 // = nullopt, reset; a vector's size, [], iteration, push_back, resize), so code reads them as
 // it reads the standard ones.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
@@ -201,22 +202,36 @@ class CompactVector {
 };
 
 // A string that many records share (a dtype's description, a storage layout, the line of code a
-// tensor came from, an unsupported type's reason): 16 bytes, a shared pointer to one copy per
-// distinct value alive (a process-wide pool of weak references finds it), instead of 32 bytes
-// and a heap copy per record; the empty string holds nothing. A value is freed with the last
-// record holding it, so a file whose every tensor carries its own text costs what it did as
-// std::string, and nothing stays behind. Read as a const std::string; assigning interns.
+// tensor came from, an unsupported type's reason): 8 bytes, a pointer to one reference-counted
+// copy per distinct value alive (a process-wide pool finds it), instead of 32 bytes and a heap
+// copy per record; the empty string holds nothing. A value is freed with the last record
+// holding it (and leaves the pool then), so a file whose every tensor carries its own text
+// costs what it did as std::string, and nothing stays behind. Read as a const std::string;
+// assigning interns.
 class InternedString {
  public:
   InternedString() = default;
   InternedString(const std::string& s) : p_(intern(s)) {}
   InternedString(const char* s) : p_(intern(s)) {}
-  InternedString& operator=(const std::string& s) { return p_ = intern(s), *this; }
-  InternedString& operator=(const char* s) { return p_ = intern(s), *this; }
-  InternedString& operator+=(const std::string& s) { return p_ = intern(str() + s), *this; }
-  void clear() { p_.reset(); }
+  InternedString(const InternedString& o) : p_(o.p_) { hold(p_); }
+  InternedString(InternedString&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  ~InternedString() { release(p_); }
+  InternedString& operator=(const InternedString& o) {
+    hold(o.p_);
+    release(p_);
+    p_ = o.p_;
+    return *this;
+  }
+  InternedString& operator=(InternedString&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  InternedString& operator=(const std::string& s) { return *this = InternedString(s); }
+  InternedString& operator=(const char* s) { return *this = InternedString(s); }
+  InternedString& operator+=(const std::string& s) { return *this = InternedString(str() + s); }
+  void clear() { release(p_), p_ = nullptr; }
 
-  const std::string& str() const { return p_ ? *p_ : empty_string(); }
+  const std::string& str() const { return p_ ? p_->s : empty_string(); }
   operator const std::string&() const { return str(); }
   const std::string* operator->() const { return &str(); }
   bool empty() const { return !p_; }
@@ -244,11 +259,20 @@ class InternedString {
   static size_t pooled();
 
  private:
-  // The pool's live copy of s, made if none is alive (thread-safe); null for "".
-  static std::shared_ptr<const std::string> intern(const std::string& s);
-  static std::shared_ptr<const std::string> pooled_copy(const std::string& s);
+  struct Block {
+    std::atomic<uint32_t> refs{1};
+    const std::string s;
+    explicit Block(const std::string& v) : s(v) {}
+  };
+  // The pool's live copy of s, made if none is alive, with one more reference (thread-safe);
+  // null for "".
+  static Block* intern(const std::string& s);
+  static Block* pooled_copy(const std::string& s);
+  static void hold(Block* b);
+  // Drops a reference; the last one takes the value out of the pool and frees it.
+  static void release(Block* b);
   static const std::string& empty_string();
-  std::shared_ptr<const std::string> p_;
+  Block* p_ = nullptr;
 };
 
 }  // namespace tensordiff

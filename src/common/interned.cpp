@@ -1,9 +1,8 @@
-// InternedString's pool (tensordiff/compact.hpp): weak references to the live copy of each
-// distinct value, so that records made at once share one copy and a value goes with its last
-// record. Expired entries are dropped whenever the pool has doubled since the last sweep.
-#include <algorithm>
-#include <iterator>
+// InternedString's pool (tensordiff/compact.hpp): the live copy of each distinct value, keyed by
+// a view of the copy itself, so that records made at once share one copy and a value leaves the
+// pool with its last record.
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 
 #include "tensordiff/compact.hpp"
@@ -14,8 +13,7 @@ namespace {
 
 struct Pool {
   std::mutex m;
-  std::unordered_map<std::string, std::weak_ptr<const std::string>> live;
-  size_t swept_at = 1024;  // sweep when the pool holds this many entries
+  std::unordered_map<std::string_view, void*> live;  // a view of each block's own string
 };
 
 // Leaked on purpose: records in static objects may outlive any pool destroyed at exit.
@@ -31,43 +29,67 @@ const std::string& InternedString::empty_string() {
   return *empty;
 }
 
-std::shared_ptr<const std::string> InternedString::intern(const std::string& s) {
+void InternedString::hold(Block* b) {
+  if (b) b->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+void InternedString::release(Block* b) {
+  if (!b || b->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // The last reference: a lookup that finds this block now sees no references and replaces it
+  // rather than reviving it (pooled_copy), so nothing can hold it once the count reached 0.
+  Pool& p = pool();
+  {
+    std::lock_guard<std::mutex> lock(p.m);
+    auto it = p.live.find(b->s);
+    if (it != p.live.end() && it->second == b) p.live.erase(it);
+  }
+  delete b;
+}
+
+InternedString::Block* InternedString::intern(const std::string& s) {
   if (s.empty()) return nullptr;
   // The values a listing repeats (its dtypes and layouts) come back dataset after dataset: a
   // few recent ones per thread are found without the pool's lock (a decode of 10^6 datasets
   // took 1.2 us each with the lock every time, 0.4 without interning). What the cache holds
   // stays alive until pushed out: eight values per thread.
   constexpr size_t kRecent = 8;
-  thread_local std::shared_ptr<const std::string> recent[kRecent];
+  thread_local InternedString recent[kRecent];
   thread_local size_t next = 0;
-  for (const auto& r : recent)
-    if (r && *r == s) return r;
-  auto found = pooled_copy(s);
-  recent[next] = found;
+  for (const InternedString& r : recent)
+    if (r.p_ && r.p_->s == s) {
+      hold(r.p_);
+      return r.p_;
+    }
+  Block* found = pooled_copy(s);
+  hold(found);
+  release(recent[next].p_);
+  recent[next].p_ = found;  // the cache's own reference
   next = (next + 1) % kRecent;
   return found;
 }
 
-std::shared_ptr<const std::string> InternedString::pooled_copy(const std::string& s) {
+InternedString::Block* InternedString::pooled_copy(const std::string& s) {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.m);
-  auto& slot = p.live[s];
-  if (auto alive = slot.lock()) return alive;
-  auto made = std::make_shared<const std::string>(s);
-  slot = made;
-  if (p.live.size() >= p.swept_at) {
-    for (auto it = p.live.begin(); it != p.live.end();) it = it->second.expired() ? p.live.erase(it) : std::next(it);
-    p.swept_at = std::max<size_t>(1024, 2 * p.live.size());
+  auto it = p.live.find(s);
+  if (it != p.live.end()) {
+    Block* b = static_cast<Block*>(it->second);
+    // Revived only while referenced: a count of 0 is a block its last holder is freeing.
+    uint32_t n = b->refs.load(std::memory_order_relaxed);
+    while (n != 0 && !b->refs.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) {
+    }
+    if (n != 0) return b;
+    p.live.erase(it);  // its holder's release finds the new block under this key and leaves it
   }
+  Block* made = new Block(s);
+  p.live.emplace(made->s, made);
   return made;
 }
 
 size_t InternedString::pooled() {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.m);
-  size_t n = 0;
-  for (const auto& [value, w] : p.live) n += !w.expired();
-  return n;
+  return p.live.size();
 }
 
 }  // namespace tensordiff

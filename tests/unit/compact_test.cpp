@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 #include "tensordiff/compact.hpp"
 #include "tensordiff/report.hpp"
@@ -129,6 +130,31 @@ TEST(Compact, InternedStringsShareAndAreFreedWithTheirLastRecord) {
   InternedString named("x.py:3");
   named.clear();
   EXPECT_EQ(named, empty);
+  EXPECT_EQ(sizeof(InternedString), 8u);
+}
+
+// Threads that make and drop the same values at once (the two sides' listings decode side by
+// side): every record reads its own value, and a value dropped by its last holder while another
+// thread looks it up is made again rather than revived.
+TEST(Compact, InternedStringsAreSharedAcrossThreads) {
+  const size_t before = InternedString::pooled();
+  auto work = [](int seed) {
+    for (int round = 0; round < 200; ++round) {
+      std::vector<InternedString> held;
+      for (int i = 0; i < 50; ++i) held.emplace_back("value " + std::to_string((i * 7 + seed + round) % 40));
+      for (int i = 0; i < 50; ++i) {
+        ASSERT_EQ(held[i].str(), "value " + std::to_string((i * 7 + seed + round) % 40));
+        InternedString copy = held[i];
+        InternedString moved = std::move(copy);
+        ASSERT_EQ(moved, held[i]);
+      }
+    }
+  };
+  std::thread t1(work, 1), t2(work, 2), t3(work, 3);
+  t1.join();
+  t2.join();
+  t3.join();
+  EXPECT_LE(InternedString::pooled(), before + 8 * 3 + 8);
 }
 
 }  // namespace
