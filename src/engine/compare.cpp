@@ -148,7 +148,7 @@ void init_pair_report(PairReport& r, MatchedPair& m, const std::vector<TensorInf
   r.name = std::move(m.name);
   r.name_b = std::move(m.name_b);
   r.status = m.status;
-  r.reason = std::move(m.reason);
+  r.reason = m.reason.str();
   r.by_order = m.by_order;
   if (m.a) r.info_a = entry_of(own_a, ta, *m.a);
   if (m.b) r.info_b = entry_of(own_b, tb, *m.b);
@@ -276,10 +276,12 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
         break;
       }
 
-  std::vector<Job> jobs;
+  // The pairs to read, by their two sides' indices: jobs are made once the matched pairs are
+  // gone (both at once were 250 bytes a pair of the planning's peak at 10^6 pairs, issue 26).
   std::vector<size_t> job_pair, done_early;
-  jobs.reserve(read_limit);
+  std::vector<std::pair<size_t, size_t>> job_sides;
   job_pair.reserve(read_limit);
+  job_sides.reserve(read_limit);
   for (size_t i = 0; i < pairs.size(); ++i) {
     MatchedPair& m = pairs[i];
     PairReport& r = rep.tensors[i];
@@ -302,24 +304,32 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
       }
       continue;
     }
-    Job job;
-    job.a = src_a;
-    job.ia = *m.a;
-    job.b = src_b;
-    job.ib = *m.b;
-    job.count = ta[*m.a].count;
-    job.params = pair_params(ta[*m.a], tb[*m.b], r.tolerance, o);
-    auto uniform_a = src_a->uniform_value(*m.a);
-    auto uniform_b = uniform_a ? src_b->uniform_value(*m.b) : std::nullopt;
-    job.set_rare(std::move(uniform_a), std::move(uniform_b), known_read_error(*src_a, *m.a, src_b, *m.b));
-    jobs.push_back(job);
     job_pair.push_back(i);
+    job_sides.emplace_back(*m.a, *m.b);
   }
 
   // The matched pairs are done with (their names moved into the report): gone before the reads.
   const size_t npairs = pairs.size();
   const PairMarks marks = marks_of(pairs);
   match.pairs = {};
+  match.all_pairs = {};  // the run's precision is chosen
+  std::vector<Job> jobs;
+  jobs.reserve(job_pair.size());
+  for (size_t j = 0; j < job_pair.size(); ++j) {
+    const auto [ia, ib] = job_sides[j];
+    Job job;
+    job.a = src_a;
+    job.ia = ia;
+    job.b = src_b;
+    job.ib = ib;
+    job.count = ta[ia].count;
+    job.params = pair_params(ta[ia], tb[ib], rep.tensors[job_pair[j]].tolerance, o);
+    auto uniform_a = src_a->uniform_value(ia);
+    auto uniform_b = uniform_a ? src_b->uniform_value(ib) : std::nullopt;
+    job.set_rare(std::move(uniform_a), std::move(uniform_b), known_read_error(*src_a, ia, src_b, ib));
+    jobs.push_back(job);
+  }
+  job_sides = {};
   phase("matched and planned " + std::to_string(npairs) + " pairs (" + std::to_string(jobs.size()) + " to read)",
         npairs);
   release_free_memory();  // the matching's freed pairs and the planning's transients, before the reads
@@ -350,11 +360,27 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   s.precision = precision_name(precision);
   s.precision_reason = choice.reason;
   s.unit_roundoff = unit_roundoff(precision);
-  diagnose(rep, s.unit_roundoff);
-  phase("verdicts and diagnosis", npairs);
-  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  s.gb_per_s = s.seconds > 0 ? s.bytes / 1e9 / s.seconds : 0;
+  phase("verdicts", npairs);
   return rep;
+}
+
+// The diagnosis and the run's time: called once the inputs are closed, so that their read
+// plans (and an HDF5 input's helper process) are gone before the diagnosis allocates its
+// per-pair state (10^6 pairs: 64 bytes a pair of the run's peak, issue 26).
+void finish_report(Report& rep, std::chrono::steady_clock::time_point t0, const CompareOptions& o) {
+  const auto t = std::chrono::steady_clock::now();
+  Summary& s = rep.summary;
+  diagnose(rep, s.unit_roundoff);
+  const auto now = std::chrono::steady_clock::now();
+  if (o.engine.log) {
+    const double took = std::chrono::duration<double>(now - t).count();
+    const size_t n = rep.tensors.size();
+    char line[160];
+    std::snprintf(line, sizeof line, "diagnosis: %.3f s (%.2f us per pair)", took, n ? took / n * 1e6 : 0.0);
+    o.engine.log(line + resident_memory());
+  }
+  s.seconds = std::chrono::duration<double>(now - t0).count();
+  s.gb_per_s = s.seconds > 0 ? s.bytes / 1e9 / s.seconds : 0;
 }
 
 StatsReport stats_source(Source& source, ComputeBackend& backend, const std::string& note,
@@ -567,6 +593,8 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
     o.engine.log(line + resident_memory());
   }
   Report rep = compare_sources(*sources[0], *sources[1], *backend, note, t0, o);
+  sources.clear();  // the report shares the listings it needs
+  finish_report(rep, t0, o);
   if (folder_a) per_file(rep);
   return rep;
 }
@@ -578,7 +606,11 @@ Report compare_arrays(const std::vector<ArrayView>& a, const std::vector<ArrayVi
   auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
   auto src_a = memory_source(a, "arrays a");
   auto src_b = memory_source(b, "arrays b");
-  return compare_sources(*src_a, *src_b, *backend, note, t0, o);
+  Report rep = compare_sources(*src_a, *src_b, *backend, note, t0, o);
+  src_a.reset();
+  src_b.reset();
+  finish_report(rep, t0, o);
+  return rep;
 }
 
 namespace {

@@ -12,11 +12,27 @@
 
 namespace tensordiff {
 
+// An index into a source's tensor list, or none: std::optional<size_t>'s interface in 8 bytes
+// (a run holds one pair per tensor while it plans, issue 26).
+class SideIndex {
+ public:
+  SideIndex() = default;
+  SideIndex(size_t i) : i_(i) {}
+  SideIndex& operator=(size_t i) { return i_ = i, *this; }
+  explicit operator bool() const { return i_ != kNone; }
+  bool has_value() const { return i_ != kNone; }
+  size_t operator*() const { return i_; }
+
+ private:
+  static constexpr size_t kNone = ~size_t(0);
+  size_t i_ = kNone;
+};
+
 struct MatchedPair {
-  std::optional<size_t> a, b;  // indices into the sources' tensor lists
+  SideIndex a, b;  // indices into the sources' tensor lists
   std::string name, name_b;
+  InternedString reason;  // "not in b", an incompatibility: the same few texts again and again
   Status status = Status::kMatch;  // kOnlyInA/B, kIncompatible; kMatch: to be compared
-  std::string reason;
   bool unsupported = false;  // incompatible because a dtype cannot be decoded (input error)
   bool by_order = false;     // paired by --align order (names differ)
 };
