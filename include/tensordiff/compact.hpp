@@ -201,34 +201,31 @@ class CompactVector {
   std::unique_ptr<std::vector<T>> v_;
 };
 
-// A string that many records share (a dtype's description, a storage layout, the line of code a
-// tensor came from, an unsupported type's reason): 8 bytes, a pointer to one reference-counted
-// copy per distinct value alive (a process-wide pool finds it), instead of 32 bytes and a heap
-// copy per record; the empty string holds nothing. A value is freed with the last record
-// holding it (and leaves the pool then), so a file whose every tensor carries its own text
-// costs what it did as std::string, and nothing stays behind. Read as a const std::string;
-// assigning interns.
-class InternedString {
+// An immutable string whose copies share one heap copy: 8 bytes a record and one copy however
+// many records hold it (a tensor's name is held by its listing entry, by the pair that reports
+// it and by that pair's row: 10^6 pairs held four copies of each name, 250 MB, issue 26); the
+// empty string holds nothing. Read as a const std::string; assigning makes a new copy.
+class SharedString {
  public:
-  InternedString() = default;
-  InternedString(const std::string& s) : p_(intern(s)) {}
-  InternedString(const char* s) : p_(intern(s)) {}
-  InternedString(const InternedString& o) : p_(o.p_) { hold(p_); }
-  InternedString(InternedString&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-  ~InternedString() { release(p_); }
-  InternedString& operator=(const InternedString& o) {
+  SharedString() = default;
+  SharedString(const std::string& s) : p_(make(s)) {}
+  SharedString(const char* s) : p_(make(s)) {}
+  SharedString(const SharedString& o) : p_(o.p_) { hold(p_); }
+  SharedString(SharedString&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  ~SharedString() { release(p_); }
+  SharedString& operator=(const SharedString& o) {
     hold(o.p_);
     release(p_);
     p_ = o.p_;
     return *this;
   }
-  InternedString& operator=(InternedString&& o) noexcept {
+  SharedString& operator=(SharedString&& o) noexcept {
     std::swap(p_, o.p_);
     return *this;
   }
-  InternedString& operator=(const std::string& s) { return *this = InternedString(s); }
-  InternedString& operator=(const char* s) { return *this = InternedString(s); }
-  InternedString& operator+=(const std::string& s) { return *this = InternedString(str() + s); }
+  SharedString& operator=(const std::string& s) { return *this = SharedString(s); }
+  SharedString& operator=(const char* s) { return *this = SharedString(s); }
+  SharedString& operator+=(const std::string& s) { return *this = SharedString(str() + s); }
   void clear() { release(p_), p_ = nullptr; }
 
   const std::string& str() const { return p_ ? p_->s : empty_string(); }
@@ -236,43 +233,99 @@ class InternedString {
   const std::string* operator->() const { return &str(); }
   bool empty() const { return !p_; }
   size_t size() const { return str().size(); }
+  size_t length() const { return str().size(); }
   const char* c_str() const { return str().c_str(); }
-  size_t find(const std::string& x, size_t pos = 0) const { return str().find(x, pos); }
-  size_t rfind(const std::string& x, size_t pos = std::string::npos) const { return str().rfind(x, pos); }
-  int compare(size_t pos, size_t n, const std::string& x) const { return str().compare(pos, n, x); }
+  const char* data() const { return str().data(); }
+  char operator[](size_t i) const { return str()[i]; }
+  char back() const { return str().back(); }
+  char front() const { return str().front(); }
+  std::string::const_iterator begin() const { return str().begin(); }
+  std::string::const_iterator end() const { return str().end(); }
+  template <class... A>
+  size_t find(A&&... a) const { return str().find(std::forward<A>(a)...); }
+  template <class... A>
+  size_t rfind(A&&... a) const { return str().rfind(std::forward<A>(a)...); }
+  template <class... A>
+  size_t find_first_of(A&&... a) const { return str().find_first_of(std::forward<A>(a)...); }
+  template <class... A>
+  size_t find_last_of(A&&... a) const { return str().find_last_of(std::forward<A>(a)...); }
+  template <class... A>
+  int compare(A&&... a) const { return str().compare(std::forward<A>(a)...); }
   std::string substr(size_t pos, size_t n = std::string::npos) const { return str().substr(pos, n); }
+
+  friend bool operator==(const SharedString& a, const SharedString& b) { return a.p_ == b.p_ || a.str() == b.str(); }
+  friend bool operator!=(const SharedString& a, const SharedString& b) { return !(a == b); }
+  friend bool operator<(const SharedString& a, const SharedString& b) { return a.str() < b.str(); }
+  friend bool operator==(const SharedString& a, const std::string& b) { return a.str() == b; }
+  friend bool operator!=(const SharedString& a, const std::string& b) { return a.str() != b; }
+  friend bool operator==(const std::string& a, const SharedString& b) { return a == b.str(); }
+  friend bool operator!=(const std::string& a, const SharedString& b) { return a != b.str(); }
+  friend bool operator==(const SharedString& a, const char* b) { return a.str() == b; }
+  friend bool operator!=(const SharedString& a, const char* b) { return a.str() != b; }
+  friend std::string operator+(const SharedString& a, const std::string& b) { return a.str() + b; }
+  friend std::string operator+(const std::string& a, const SharedString& b) { return a + b.str(); }
+  friend std::string operator+(const SharedString& a, const char* b) { return a.str() + b; }
+  friend std::string operator+(const char* a, const SharedString& b) { return a + b.str(); }
+  friend std::string operator+(const SharedString& a, char b) { return a.str() + b; }
+  friend std::string operator+(char a, const SharedString& b) { return a + b.str(); }
+  friend std::ostream& operator<<(std::ostream& o, const SharedString& s) { return o << s.str(); }
+
+ protected:
+  struct Block {
+    std::atomic<uint32_t> refs{1};
+    bool pooled = false;  // InternedString's: in the pool until its last reference goes
+    const std::string s;
+    explicit Block(const std::string& v, bool in_pool = false) : pooled(in_pool), s(v) {}
+  };
+  static Block* make(const std::string& s) { return s.empty() ? nullptr : new Block(s); }
+  static void hold(Block* b) {
+    if (b) b->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Drops a reference; the last one frees the copy (and takes a pooled one out of the pool).
+  static void release(Block* b) {
+    if (b && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) free_block(b);
+  }
+  static void free_block(Block* b);
+  static const std::string& empty_string();
+  explicit SharedString(Block* b) : p_(b) {}
+  Block* p_ = nullptr;
+};
+
+// A string that many records share (a dtype's description, a storage layout, the line of code a
+// tensor came from, an unsupported type's reason): a SharedString whose value has one copy
+// alive however it was made (a process-wide pool finds it), instead of a copy per record. A
+// value is freed with the last record holding it (and leaves the pool then), so a file whose
+// every tensor carries its own text costs what it did as std::string, and nothing stays
+// behind. Assigning interns.
+class InternedString : public SharedString {
+ public:
+  InternedString() = default;
+  InternedString(const std::string& s) : SharedString(intern(s)) {}
+  InternedString(const char* s) : SharedString(intern(s)) {}
+  InternedString& operator=(const std::string& s) { return *this = InternedString(s); }
+  InternedString& operator=(const char* s) { return *this = InternedString(s); }
+  InternedString& operator+=(const std::string& s) { return *this = InternedString(str() + s); }
 
   // Equal values alive at once share one copy: equality is the pointers'.
   friend bool operator==(const InternedString& a, const InternedString& b) { return a.p_ == b.p_; }
   friend bool operator!=(const InternedString& a, const InternedString& b) { return a.p_ != b.p_; }
-  friend bool operator==(const InternedString& a, const std::string& b) { return a.str() == b; }
-  friend bool operator!=(const InternedString& a, const std::string& b) { return a.str() != b; }
-  friend bool operator==(const InternedString& a, const char* b) { return a.str() == b; }
-  friend bool operator!=(const InternedString& a, const char* b) { return a.str() != b; }
-  friend std::string operator+(const InternedString& a, const std::string& b) { return a.str() + b; }
-  friend std::string operator+(const std::string& a, const InternedString& b) { return a + b.str(); }
-  friend std::string operator+(const InternedString& a, const char* b) { return a.str() + b; }
-  friend std::string operator+(const char* a, const InternedString& b) { return a + b.str(); }
-  friend std::ostream& operator<<(std::ostream& o, const InternedString& s) { return o << s.str(); }
 
   // Distinct values alive in the pool (for tests).
   static size_t pooled();
 
  private:
-  struct Block {
-    std::atomic<uint32_t> refs{1};
-    const std::string s;
-    explicit Block(const std::string& v) : s(v) {}
-  };
   // The pool's live copy of s, made if none is alive, with one more reference (thread-safe);
   // null for "".
   static Block* intern(const std::string& s);
   static Block* pooled_copy(const std::string& s);
-  static void hold(Block* b);
-  // Drops a reference; the last one takes the value out of the pool and frees it.
-  static void release(Block* b);
-  static const std::string& empty_string();
-  Block* p_ = nullptr;
+  friend class SharedString;
+  static void leave_pool(Block* b);
+  explicit InternedString(Block* b) : SharedString(b) {}
 };
+
+inline void SharedString::free_block(Block* b) {
+  if (b->pooled) InternedString::leave_pool(b);
+  delete b;
+}
 
 }  // namespace tensordiff

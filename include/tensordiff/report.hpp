@@ -23,8 +23,9 @@ enum class Status : uint8_t { kMatch, kMismatch, kOnlyInA, kOnlyInB, kIncompatib
 const char* status_name(Status s);
 
 struct PairReport {
-  std::string name;    // A's name (B's for only_in_b)
-  std::string name_b;  // B's name before --map (equal to name unless mapped)
+  // Shared with the listing entries they come from (compact.hpp).
+  SharedString name;    // A's name (B's for only_in_b)
+  SharedString name_b;  // B's name before --map (equal to name unless mapped)
   uint64_t order = 0;  // rank in A's execution order (B's for only_in_b)
   Status status = Status::kMatch;
   bool jump = false;  // this pair's error is not explained by what it inherited

@@ -24,26 +24,18 @@ Pool& pool() {
 
 }  // namespace
 
-const std::string& InternedString::empty_string() {
+const std::string& SharedString::empty_string() {
   static const std::string* empty = new std::string();
   return *empty;
 }
 
-void InternedString::hold(Block* b) {
-  if (b) b->refs.fetch_add(1, std::memory_order_relaxed);
-}
-
-void InternedString::release(Block* b) {
-  if (!b || b->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  // The last reference: a lookup that finds this block now sees no references and replaces it
-  // rather than reviving it (pooled_copy), so nothing can hold it once the count reached 0.
+// The last reference is gone: a lookup that finds this block now sees no references and replaces
+// it rather than reviving it (pooled_copy), so nothing can hold it any more.
+void InternedString::leave_pool(Block* b) {
   Pool& p = pool();
-  {
-    std::lock_guard<std::mutex> lock(p.m);
-    auto it = p.live.find(b->s);
-    if (it != p.live.end() && it->second == b) p.live.erase(it);
-  }
-  delete b;
+  std::lock_guard<std::mutex> lock(p.m);
+  auto it = p.live.find(b->s);
+  if (it != p.live.end() && it->second == b) p.live.erase(it);
 }
 
 InternedString::Block* InternedString::intern(const std::string& s) {
@@ -62,8 +54,7 @@ InternedString::Block* InternedString::intern(const std::string& s) {
     }
   Block* found = pooled_copy(s);
   hold(found);
-  release(recent[next].p_);
-  recent[next].p_ = found;  // the cache's own reference
+  recent[next] = InternedString(found);  // the cache's own reference
   next = (next + 1) % kRecent;
   return found;
 }
@@ -81,7 +72,7 @@ InternedString::Block* InternedString::pooled_copy(const std::string& s) {
     if (n != 0) return b;
     p.live.erase(it);  // its holder's release finds the new block under this key and leaves it
   }
-  Block* made = new Block(s);
+  Block* made = new Block(s, true);
   p.live.emplace(made->s, made);
   return made;
 }

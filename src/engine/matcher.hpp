@@ -30,7 +30,7 @@ class SideIndex {
 
 struct MatchedPair {
   SideIndex a, b;  // indices into the sources' tensor lists
-  std::string name, name_b;
+  SharedString name, name_b;  // shared with the listings' entries
   InternedString reason;  // "not in b", an incompatibility: the same few texts again and again
   Status status = Status::kMatch;  // kOnlyInA/B, kIncompatible; kMatch: to be compared
   bool unsupported = false;  // incompatible because a dtype cannot be decoded (input error)

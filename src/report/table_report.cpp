@@ -345,7 +345,7 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
           break;
         }
         // On a terminal a name must fit a wrapped line; the order number tells it apart.
-        const std::string n = st.width > 0 ? shorten_name(r.name, std::max<size_t>(20, st.width - 30)) : r.name;
+        const std::string n = st.width > 0 ? shorten_name(r.name, std::max<size_t>(20, st.width - 30)) : r.name.str();
         more += " " + n + " (order " + std::to_string(r.order) + ", " + growth_cell(r) + ")";
       }
       emit(more, kYellow);
