@@ -58,8 +58,9 @@ struct SideStats {
   // false: a summary that records no nonzero/NaN/inf counts (msprobe's statistics; JSON null)
   bool counts_known = true;
   // The unit roundoff the producer's reductions (mean, l2) ran at: 0 for this engine's
-  // (float64, exact to the report's digits); 2^-24 for msprobe's statistics (float32).
-  double reduction_roundoff = 0;
+  // (float64, exact to the report's digits); 2^-24 for msprobe's statistics (float32). A float
+  // (both are exact in one), packed beside the flags: 8 bytes a side of every pair.
+  float reduction_roundoff = 0;
 };
 
 struct ExtremeAt {
@@ -68,10 +69,36 @@ struct ExtremeAt {
   double a = 0, b = 0;  // the two values there
 };
 
+// std::optional<ExtremeAt> in 32 bytes instead of 40: "none" is a flat index no tensor has.
+class OptionalExtreme {
+ public:
+  OptionalExtreme() = default;
+  OptionalExtreme(std::nullopt_t) {}
+  OptionalExtreme(const ExtremeAt& e) : e_(e) {}
+  OptionalExtreme(const std::optional<ExtremeAt>& e) {
+    if (e) e_ = *e;
+  }
+  OptionalExtreme& operator=(std::nullopt_t) { return reset(), *this; }
+  OptionalExtreme& operator=(const ExtremeAt& e) { return e_ = e, *this; }
+  void reset() { e_ = ExtremeAt{0, kNone, 0, 0}; }
+  bool has_value() const { return e_.flat_index != kNone; }
+  explicit operator bool() const { return has_value(); }
+  const ExtremeAt& operator*() const { return e_; }
+  ExtremeAt& operator*() { return e_; }
+  const ExtremeAt* operator->() const { return &e_; }
+  ExtremeAt* operator->() { return &e_; }
+  const ExtremeAt& value() const { return e_; }
+  operator std::optional<ExtremeAt>() const { return has_value() ? std::optional<ExtremeAt>(e_) : std::nullopt; }
+
+ private:
+  static constexpr uint64_t kNone = ~uint64_t(0);
+  ExtremeAt e_{0, kNone, 0, 0};
+};
+
 struct DiffStats {
   uint64_t count = 0;
   uint64_t finite_pairs = 0;  // |F|
-  std::optional<ExtremeAt> max_abs, max_rel;  // empty when F is empty
+  OptionalExtreme max_abs, max_rel;  // empty when F is empty
   OptionalDouble mean_abs, rmse;              // empty when F is empty
   double rel_l2 = 0, cosine = 1;
   uint64_t mismatches = 0, nan_mismatch = 0, inf_mismatch = 0;

@@ -33,7 +33,7 @@ struct PairReport {
   // A module setting differs, inferred from each side's recorded call (engine/module_replay.hpp:
   // a normalisation's eps, a dropout's p, a GELU's formula): a mismatch whose reason says what.
   bool setting_differs = false;
-  std::string reason;  // why not a match; empty for matches
+  SharedString reason;  // why not a match; empty for matches
   // The two sides' listing entries, shared with the listing they came from (null: no such
   // side). A pair points into its input's listing instead of copying it: 10^5 pairs held two
   // copies, 50 MB.

@@ -57,8 +57,17 @@ static std::string resident_memory() {
   }
   std::fclose(f);
   if (rss < 0 || hwm < 0) return "";
-  char out[80];
-  std::snprintf(out, sizeof out, "; resident %ld MiB, peak %ld MiB", rss / 1024, hwm / 1024);
+  char out[160];
+  int n = std::snprintf(out, sizeof out, "; resident %ld MiB, peak %ld MiB", rss / 1024, hwm / 1024);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+  // What the allocator holds in use and free (all arenas): resident memory beyond the two is
+  // the program and its libraries; free memory is what the arenas keep between live blocks.
+  const struct mallinfo2 m = mallinfo2();
+  std::snprintf(out + n, sizeof out - n, " (heap: %zu MiB in use, %zu MiB free in arenas)",
+                (m.uordblks + m.hblkhd) >> 20, m.fordblks >> 20);
+#else
+  (void)n;
+#endif
   return out;
 }
 
