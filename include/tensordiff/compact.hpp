@@ -201,6 +201,37 @@ class CompactVector {
   std::unique_ptr<std::vector<T>> v_;
 };
 
+// A value's reference-counted heap copy, shared by the records holding it (SharedString,
+// InternedString, Shape). A pooled one is in a process-wide pool (interned.cpp) until its last
+// reference goes; a lookup that finds it at no references makes a new one rather than revive it.
+template <class T>
+struct SharedBlock {
+  std::atomic<uint32_t> refs{1};
+  bool pooled = false;
+  const T value;
+  SharedBlock(const T& v, bool in_pool) : pooled(in_pool), value(v) {}
+};
+// For T = std::string and std::vector<uint64_t>: the pool's live copy of v with one more
+// reference, made if none is alive (thread-safe; a few values each thread used last are found
+// without the pool's lock), and the removal of a pooled block whose last reference went.
+template <class T>
+SharedBlock<T>* intern_block(const T& v);
+template <class T>
+void leave_pool(SharedBlock<T>* b);
+template <class T>
+size_t pooled_values();  // distinct values alive in the pool (for tests)
+template <class T>
+void hold_block(SharedBlock<T>* b) {
+  if (b) b->refs.fetch_add(1, std::memory_order_relaxed);
+}
+// Drops a reference; the last one frees the copy (and takes a pooled one out of the pool).
+template <class T>
+void release_block(SharedBlock<T>* b) {
+  if (!b || b->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (b->pooled) leave_pool(b);
+  delete b;
+}
+
 // An immutable string whose copies share one heap copy: 8 bytes a record and one copy however
 // many records hold it (a tensor's name is held by its listing entry, by the pair that reports
 // it and by that pair's row: 10^6 pairs held four copies of each name, 250 MB, issue 26); the
@@ -228,7 +259,7 @@ class SharedString {
   SharedString& operator+=(const std::string& s) { return *this = SharedString(str() + s); }
   void clear() { release(p_), p_ = nullptr; }
 
-  const std::string& str() const { return p_ ? p_->s : empty_string(); }
+  const std::string& str() const { return p_ ? p_->value : empty_string(); }
   operator const std::string&() const { return str(); }
   const std::string* operator->() const { return &str(); }
   bool empty() const { return !p_; }
@@ -271,21 +302,10 @@ class SharedString {
   friend std::ostream& operator<<(std::ostream& o, const SharedString& s) { return o << s.str(); }
 
  protected:
-  struct Block {
-    std::atomic<uint32_t> refs{1};
-    bool pooled = false;  // InternedString's: in the pool until its last reference goes
-    const std::string s;
-    explicit Block(const std::string& v, bool in_pool = false) : pooled(in_pool), s(v) {}
-  };
-  static Block* make(const std::string& s) { return s.empty() ? nullptr : new Block(s); }
-  static void hold(Block* b) {
-    if (b) b->refs.fetch_add(1, std::memory_order_relaxed);
-  }
-  // Drops a reference; the last one frees the copy (and takes a pooled one out of the pool).
-  static void release(Block* b) {
-    if (b && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) free_block(b);
-  }
-  static void free_block(Block* b);
+  using Block = SharedBlock<std::string>;
+  static Block* make(const std::string& s) { return s.empty() ? nullptr : new Block(s, false); }
+  static void hold(Block* b) { hold_block(b); }
+  static void release(Block* b) { release_block(b); }
   static const std::string& empty_string();
   explicit SharedString(Block* b) : p_(b) {}
   Block* p_ = nullptr;
@@ -300,8 +320,8 @@ class SharedString {
 class InternedString : public SharedString {
  public:
   InternedString() = default;
-  InternedString(const std::string& s) : SharedString(intern(s)) {}
-  InternedString(const char* s) : SharedString(intern(s)) {}
+  InternedString(const std::string& s) : SharedString(s.empty() ? nullptr : intern_block(s)) {}
+  InternedString(const char* s) : InternedString(std::string(s)) {}
   InternedString& operator=(const std::string& s) { return *this = InternedString(s); }
   InternedString& operator=(const char* s) { return *this = InternedString(s); }
   InternedString& operator+=(const std::string& s) { return *this = InternedString(str() + s); }
@@ -311,21 +331,60 @@ class InternedString : public SharedString {
   friend bool operator!=(const InternedString& a, const InternedString& b) { return a.p_ != b.p_; }
 
   // Distinct values alive in the pool (for tests).
-  static size_t pooled();
-
- private:
-  // The pool's live copy of s, made if none is alive, with one more reference (thread-safe);
-  // null for "".
-  static Block* intern(const std::string& s);
-  static Block* pooled_copy(const std::string& s);
-  friend class SharedString;
-  static void leave_pool(Block* b);
-  explicit InternedString(Block* b) : SharedString(b) {}
+  static size_t pooled() { return pooled_values<std::string>(); }
 };
 
-inline void SharedString::free_block(Block* b) {
-  if (b->pooled) InternedString::leave_pool(b);
-  delete b;
-}
+// A tensor's dimensions: std::vector<uint64_t>'s reading interface in 8 bytes, one pooled copy
+// per distinct shape alive (a model's layers repeat a handful of shapes; two dumps of one model
+// have the same ones) instead of 24 bytes and a heap copy per listing entry. Empty for a scalar
+// (holds nothing). Read as a const std::vector<uint64_t>; assigning interns.
+class Shape {
+ public:
+  using Dims = std::vector<uint64_t>;
+  Shape() = default;
+  Shape(const Dims& d) : p_(d.empty() ? nullptr : intern_block(d)) {}
+  Shape(std::initializer_list<uint64_t> l) : Shape(Dims(l)) {}
+  Shape(const Shape& o) : p_(o.p_) { hold_block(p_); }
+  Shape(Shape&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  ~Shape() { release_block(p_); }
+  Shape& operator=(const Shape& o) {
+    hold_block(o.p_);
+    release_block(p_);
+    p_ = o.p_;
+    return *this;
+  }
+  Shape& operator=(Shape&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  Shape& operator=(const Dims& d) { return *this = Shape(d); }
+  Shape& operator=(std::initializer_list<uint64_t> l) { return *this = Shape(Dims(l)); }
+
+  const Dims& vec() const { return p_ ? p_->value : empty_dims(); }
+  operator const Dims&() const { return vec(); }
+  size_t size() const { return vec().size(); }
+  bool empty() const { return !p_; }
+  uint64_t operator[](size_t i) const { return vec()[i]; }
+  uint64_t back() const { return vec().back(); }
+  uint64_t front() const { return vec().front(); }
+  const uint64_t* data() const { return vec().data(); }
+  Dims::const_iterator begin() const { return vec().begin(); }
+  Dims::const_iterator end() const { return vec().end(); }
+
+  // Equal shapes alive at once share one copy.
+  friend bool operator==(const Shape& a, const Shape& b) { return a.p_ == b.p_; }
+  friend bool operator!=(const Shape& a, const Shape& b) { return a.p_ != b.p_; }
+  friend bool operator==(const Shape& a, const Dims& b) { return a.vec() == b; }
+  friend bool operator!=(const Shape& a, const Dims& b) { return a.vec() != b; }
+  friend bool operator==(const Dims& a, const Shape& b) { return a == b.vec(); }
+  friend bool operator!=(const Dims& a, const Shape& b) { return a != b.vec(); }
+
+  static size_t pooled() { return pooled_values<Dims>(); }
+
+ private:
+  static const Dims& empty_dims();
+  SharedBlock<Dims>* p_ = nullptr;
+};
+
 
 }  // namespace tensordiff

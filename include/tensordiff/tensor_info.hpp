@@ -12,7 +12,7 @@ namespace tensordiff {
 // One dataset of a dump, as listed by a source (before any data is read).
 struct TensorInfo {
   SharedString name;             // full path without the leading '/', e.g. "encoder/layers.2/act"
-  std::vector<uint64_t> shape;   // empty for a scalar
+  Shape shape;                   // empty for a scalar (compact.hpp: shared by equal shapes)
   uint64_t count = 0;            // number of elements (1 for a scalar, 0 for a zero-size dataset)
   DType dtype = DType::kF32;     // meaningful only when unsupported is empty
   bool big_endian = false;       // stored byte order

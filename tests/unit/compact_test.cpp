@@ -157,5 +157,72 @@ TEST(Compact, InternedStringsAreSharedAcrossThreads) {
   EXPECT_LE(InternedString::pooled(), before + 8 * 3 + 8);
 }
 
+
+// A name's copies share one heap copy; assigning makes a new one, and equality is by value.
+TEST(Compact, SharedStringsShareOneCopyAndCompareByValue) {
+  SharedString a = std::string("model/layer000001/p03");
+  SharedString b = a;
+  EXPECT_EQ(&a.str(), &b.str());
+  SharedString c = std::string("model/layer000001/p03");
+  EXPECT_NE(&a.str(), &c.str());
+  EXPECT_EQ(a, c);
+  EXPECT_TRUE(a == std::string("model/layer000001/p03"));
+  EXPECT_EQ(a.find('/'), 5u);
+  EXPECT_EQ(a.rfind("/p"), 17u);
+  EXPECT_EQ(a + ".x", "model/layer000001/p03.x");
+  b = "other";
+  EXPECT_EQ(b.str(), "other");
+  EXPECT_EQ(a.str(), "model/layer000001/p03");
+  SharedString moved = std::move(a);
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(moved.size(), 21u);
+  EXPECT_TRUE(SharedString("").empty());
+  EXPECT_EQ(sizeof(SharedString), 8u);
+}
+
+// Shapes: one pooled copy per distinct shape alive, read as a vector, gone with their records.
+TEST(Compact, ShapesArePooledAndReadAsVectors) {
+  const size_t before = Shape::pooled();
+  {
+    std::vector<TensorInfo> infos(4);
+    infos[0].shape = {2, 3};
+    infos[1].shape = std::vector<uint64_t>{2, 3};
+    infos[2].shape = {7};
+    EXPECT_EQ(infos[0].shape, infos[1].shape);
+    EXPECT_EQ(infos[0].shape.data(), infos[1].shape.data());
+    EXPECT_NE(infos[0].shape, infos[2].shape);
+    EXPECT_TRUE(infos[3].shape.empty());
+    EXPECT_EQ(infos[3].shape.size(), 0u);
+    const std::vector<uint64_t>& v = infos[0].shape;
+    EXPECT_EQ(v, (std::vector<uint64_t>{2, 3}));
+    EXPECT_EQ(infos[0].shape[1], 3u);
+    EXPECT_EQ(infos[0].shape.back(), 3u);
+    uint64_t n = 1;
+    for (uint64_t d : infos[0].shape) n *= d;
+    EXPECT_EQ(n, 6u);
+    EXPECT_TRUE(infos[2].shape == std::vector<uint64_t>{7});
+    std::vector<Shape> many;
+    for (uint64_t i = 0; i < 3000; ++i) many.emplace_back(std::vector<uint64_t>{i + 100, 5});
+    EXPECT_GE(Shape::pooled(), before + 3002);
+  }
+  EXPECT_LE(Shape::pooled(), before + 8);
+  EXPECT_EQ(sizeof(Shape), 8u);
+}
+
+
+TEST(Compact, OptionalExtremeActsAsAnOptional) {
+  OptionalExtreme e;
+  EXPECT_FALSE(e);
+  EXPECT_FALSE(std::optional<ExtremeAt>(e).has_value());
+  e = ExtremeAt{2.5, 0, 1, 3.5};  // flat index 0 is a value, not "none"
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->value, 2.5);
+  EXPECT_EQ((*e).b, 3.5);
+  EXPECT_EQ(std::optional<ExtremeAt>(e)->flat_index, 0u);
+  e = std::nullopt;
+  EXPECT_FALSE(e.has_value());
+  EXPECT_EQ(sizeof(OptionalExtreme), 32u);
+}
+
 }  // namespace
 }  // namespace tensordiff

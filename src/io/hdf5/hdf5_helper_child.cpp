@@ -378,7 +378,7 @@ class Lister {
       const int rank = H5Sget_simple_extent_ndims(space);
       std::vector<hsize_t> dims(rank > 0 ? rank : 0), maxdims(dims.size());
       H5Sget_simple_extent_dims(space, dims.data(), maxdims.data());
-      d.info.shape.assign(dims.begin(), dims.end());
+      d.info.shape = std::vector<uint64_t>(dims.begin(), dims.end());
       // HDF5 never writes a size above its maximum: a corrupt dataspace (which would make
       // a 4 KB file claim petabytes of fill values).
       for (size_t k = 0; k < dims.size(); ++k)

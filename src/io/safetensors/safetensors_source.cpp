@@ -86,10 +86,12 @@ void list_file(const std::string& path, size_t k, std::vector<RawTensor>& out) {
     if (!e["dtype"].is_string()) bad("dtype must be a string");
     const std::string dt = e["dtype"].get<std::string>();
     if (!e["shape"].is_array() || e["shape"].size() > 64) bad("shape must be an array of at most 64 sizes");
+    std::vector<uint64_t> shape;
     for (const auto& d : e["shape"]) {
       if (!d.is_number_unsigned()) bad("shape must hold non-negative integers");
-      t.info.shape.push_back(d.get<uint64_t>());
+      shape.push_back(d.get<uint64_t>());
     }
+    t.info.shape = shape;
     const json& off = e["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       bad("data_offsets must be [begin, end]");

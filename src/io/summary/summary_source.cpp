@@ -109,14 +109,16 @@ void add_entry(const json& e, SummaryDump& out) {
   const json& shape = field(e, "shape");
   if (!shape.is_array()) throw FieldError("field 'shape' must be an array");
   t.count = 1;
+  std::vector<uint64_t> dims;
   for (const auto& d : shape) {
     if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0))
       throw FieldError("field 'shape' must hold non-negative integers");
     const uint64_t v = d.get<uint64_t>();
     if (v != 0 && t.count > (UINT64_MAX >> 4) / v) throw FieldError("field 'shape' overflows");
-    t.shape.push_back(v);
+    dims.push_back(v);
     t.count *= v;
   }
+  t.shape = dims;
   t.type_name = text(e, "dtype");
   t.storage = "summary";
   if (auto dt = dtype_from_name(t.type_name)) t.dtype = *dt;
