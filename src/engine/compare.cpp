@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #if defined(__GLIBC__)
-#include <malloc.h>
+#include <malloc.h>  // mallinfo2
 #endif
 #include <limits>
 #include <unordered_map>
@@ -36,13 +36,6 @@
 
 namespace tensordiff {
 
-// glibc keeps the pages of freed memory in its arenas until asked to give them back (the
-// calls say when it pays); elsewhere, nothing to do.
-static void release_free_memory() {
-#if defined(__GLIBC__)
-  malloc_trim(0);
-#endif
-}
 
 // --verbose: this process's resident memory now and at its peak, in MiB ("" where /proc is not
 // there), so that a run on many tensors shows which phase holds the memory (issue 26).
@@ -60,11 +53,10 @@ static std::string resident_memory() {
   char out[160];
   int n = std::snprintf(out, sizeof out, "; resident %ld MiB, peak %ld MiB", rss / 1024, hwm / 1024);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
-  // What the allocator holds in use and free (all arenas): resident memory beyond the two is
-  // the program and its libraries; free memory is what the arenas keep between live blocks.
+  // What the allocator holds in use (all arenas): resident memory beyond it is the program,
+  // its libraries and the free pages between live blocks that the arenas keep.
   const struct mallinfo2 m = mallinfo2();
-  std::snprintf(out + n, sizeof out - n, " (heap: %zu MiB in use, %zu MiB free in arenas)",
-                (m.uordblks + m.hblkhd) >> 20, m.fordblks >> 20);
+  std::snprintf(out + n, sizeof out - n, " (heap in use %zu MiB)", (m.uordblks + m.hblkhd) >> 20);
 #else
   (void)n;
 #endif
@@ -231,9 +223,10 @@ void assemble_report(Report& rep, const PairMarks& marks, const std::vector<bool
 
 namespace {
 
-// compare() on any two sources: dumps or arrays in memory.
+// compare() on any two sources (dumps or arrays in memory), but for the diagnosis and the run's
+// time (finish_report, once the sources are closed).
 Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const std::string& note,
-                       std::chrono::steady_clock::time_point t0, const CompareOptions& o) {
+                       const CompareOptions& o) {
   Source* src_a = &sa;
   Source* src_b = &sb;
   const std::string path_a = sa.path(), path_b = sb.path();
@@ -253,6 +246,10 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     t_phase = now;
   };
   MatchResult match = match_tensors(ta, tb, o);
+  // The matcher's name maps are freed: their pages go back before the reports are made (10^6
+  // pairs: ~200 MB that stayed resident through the planning, the run's peak, issue 26).
+  release_free_memory();
+  phase("matched " + std::to_string(match.pairs.size()) + " pairs", match.pairs.size());
   auto& pairs = match.pairs;
   Report rep;
   check_selection(match, ta, tb, path_a, path_b, o, rep.warnings);
@@ -285,8 +282,9 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
         break;
       }
 
-  // The pairs to read, by their two sides' indices: jobs are made once the matched pairs are
-  // gone (both at once were 250 bytes a pair of the planning's peak at 10^6 pairs, issue 26).
+  // The pairs to read, by their two sides' indices: their jobs are made a batch at a time as the
+  // reads come to them (all at once, with the matched pairs, were 250 bytes a pair of the
+  // planning's peak at 10^6 pairs, issue 26).
   std::vector<size_t> job_pair, done_early;
   std::vector<std::pair<size_t, size_t>> job_sides;
   job_pair.reserve(read_limit);
@@ -322,9 +320,8 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   const PairMarks marks = marks_of(pairs);
   match.pairs = {};
   match.all_pairs = {};  // the run's precision is chosen
-  std::vector<Job> jobs;
-  jobs.reserve(job_pair.size());
-  for (size_t j = 0; j < job_pair.size(); ++j) {
+  // A pair's job, made when the reads reach its batch (run_jobs).
+  auto make_job = [&](size_t j) {
     const auto [ia, ib] = job_sides[j];
     Job job;
     job.a = src_a;
@@ -336,15 +333,13 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     auto uniform_a = src_a->uniform_value(ia);
     auto uniform_b = uniform_a ? src_b->uniform_value(ib) : std::nullopt;
     job.set_rare(std::move(uniform_a), std::move(uniform_b), known_read_error(*src_a, ia, src_b, ib));
-    jobs.push_back(job);
-  }
-  job_sides = {};
-  phase("matched and planned " + std::to_string(npairs) + " pairs (" + std::to_string(jobs.size()) + " to read)",
-        npairs);
+    return job;
+  };
+  phase("planned " + std::to_string(npairs) + " pairs (" + std::to_string(job_pair.size()) + " to read)", npairs);
   release_free_memory();  // the matching's freed pairs and the planning's transients, before the reads
   std::vector<bool> done(npairs, false);
   for (size_t i : done_early) done[i] = true;
-  run_pipeline(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
+  run_jobs(job_pair.size(), make_job, plan, backend, [&](size_t j, const Job& job, Partial& p, const std::string* error) {
     PairReport& r = rep.tensors[job_pair[j]];
     if (error) {
       r.status = Status::kError;
@@ -352,12 +347,12 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
       done[job_pair[j]] = true;
       return true;
     }
-    finish_pair(r, p, jobs[j], o);
+    finish_pair(r, p, job, o);
     rep.summary.bytes += p.bytes;
     done[job_pair[j]] = true;
     return !(o.stop_at_first && r.status != Status::kMatch);
   });
-  jobs = {};  // before the diagnosis allocates its own per-pair state
+  job_sides = {};  // before the diagnosis allocates its own per-pair state
   job_pair = {};
 
   release_free_memory();  // the reads' freed buffers and partials, before the diagnosis allocates
@@ -403,7 +398,6 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
   rep.backend_note = note;
   const RunPlan plan = plan_run(o, backend);
   rep.threads = plan.threads;
-  std::vector<Job> jobs;
   std::vector<size_t> job_entry;
   size_t selected = 0;
   for (const auto& t : src->tensors()) selected += name_selected(t.name, names, {}, {});
@@ -415,6 +409,11 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
       ++rep.unsupported;
       continue;
     }
+    job_entry.push_back(rep.tensors.size() - 1);
+  }
+  // A tensor's job, made when the reads reach its batch (run_jobs).
+  auto make_job = [&](size_t j) {
+    const TensorInfo& t = rep.tensors[job_entry[j]].info;
     Job job;
     job.a = src;
     job.ia = t.order;
@@ -422,16 +421,15 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
     job.params.type_a = t.dtype;
     job.params.first_k = o.first_k;
     job.set_rare(src->uniform_value(t.order), std::nullopt, known_read_error(*src, t.order, nullptr, 0));
-    jobs.push_back(job);
-    job_entry.push_back(rep.tensors.size() - 1);
-  }
-  run_pipeline(jobs, plan, backend, [&](size_t j, Partial& p, const std::string* error) {
+    return job;
+  };
+  run_jobs(job_entry.size(), make_job, plan, backend, [&](size_t j, const Job& job, Partial& p, const std::string* error) {
     if (error) {
       rep.tensors[job_entry[j]].error = *error;
       ++rep.errors;
       return true;
     }
-    const uint64_t bytes = jobs[j].count * dtype_size(jobs[j].params.type_a);
+    const uint64_t bytes = job.count * dtype_size(job.params.type_a);
     const TreeNode sums = p.tree.total();
     rep.tensors[job_entry[j]].stats = finalize_side(p.a, sums.a, bytes, o.keep_details);
     rep.bytes += p.bytes;
@@ -601,7 +599,7 @@ Report compare(const std::string& path_a, const std::string& path_b, const Compa
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     o.engine.log(line + resident_memory());
   }
-  Report rep = compare_sources(*sources[0], *sources[1], *backend, note, t0, o);
+  Report rep = compare_sources(*sources[0], *sources[1], *backend, note, o);
   sources.clear();  // the report shares the listings it needs
   finish_report(rep, t0, o);
   if (folder_a) per_file(rep);
@@ -615,7 +613,7 @@ Report compare_arrays(const std::vector<ArrayView>& a, const std::vector<ArrayVi
   auto backend = make_backend(o.engine.backend, o.engine.device, o.engine.simd, o.engine.log, &note);
   auto src_a = memory_source(a, "arrays a");
   auto src_b = memory_source(b, "arrays b");
-  Report rep = compare_sources(*src_a, *src_b, *backend, note, t0, o);
+  Report rep = compare_sources(*src_a, *src_b, *backend, note, o);
   src_a.reset();
   src_b.reset();
   finish_report(rep, t0, o);

@@ -7,6 +7,9 @@
 #include <memory>
 #include <new>
 #include <thread>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "core/sums.hpp"
 
@@ -112,6 +115,43 @@ void run_pipeline(const std::vector<Job>& jobs, const RunPlan& plan_in, ComputeB
   }};
   merge_shares(shares, jobs.empty() ? 5 : jobs.front().params.first_k, jobs.empty() ? 5 : jobs.front().params.worst_k,
                on_done);
+}
+
+void release_free_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+void run_jobs(size_t count, const std::function<Job(size_t)>& make, const RunPlan& plan, ComputeBackend& backend,
+              const MadeDoneFn& on_done, size_t batch) {
+  batch = std::max<size_t>(batch, 1);
+  RunPlan each = plan;
+  uint64_t total = 0, before = 0;  // bytes of every job, and of the batches done
+  if (plan.progress && count > batch) {
+    for (size_t j = 0; j < count; ++j) {
+      const Job job = make(j);
+      total += side_bytes(job, job.count);
+    }
+    each.progress = [&](uint64_t done, uint64_t, const std::string& tensor) { plan.progress(before + done, total, tensor); };
+  }
+  Group& group = process_group();
+  std::vector<Job> jobs;
+  for (size_t lo = 0; lo < count; lo += batch) {
+    const size_t hi = std::min(count, lo + batch);
+    jobs.clear();
+    jobs.reserve(hi - lo);
+    for (size_t j = lo; j < hi; ++j) jobs.push_back(make(j));
+    bool more = true;
+    run_pipeline(jobs, each, backend, [&](size_t j, Partial& p, const std::string* error) {
+      return more = on_done(lo + j, jobs[j], p, error);
+    });
+    for (const Job& job : jobs) before += side_bytes(job, job.count);
+    if (hi == count) break;
+    release_free_memory();
+    if (group.size() > 1) more = group.broadcast({uint8_t(more)}).at(0) != 0;  // rank 0 merged: it knows
+    if (!more) break;
+  }
 }
 
 }  // namespace tensordiff

@@ -44,6 +44,11 @@ struct Job {
   std::shared_ptr<const Rare> rare;
 };
 
+// The bytes a job reads for n elements per side (both sides, or the single one).
+inline uint64_t side_bytes(const Job& j, uint64_t n) {
+  return n * (dtype_size(j.params.type_a) + (j.b ? dtype_size(j.params.type_b) : 0));
+}
+
 // The read error of a job over tensor ia of a (and ib of b, when b is set), if known up front.
 std::optional<std::string> known_read_error(const Source& a, size_t ia, const Source* b, size_t ib);
 
@@ -73,5 +78,21 @@ using DoneFn = std::function<bool(size_t job, Partial& merged, const std::string
 // or as this rank's share of an MPI group: the steps are in runner.cpp's comment.
 void run_pipeline(const std::vector<Job>& jobs, const RunPlan& plan, ComputeBackend& backend,
               const DoneFn& on_done);
+
+// glibc keeps the pages of freed memory in its arenas until asked to give them back: asked
+// between a run's phases and batches, where it pays (each call takes a few ms); elsewhere,
+// nothing to do.
+void release_free_memory();
+
+// Jobs 0..count-1, each made by make(j) only when its batch comes (10^6 tiny tensors' jobs held
+// 100 MB through the reads, issue 26): run_pipeline a batch of kJobBatch jobs at a time, with
+// progress counted over them all, and the pages a batch's reads freed given back before the
+// next (the workers' partials and buffers, interleaved with the reports' new reasons, held
+// ~100 MB at 10^6 pairs); on_done gets a job's number and the job. In an MPI group
+// every rank runs the same batches, and rank 0 tells them whether a next one is wanted.
+constexpr size_t kJobBatch = size_t(1) << 16;
+using MadeDoneFn = std::function<bool(size_t job, const Job& made, Partial& merged, const std::string* error)>;
+void run_jobs(size_t count, const std::function<Job(size_t)>& make, const RunPlan& plan, ComputeBackend& backend,
+              const MadeDoneFn& on_done, size_t batch = kJobBatch);
 
 }  // namespace tensordiff

@@ -6,12 +6,6 @@
 
 namespace tensordiff {
 
-namespace {
-uint64_t side_bytes(const Job& j, uint64_t n) {
-  return n * (dtype_size(j.params.type_a) + (j.b ? dtype_size(j.params.type_b) : 0));
-}
-}  // namespace
-
 OrderedMerge::OrderedMerge(const std::vector<Job>& jobs, const ItemPlan& plan, ItemRange range, const RunPlan& run,
                            const DoneFn& on_done, wire::Writer* share)
     : jobs_(jobs), plan_(plan), range_(range), run_(run), on_done_(on_done), share_(share),
