@@ -10,6 +10,7 @@
 #include <cmath>
 #include <deque>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -110,11 +111,27 @@ bool is_parameter(const std::string& name, size_t module_size) {
   return name.compare(module_size, 12, ".parameters.") == 0;
 }
 
+// Module paths with an output among the report's names: views into those names. The whole
+// report's (know_names) are a sorted vector, 16 bytes a path (a hash set of them held ~56 bytes
+// a path through the diagnosis: 10^6 pairs, 53 MB, issue 26); pairs that come alone add to a set.
+struct PrefixSet {
+  std::vector<std::string_view> sorted;
+  std::unordered_set<std::string_view> added;
+  bool count(std::string_view p) const {
+    return std::binary_search(sorted.begin(), sorted.end(), p) || (!added.empty() && added.count(p));
+  }
+  // The sorted paths without repeats (called as they pile up, and once at the end).
+  void compact() {
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  }
+};
+
 // The module whose input `name` is, with its call ("X#2"); empty when `name` is no input.
 // Positional inputs are "X.input.K", keywords "X.input.NAME", nested values "X.input.K.J":
 // of several input components the last whose module has outputs in the report wins (a
 // keyword named "input" or a submodule named "input" stays readable).
-std::string module_of_input(const std::string& name, const std::unordered_set<std::string_view>& output_prefixes) {
+std::string module_of_input(const std::string& name, const PrefixSet& output_prefixes) {
   const auto [base, call] = split_call(name);
   const auto at = input_components(base);
   if (at.empty()) return "";
@@ -152,12 +169,13 @@ std::string backward_path(const std::string& module) {
 // Every module path with an output among these names (an output "X.0.1" gives X.0.1, X.0, X),
 // as views into `name` (they are its prefixes: a call suffix "#2" comes last): `name` must
 // outlive the set. 10^6 pairs' copies of their names held ~70 MB through the diagnosis.
-void add_output_prefixes(const std::string& name, std::unordered_set<std::string_view>& out) {
+template <class Add>
+void for_output_prefixes(const std::string& name, const Add& add) {
   const std::string base = split_call(name).first;
   if (!input_components(base).empty()) return;
   const std::string_view view(name);
   for (size_t end = base.size(); end != std::string::npos && end > 0; end = base.rfind('.', end - 1))
-    out.insert(view.substr(0, end));
+    add(view.substr(0, end));
 }
 
 // Pairs with the same data: both sides' dtypes, shapes and checksums (64-bit: a collision
@@ -188,6 +206,11 @@ CopyKey copy_key(const PairReport& r) {
 bool same_layout(const TensorInfo& a, const TensorInfo& b, const PairReport& r) {
   return a.dtype == r.info_a->dtype && b.dtype == r.info_b->dtype && a.shape == r.info_a->shape &&
          b.shape == r.info_b->shape;
+}
+// Whether pair r (with a diff) can be a copy: both checksums known, and its two sides differ.
+bool may_be_copy(const PairReport& r) {
+  return r.a->checksum_known && r.b->checksum_known && r.info_a && r.info_b &&
+         !(r.a->checksum == r.b->checksum && r.info_a->dtype == r.info_b->dtype);
 }
 // The first pair with a key, when pairs come one at a time: its name and infos.
 struct FirstCopy {
@@ -269,15 +292,17 @@ struct JumpFinder::State {
   // the same module in the layers after this one too.
   std::unordered_map<std::string, std::vector<std::pair<std::string, double>>> all_peers;
   JumpRules rules;
-  // The first pair with each copy key: an index into the whole report when know_names was
-  // given it (8 bytes a pair: 10^5 pairs' names and infos held 8 MB more through the
-  // diagnosis), else (pairs as they come, kStreamed set) into first_copies.
+  // The whole report's copies (know_names: found by sorting the pairs' copy keys, 32 bytes a
+  // pair while it sorts; a hash map of every key held 72 bytes a pair through the diagnosis):
+  // (a copy's index, the index of the first pair with its data), by the copy's index.
+  std::vector<std::pair<uint32_t, uint32_t>> whole_copies;
+  // Pairs that come alone: the first with each copy key, an index into first_copies.
   std::unordered_map<CopyKey, uint32_t, CopyKeyHash> copies;
   std::vector<FirstCopy> first_copies;
   const std::vector<PairReport>* whole = nullptr;
   // Views into the names of the whole report's pairs, or (pairs as they come) of copies kept in
   // streamed_names, whose elements never move.
-  std::unordered_set<std::string_view> output_prefixes;
+  PrefixSet output_prefixes;
   std::deque<std::string> streamed_names;
   std::unordered_map<std::string, Seen> inputs;  // per module (with its call): its inputs' largest
   std::unordered_map<std::string, Seen> outputs;  // per module with inputs: its outputs' largest
@@ -305,13 +330,50 @@ JumpFinder::~JumpFinder() = default;
 
 void JumpFinder::know_names(const std::vector<PairReport>& pairs) {
   s_->whole = &pairs;
-  for (const auto& r : pairs) add_output_prefixes(r.name, s_->output_prefixes);
+  PrefixSet& prefixes = s_->output_prefixes;
+  size_t compacted = 1024;
+  for (const auto& r : pairs) {
+    for_output_prefixes(r.name, [&](std::string_view p) { prefixes.sorted.push_back(p); });
+    if (prefixes.sorted.size() >= 2 * compacted) {  // a module's outputs repeat its paths
+      prefixes.compact();
+      compacted = std::max(compacted, prefixes.sorted.size());
+    }
+  }
+  prefixes.compact();
+  prefixes.sorted.shrink_to_fit();
+  find_whole_copies(pairs);
   for (const auto& r : pairs) {
     if (!r.diff || !r.a || !r.b || !module_of_input(r.name, s_->output_prefixes).empty()) continue;
     const std::string key = peer_key(split_call(r.name).first, r);
     const double sys = systematic_of(r).part;
     if (!key.empty() && std::isfinite(sys)) s_->all_peers[key].emplace_back(r.name, sys);
   }
+}
+
+// The whole report's copies (what add() would find pair by pair): the pairs that reach add()'s
+// copy test, sorted by copy key and then index; in each run of one key, a pair with the first's
+// dtypes and shapes is its copy.
+void JumpFinder::find_whole_copies(const std::vector<PairReport>& pairs) {
+  std::vector<std::pair<CopyKey, uint32_t>> keyed;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const PairReport& r = pairs[i];
+    if (!is_value_pair(r) && r.diff && r.a && r.b && may_be_copy(r)) keyed.emplace_back(copy_key(r), uint32_t(i));
+  }
+  auto less = [](const CopyKey& x, const CopyKey& y) {
+    return std::tie(x.ca, x.cb, x.layout) < std::tie(y.ca, y.cb, y.layout);
+  };
+  std::sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
+    return less(x.first, y.first) || (!less(y.first, x.first) && x.second < y.second);
+  });
+  auto& out = s_->whole_copies;
+  for (size_t lo = 0, hi; lo < keyed.size(); lo = hi) {
+    for (hi = lo + 1; hi < keyed.size() && keyed[hi].first == keyed[lo].first;) ++hi;
+    const PairReport& f = pairs[keyed[lo].second];
+    for (size_t k = lo + 1; k < hi; ++k)
+      if (same_layout(*f.info_a, *f.info_b, pairs[keyed[k].second])) out.emplace_back(keyed[k].second, keyed[lo].second);
+  }
+  std::sort(out.begin(), out.end());
+  out.shrink_to_fit();
 }
 
 // Whether the other pairs of this peer key (every layer, the whole report known) have a
@@ -332,14 +394,13 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   const JumpRules& rules = st.rules;
   const PairReport* whole = st.whole ? st.whole->data() : nullptr;
   const bool in_whole = whole && &r >= whole && &r < whole + st.whole->size();
-  if (in_whole) {
-    add_output_prefixes(r.name, st.output_prefixes);
-  } else {
+  if (!in_whole) {  // the whole report's prefixes are known (know_names)
     // A pair that comes alone: its prefixes view a copy of its name, kept where one was added.
     st.streamed_names.push_back(r.name);
-    const size_t before = st.output_prefixes.size();
-    add_output_prefixes(st.streamed_names.back(), st.output_prefixes);
-    if (st.output_prefixes.size() == before) st.streamed_names.pop_back();
+    auto& added = st.output_prefixes.added;
+    const size_t before = added.size();
+    for_output_prefixes(st.streamed_names.back(), [&](std::string_view p) { added.insert(p); });
+    if (added.size() == before) st.streamed_names.pop_back();
   }
   r.gap_after.reset();
   r.copy_of.reset();
@@ -367,19 +428,16 @@ void JumpFinder::add(PairReport& r, Summary& summary, double u) {
   if (!r.diff || !r.a || !r.b) return;
   // A copy (the two sides differ, and each equals the same earlier pair's side) carries that
   // pair's error and nothing of its own: its metrics are reported, its jump never.
-  if (r.a->checksum_known && r.b->checksum_known && r.info_a && r.info_b &&
-      !(r.a->checksum == r.b->checksum && r.info_a->dtype == r.info_b->dtype)) {
-    constexpr uint32_t kStreamed = 0x80000000u;
-    const uint32_t mine = in_whole ? static_cast<uint32_t>(&r - whole)
-                                   : kStreamed | static_cast<uint32_t>(st.first_copies.size());
-    const auto [it, first] = st.copies.try_emplace(copy_key(r), mine);
+  if (in_whole) {
+    const uint32_t mine = static_cast<uint32_t>(&r - whole);
+    const auto it = std::lower_bound(st.whole_copies.begin(), st.whole_copies.end(), std::make_pair(mine, 0u));
+    if (it != st.whole_copies.end() && it->first == mine) r.copy_of = (*st.whole)[it->second].name;
+  } else if (may_be_copy(r)) {
+    const auto [it, first] = st.copies.try_emplace(copy_key(r), static_cast<uint32_t>(st.first_copies.size()));
     if (first) {
-      if (!in_whole) st.first_copies.push_back(FirstCopy{r.name, r.info_a, r.info_b});
-    } else if (it->second & kStreamed) {
-      const FirstCopy& f = st.first_copies[it->second & ~kStreamed];
-      if (same_layout(*f.info_a, *f.info_b, r)) r.copy_of = f.name;
+      st.first_copies.push_back(FirstCopy{r.name, r.info_a, r.info_b});
     } else {
-      const PairReport& f = (*st.whole)[it->second];
+      const FirstCopy& f = st.first_copies[it->second];
       if (same_layout(*f.info_a, *f.info_b, r)) r.copy_of = f.name;
     }
   }

@@ -65,6 +65,7 @@ class JumpFinder {
   std::string underflow_note() const;
 
  private:
+  void find_whole_copies(const std::vector<PairReport>& pairs);
   bool shared_by_peers(const std::string& key, const std::string& name, double sys) const;
   struct State;
   std::unique_ptr<State> s_;
