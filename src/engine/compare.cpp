@@ -70,7 +70,7 @@ std::string num(double v) { return format_number("%.4g", v); }
 // The verdict of docs/design.md §4: no element out of tolerance (or, with --criterion, the whole
 // tensor's rel L2 within rtol / its cosine at least 1 − rtol; NaN and inf mismatches count
 // under every criterion), plus the user's extra rules.
-void apply_verdict(PairReport& r, const CompareOptions& o) {
+void apply_verdict(PairReport& r, const CompareOptions& o, bool reason = true) {
   const DiffStats& d = *r.diff;
   std::string why;
   const double rtol = r.tolerance.rtol;
@@ -95,7 +95,7 @@ void apply_verdict(PairReport& r, const CompareOptions& o) {
   if (o.max_rel_l2 && !(d.rel_l2 <= *o.max_rel_l2))
     add("rel_l2 " + num(d.rel_l2) + " > " + num(*o.max_rel_l2));
   r.status = why.empty() ? Status::kMatch : Status::kMismatch;
-  r.reason = why;
+  if (reason) r.reason = why;
 }
 
 bool is_divergence(const PairReport& r, bool unsupported) {
@@ -121,7 +121,7 @@ PairParams pair_params(const TensorInfo& a, const TensorInfo& b, const Tolerance
 }
 
 // A pair's fields and verdict from its merged partial.
-void finish_pair(PairReport& r, Partial& p, const Job& job, const CompareOptions& o) {
+void finish_pair(PairReport& r, Partial& p, const Job& job, const CompareOptions& o, bool reason) {
   const TreeNode sums = p.tree.total();
   const uint64_t n = job.count;
   const bool details = o.engine.keep_details;
@@ -130,8 +130,10 @@ void finish_pair(PairReport& r, Partial& p, const Job& job, const CompareOptions
   r.diff = finalize_diff(p.d, sums.d, n, job.params.type_a == job.params.type_b, details);
   if (r.diff->nan_mismatch + r.diff->inf_mismatch > 0)
     r.diff->nonfinite = find_nonfinite_mismatches(job, std::max(o.engine.worst_k, 1));
-  apply_verdict(r, o);
+  apply_verdict(r, o, reason);
 }
+
+void say_why(PairReport& r, const CompareOptions& o) { apply_verdict(r, o); }
 
 PrecisionChoice run_precision(const MatchResult& match, const CompareOptions& o) {
   return choose_precision(match.all_pairs, o.precision);
@@ -246,8 +248,15 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
     t_phase = now;
   };
   MatchResult match = match_tensors(ta, tb, o);
-  // The matcher's name maps are freed: their pages go back before the reports are made (10^6
-  // pairs: ~200 MB that stayed resident through the planning, the run's peak, issue 26).
+  // One copy of a name for both sides of a pair (Source::share_name); then the matcher's maps
+  // and B's copies are freed, and their pages go back before the reports are made (10^6 pairs:
+  // ~200 MB of maps and 76 MB of copies that stayed resident through the planning, the run's
+  // peak, issue 26).
+  for (MatchedPair& m : match.pairs)
+    if (m.a && m.b && m.name_b == ta[*m.a].name) {
+      src_b->share_name(*m.b, ta[*m.a].name);
+      m.name_b = ta[*m.a].name;
+    }
   release_free_memory();
   phase("matched " + std::to_string(match.pairs.size()) + " pairs", match.pairs.size());
   auto& pairs = match.pairs;
@@ -347,7 +356,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
       done[job_pair[j]] = true;
       return true;
     }
-    finish_pair(r, p, job, o);
+    finish_pair(r, p, job, o, /*reason=*/false);
     rep.summary.bytes += p.bytes;
     done[job_pair[j]] = true;
     return !(o.stop_at_first && r.status != Status::kMatch);
@@ -355,7 +364,9 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   job_sides = {};  // before the diagnosis allocates its own per-pair state
   job_pair = {};
 
-  release_free_memory();  // the reads' freed buffers and partials, before the diagnosis allocates
+  release_free_memory();  // the reads' freed buffers and partials, before the reasons and diagnosis
+  for (PairReport& r : rep.tensors)
+    if (r.status == Status::kMismatch && r.diff) say_why(r, o);
   phase("read and reduced", npairs);
   replay_modules(rep.tensors, done, *src_a, *src_b, rep.notes);
   phase("module calls replayed", npairs);
