@@ -75,6 +75,46 @@ class OptionalDouble {
   uint64_t bits_ = kEmpty;
 };
 
+// std::optional<T>'s interface in sizeof(T) bytes (a pair's side and diff statistics: 24 bytes a
+// pair of flags and their padding): "none" is a value no result holds, which
+// PackedNone<T>::mark writes and PackedNone<T>::marked tests (specialised beside T).
+template <class T>
+struct PackedNone;
+
+template <class T>
+class PackedOptional {
+ public:
+  PackedOptional() { PackedNone<T>::mark(v_); }
+  PackedOptional(std::nullopt_t) : PackedOptional() {}
+  PackedOptional(const T& v) : v_(v) {}
+  PackedOptional(const std::optional<T>& v) : PackedOptional() {
+    if (v) v_ = *v;
+  }
+  PackedOptional& operator=(std::nullopt_t) { return reset(), *this; }
+  PackedOptional& operator=(const T& v) { return v_ = v, *this; }
+  PackedOptional& operator=(T&& v) { return v_ = std::move(v), *this; }
+  void reset() { v_ = T(), PackedNone<T>::mark(v_); }
+  template <class... Args>
+  T& emplace(Args&&... args) {
+    v_ = T(std::forward<Args>(args)...);
+    return v_;
+  }
+  bool has_value() const { return !PackedNone<T>::marked(v_); }
+  explicit operator bool() const { return has_value(); }
+  T& operator*() { return v_; }
+  const T& operator*() const { return v_; }
+  T* operator->() { return &v_; }
+  const T* operator->() const { return &v_; }
+  const T& value() const { return v_; }
+  T value_or(const T& other) const { return has_value() ? v_ : other; }
+  operator std::optional<T>() const { return has_value() ? std::optional<T>(v_) : std::nullopt; }
+  friend bool operator==(const PackedOptional& a, std::nullopt_t) { return !a.has_value(); }
+  friend bool operator!=(const PackedOptional& a, std::nullopt_t) { return a.has_value(); }
+
+ private:
+  T v_;
+};
+
 // An optional value kept on the heap: 8 bytes where the value is rarely set (a pair's summary
 // comparison, the name a jump follows or a copy repeats), copied deeply like std::optional.
 template <class T>

@@ -2,6 +2,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -110,6 +111,19 @@ struct DiffStats {
   // The first K NaN/inf mismatches in flat order (value: NaN for a NaN mismatch, +inf for an
   // inf one); empty when there are none.
   CompactVector<ExtremeAt> nonfinite;
+};
+
+// A report's "no side statistics" / "no diff": values no result holds (a reduction roundoff is
+// 0 or 2^-24, never NaN; no tensor has 2^64 - 1 elements).
+template <>
+struct PackedNone<SideStats> {
+  static void mark(SideStats& s) { s.reduction_roundoff = std::numeric_limits<float>::quiet_NaN(); }
+  static bool marked(const SideStats& s) { return s.reduction_roundoff != s.reduction_roundoff; }
+};
+template <>
+struct PackedNone<DiffStats> {
+  static void mark(DiffStats& d) { d.count = d.finite_pairs = ~uint64_t(0); }
+  static bool marked(const DiffStats& d) { return d.count == ~uint64_t(0) && d.finite_pairs == ~uint64_t(0); }
 };
 
 // Comparing two summaries (no data): what can be said from the per-side fields alone.

@@ -39,8 +39,8 @@ struct PairReport {
   // copies, 50 MB.
   std::shared_ptr<const TensorInfo> info_a, info_b;
   Tolerance tolerance;
-  std::optional<SideStats> a, b;
-  std::optional<DiffStats> diff;
+  PackedOptional<SideStats> a, b;  // std::optional's interface (compact.hpp)
+  PackedOptional<DiffStats> diff;
   HeapOptional<SummaryDiff> summary_diff;  // set instead of diff when comparing summaries
   // Diagnosis (engine/diagnosis.hpp), for pairs with a diff: rel_l2 over what it inherited,
   // l2(b)/l2(a), and (mean(b) − mean(a)) / rms(a).

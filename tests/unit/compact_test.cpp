@@ -224,5 +224,33 @@ TEST(Compact, OptionalExtremeActsAsAnOptional) {
   EXPECT_EQ(sizeof(OptionalExtreme), 32u);
 }
 
+
+// A pair's statistics: std::optional's interface in the statistics' own bytes.
+TEST(Compact, PackedOptionalStatisticsActAsOptionals) {
+  PairReport r;
+  EXPECT_FALSE(r.a);
+  EXPECT_FALSE(r.diff.has_value());
+  EXPECT_FALSE(std::optional<SideStats>(r.b).has_value());
+  SideStats s;
+  s.count = 7;
+  s.reduction_roundoff = 0x1p-24f;
+  r.a = s;
+  ASSERT_TRUE(r.a);
+  EXPECT_EQ(r.a->count, 7u);
+  EXPECT_EQ(r.a->reduction_roundoff, 0x1p-24f);
+  r.diff.emplace();  // a default DiffStats (count 0) is a value
+  ASSERT_TRUE(r.diff);
+  EXPECT_EQ(r.diff->count, 0u);
+  r.diff->count = ~uint64_t(0);  // one sentinel field alone is still a value
+  EXPECT_TRUE(r.diff);
+  r.a = std::nullopt;
+  r.diff.reset();
+  EXPECT_FALSE(r.a);
+  EXPECT_FALSE(r.diff);
+  EXPECT_EQ(r.b.value_or(s).count, 7u);
+  EXPECT_EQ(sizeof(r.a), sizeof(SideStats));
+  EXPECT_EQ(sizeof(r.diff), sizeof(DiffStats));
+}
+
 }  // namespace
 }  // namespace tensordiff
