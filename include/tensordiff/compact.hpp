@@ -272,32 +272,43 @@ void release_block(SharedBlock<T>* b) {
   delete b;
 }
 
+// What SharedString, InternedString and Shape have in common: a counted reference to a
+// SharedBlock (null: the empty value), copied by sharing the block.
+template <class T>
+class SharedRef {
+ public:
+  SharedRef(const SharedRef& o) : p_(o.p_) { hold_block(p_); }
+  SharedRef(SharedRef&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  ~SharedRef() { release_block(p_); }
+  SharedRef& operator=(const SharedRef& o) {
+    hold_block(o.p_);
+    release_block(p_);
+    p_ = o.p_;
+    return *this;
+  }
+  SharedRef& operator=(SharedRef&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+
+ protected:
+  explicit SharedRef(SharedBlock<T>* p = nullptr) : p_(p) {}
+  SharedBlock<T>* p_;
+};
+
 // An immutable string whose copies share one heap copy: 8 bytes a record and one copy however
 // many records hold it (a tensor's name is held by its listing entry, by the pair that reports
 // it and by that pair's row: 10^6 pairs held four copies of each name, 250 MB, issue 26); the
 // empty string holds nothing. Read as a const std::string; assigning makes a new copy.
-class SharedString {
+class SharedString : public SharedRef<std::string> {
  public:
   SharedString() = default;
-  SharedString(const std::string& s) : p_(make(s)) {}
-  SharedString(const char* s) : p_(make(s)) {}
-  SharedString(const SharedString& o) : p_(o.p_) { hold(p_); }
-  SharedString(SharedString&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-  ~SharedString() { release(p_); }
-  SharedString& operator=(const SharedString& o) {
-    hold(o.p_);
-    release(p_);
-    p_ = o.p_;
-    return *this;
-  }
-  SharedString& operator=(SharedString&& o) noexcept {
-    std::swap(p_, o.p_);
-    return *this;
-  }
+  SharedString(const std::string& s) : SharedRef(make(s)) {}
+  SharedString(const char* s) : SharedRef(make(s)) {}
   SharedString& operator=(const std::string& s) { return *this = SharedString(s); }
   SharedString& operator=(const char* s) { return *this = SharedString(s); }
   SharedString& operator+=(const std::string& s) { return *this = SharedString(str() + s); }
-  void clear() { release(p_), p_ = nullptr; }
+  void clear() { *this = SharedString(); }
 
   const std::string& str() const { return p_ ? p_->value : empty_string(); }
   operator const std::string&() const { return str(); }
@@ -344,11 +355,8 @@ class SharedString {
  protected:
   using Block = SharedBlock<std::string>;
   static Block* make(const std::string& s) { return s.empty() ? nullptr : new Block(s, false); }
-  static void hold(Block* b) { hold_block(b); }
-  static void release(Block* b) { release_block(b); }
   static const std::string& empty_string();
-  explicit SharedString(Block* b) : p_(b) {}
-  Block* p_ = nullptr;
+  explicit SharedString(Block* b) : SharedRef(b) {}
 };
 
 // A string that many records share (a dtype's description, a storage layout, the line of code a
@@ -378,25 +386,12 @@ class InternedString : public SharedString {
 // per distinct shape alive (a model's layers repeat a handful of shapes; two dumps of one model
 // have the same ones) instead of 24 bytes and a heap copy per listing entry. Empty for a scalar
 // (holds nothing). Read as a const std::vector<uint64_t>; assigning interns.
-class Shape {
+class Shape : public SharedRef<std::vector<uint64_t>> {
  public:
   using Dims = std::vector<uint64_t>;
   Shape() = default;
-  Shape(const Dims& d) : p_(d.empty() ? nullptr : intern_block(d)) {}
+  Shape(const Dims& d) : SharedRef(d.empty() ? nullptr : intern_block(d)) {}
   Shape(std::initializer_list<uint64_t> l) : Shape(Dims(l)) {}
-  Shape(const Shape& o) : p_(o.p_) { hold_block(p_); }
-  Shape(Shape&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-  ~Shape() { release_block(p_); }
-  Shape& operator=(const Shape& o) {
-    hold_block(o.p_);
-    release_block(p_);
-    p_ = o.p_;
-    return *this;
-  }
-  Shape& operator=(Shape&& o) noexcept {
-    std::swap(p_, o.p_);
-    return *this;
-  }
   Shape& operator=(const Dims& d) { return *this = Shape(d); }
   Shape& operator=(std::initializer_list<uint64_t> l) { return *this = Shape(Dims(l)); }
 
@@ -423,7 +418,6 @@ class Shape {
 
  private:
   static const Dims& empty_dims();
-  SharedBlock<Dims>* p_ = nullptr;
 };
 
 

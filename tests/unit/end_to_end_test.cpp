@@ -28,11 +28,11 @@ void write_model(const std::string& pa, const std::string& pb, bool stats_shapes
     }
     drift *= 1.5;
     DatasetSpec s;
-    s.shape = {64, 64};
-    if (stats_shapes && i == 3) s.shape = {4096};
+    s.shape = std::vector<uint64_t>{64, 64};
+    if (stats_shapes && i == 3) s.shape = std::vector<uint64_t>{4096};
     const std::string name = "layer" + std::to_string(19 - i);
     wa.write(name, s, to_bytes(a));
-    if (stats_shapes && i == 3) s.shape = {64, 64};
+    if (stats_shapes && i == 3) s.shape = std::vector<uint64_t>{64, 64};
     wb.write(name, s, to_bytes(b));
   }
 }
@@ -122,7 +122,7 @@ TEST(EndToEnd, ExactMode) {
   const std::string dir = temp_dir();
   H5Writer wa(dir + "/a.h5"), wb(dir + "/b.h5");
   DatasetSpec s;
-  s.shape = {3};
+  s.shape = std::vector<uint64_t>{3};
   wa.write("z", s, to_bytes(std::vector<float>{0.0f, 1.0f, 2.0f}));
   wb.write("z", s, to_bytes(std::vector<float>{-0.0f, 1.0f, 2.0f}));
   wa.close();

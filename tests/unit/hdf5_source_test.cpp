@@ -52,14 +52,14 @@ TEST(Hdf5Source, EveryDtypeAndSpellingRoundTrips) {
     for (bool be : {false, true}) {
       if (dtype_size(t) == 1 && be) continue;
       DatasetSpec s;
-      s.shape = {3, 5, 7};
+      s.shape = std::vector<uint64_t>{3, 5, 7};
       s.dtype = t;
       s.big_endian = be;
       items.push_back({std::string(dtype_name(t)) + (be ? "_be" : "_le"), s});
     }
   for (auto sp : {Bf16Spelling::kOpaqueAttr, Bf16Spelling::kUint16Attr}) {
     DatasetSpec s;
-    s.shape = {105};
+    s.shape = std::vector<uint64_t>{105};
     s.dtype = DType::kBF16;
     s.bf16 = sp;
     items.push_back({sp == Bf16Spelling::kOpaqueAttr ? "bf16_opaque" : "bf16_uint16", s});
@@ -97,7 +97,7 @@ TEST(Hdf5Source, ChunkedGzipShuffleFletcherAndEdgeChunks) {
   {
     H5Writer w(path);
     DatasetSpec s;
-    s.shape = {1000, 37};
+    s.shape = std::vector<uint64_t>{1000, 37};
     s.chunk = {64, 10};  // edge chunks in both dimensions
     s.gzip = 4;
     s.shuffle = true;
@@ -121,7 +121,7 @@ TEST(Hdf5Source, ScalarZeroSizeAndUnsupported) {
     scalar.dtype = DType::kF64;
     w.write("scalar", scalar, to_bytes(std::vector<double>{3.5}));
     DatasetSpec empty;
-    empty.shape = {0, 4};
+    empty.shape = std::vector<uint64_t>{0, 4};
     w.write("empty", empty, {});
     w.write_compound("complex", 4);
     w.write_string("note", "hello");
@@ -159,7 +159,7 @@ TEST(Hdf5Source, BadFilesGiveClearErrors) {
   {
     H5Writer w(dir + "/full.h5");
     DatasetSpec s;
-    s.shape = {100000};
+    s.shape = std::vector<uint64_t>{100000};
     w.write("x", s, random_bytes(400000, 3));
   }
   std::filesystem::copy_file(dir + "/full.h5", dir + "/trunc.h5");
