@@ -2,7 +2,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
-#include <limits>
+#include <cstring>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -117,8 +117,14 @@ struct DiffStats {
 // 0 or 2^-24, never NaN; no tensor has 2^64 - 1 elements).
 template <>
 struct PackedNone<SideStats> {
-  static void mark(SideStats& s) { s.reduction_roundoff = std::numeric_limits<float>::quiet_NaN(); }
-  static bool marked(const SideStats& s) { return s.reduction_roundoff != s.reduction_roundoff; }
+  // By its bits (a NaN test would fold away under -ffinite-math-only).
+  static constexpr uint32_t kNone = 0x7fc0c0feu;  // a quiet NaN
+  static void mark(SideStats& s) { std::memcpy(&s.reduction_roundoff, &kNone, 4); }
+  static bool marked(const SideStats& s) {
+    uint32_t bits;
+    std::memcpy(&bits, &s.reduction_roundoff, 4);
+    return bits == kNone;
+  }
 };
 template <>
 struct PackedNone<DiffStats> {

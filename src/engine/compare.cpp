@@ -151,7 +151,7 @@ void init_pair_report(PairReport& r, MatchedPair& m, const std::vector<TensorInf
   r.name = std::move(m.name);
   r.name_b = std::move(m.name_b);
   r.status = m.status;
-  r.reason = m.reason.str();
+  r.reason = m.reason;  // shares the pooled copy
   r.by_order = m.by_order;
   if (m.a) r.info_a = entry_of(own_a, ta, *m.a);
   if (m.b) r.info_b = entry_of(own_b, tb, *m.b);

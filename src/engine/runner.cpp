@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <exception>
 #include <new>
 #include <thread>
 #if defined(__GLIBC__)
@@ -139,18 +140,37 @@ void run_jobs(size_t count, const std::function<Job(size_t)>& make, const RunPla
   std::vector<Job> jobs;
   for (size_t lo = 0; lo < count; lo += batch) {
     const size_t hi = std::min(count, lo + batch);
-    jobs.clear();
-    jobs.reserve(hi - lo);
-    for (size_t j = lo; j < hi; ++j) jobs.push_back(make(j));
+    const bool last = hi == count;
     bool more = true;
-    run_pipeline(jobs, each, backend, [&](size_t j, Partial& p, const std::string* error) {
-      return more = on_done(lo + j, jobs[j], p, error);
-    });
-    for (const Job& job : jobs) before += side_bytes(job, job.count);
-    if (hi == count) break;
-    release_free_memory();
-    if (group.size() > 1) more = group.broadcast({uint8_t(more)}).at(0) != 0;  // rank 0 merged: it knows
+    std::optional<std::string> failure;  // this rank's, between batches of a group
+    std::exception_ptr thrown;
+    try {
+      jobs.clear();
+      jobs.reserve(hi - lo);
+      for (size_t j = lo; j < hi; ++j) jobs.push_back(make(j));
+      run_pipeline(jobs, each, backend, [&](size_t j, Partial& p, const std::string* error) {
+        return more = on_done(lo + j, jobs[j], p, error);
+      });
+    } catch (const std::exception& e) {
+      // After the last batch, or alone, as run_pipeline ends a run: the caller sees it.
+      if (last || group.size() == 1) throw;
+      failure = e.what();
+      thrown = std::current_exception();
+    }
+    if (last) break;
+    if (group.size() > 1) {
+      // Every rank learns of a failure anywhere in this batch (rank 0 merges, and runs on_done,
+      // after the pipeline's own agreement; any rank can fail making the jobs), then whether
+      // rank 0, which merged, wants the next batch: no rank waits on one that has left.
+      if (auto e = group.agree(failure)) {
+        if (thrown) std::rethrow_exception(thrown);
+        throw Error(ErrorCode::kIo, *e);
+      }
+      more = group.broadcast({uint8_t(more)}).at(0) != 0;
+    }
     if (!more) break;
+    for (const Job& job : jobs) before += side_bytes(job, job.count);
+    release_free_memory();
   }
 }
 
