@@ -377,6 +377,11 @@ class InternedString : public SharedString {
   // Equal values alive at once share one copy: equality is the pointers'.
   friend bool operator==(const InternedString& a, const InternedString& b) { return a.p_ == b.p_; }
   friend bool operator!=(const InternedString& a, const InternedString& b) { return a.p_ != b.p_; }
+  // Exact overloads for text (else a string could convert to either side's type: ambiguous).
+  friend bool operator==(const InternedString& a, const std::string& b) { return a.str() == b; }
+  friend bool operator!=(const InternedString& a, const std::string& b) { return a.str() != b; }
+  friend bool operator==(const InternedString& a, const char* b) { return a.str() == b; }
+  friend bool operator!=(const InternedString& a, const char* b) { return a.str() != b; }
 
   // Distinct values alive in the pool (for tests).
   static size_t pooled() { return pooled_values<std::string>(); }
