@@ -36,7 +36,6 @@
 
 namespace tensordiff {
 
-
 // --verbose: this process's resident memory now and at its peak, in MiB ("" where /proc is not
 // there), so that a run on many tensors shows which phase holds the memory (issue 26).
 static std::string resident_memory() {
