@@ -68,6 +68,11 @@ struct EngineOptions {
   // dropped once its verdict is made. The command line sets it where nothing shows them (-q
   // without --json or --html): with 10^5 tiny tensors they are a fifth of the memory.
   bool keep_details = true;
+  // Non-empty (with keep_details): each pair's details are written to an unlinked temporary
+  // file in this folder as the pair finishes, and read back one pair at a time by the writers
+  // (Report::detailed), instead of held in the report until it is written: 10^6 tiny tensors
+  // hold ~1.1 GB of them (issue 26). Where no file can be made there they are held as before.
+  std::string details_dir;
   // In an MPI group the engine sets it: rank 0 records each HDF5 file's listing, the other
   // ranks open the files from it (one walk of the metadata for the group). Null: list alone.
   std::shared_ptr<ListingBook> listing_book;

@@ -33,6 +33,9 @@ struct PairReport {
   // A module setting differs, inferred from each side's recorded call (engine/module_replay.hpp:
   // a normalisation's eps, a dropout's p, a GELU's formula): a mismatch whose reason says what.
   bool setting_differs = false;
+  // Where Report::detail_store holds this pair's details (its histograms, worst elements, first
+  // nonzeros: record numbers from 1); 0: held here. In the padding after the flags (no bytes).
+  uint32_t detail_record = 0;
   SharedString reason;  // why not a match; empty for matches
   // The two sides' listing entries, shared with the listing they came from (null: no such
   // side). A pair points into its input's listing instead of copying it: 10^5 pairs held two
@@ -85,6 +88,8 @@ struct FileSummary {
   std::optional<std::string> first_jump;  // the file's first pair that is a jump
 };
 
+class DetailStore;  // src/common/detail_store.hpp
+
 struct Report {
   std::string input_a, input_b;
   CompareOptions options;
@@ -103,6 +108,13 @@ struct Report {
   // the command line prints them, --strict makes them errors.
   std::vector<std::string> warnings;
   std::vector<FileSummary> files;   // when A or B is a folder of dumps
+  // Set when the run streamed its pairs' details to a file as each pair finished
+  // (EngineOptions::details_dir): the pairs in `tensors` hold their scalars only.
+  std::shared_ptr<DetailStore> detail_store;
+
+  // tensors[i] with its details: the pair itself where it holds them, else `scratch` made a copy
+  // of it with them read back from detail_store (Error kIo where the read fails).
+  const PairReport& detailed(size_t i, PairReport& scratch) const;
 };
 
 struct StatsEntry {

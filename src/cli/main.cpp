@@ -1,5 +1,6 @@
 // The command line: argument parsing and exit codes only; all work is in the library.
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -99,6 +100,20 @@ struct Outputs {
   }
 };
 
+// Where a run streams its pairs' details (EngineOptions::details_dir): beside the first report
+// file (whose folder takes a file of their size, ~1 KB a pair, anyway), else $TMPDIR or /tmp.
+std::string details_dir(const CommandLine& a) {
+  for (const auto& p : {a.json_path, a.html_path}) {
+    if (!p || *p == "-") continue;
+    struct stat st;
+    if (::stat(p->c_str(), &st) == 0 && !S_ISREG(st.st_mode)) continue;  // a pipe, a device
+    const size_t slash = p->find_last_of('/');
+    return slash == std::string::npos ? "." : slash == 0 ? "/" : p->substr(0, slash);
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp && *tmp ? tmp : "/tmp";
+}
+
 int run_compare(const CommandLine& args) {
   Outputs out(args);
   Progress progress(!args.quiet);
@@ -107,6 +122,8 @@ int run_compare(const CommandLine& args) {
   // Histograms, worst elements and first nonzeros are shown by the table (p99|d|), the JSON
   // and the HTML page only: under -q without those they are not kept (issue 26).
   a.compare.engine.keep_details = !args.quiet || args.json_path || args.html_path;
+  // Streamed as each pair finishes, read back as the reports are written (issue 26).
+  if (a.compare.engine.keep_details) a.compare.engine.details_dir = details_dir(args);
   const Report rep = compare(a.files[0], a.files[1], a.compare);
   progress.clear();
   if (!args.quiet) {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/detail_store.hpp"
 #include "common/format.hpp"
 #include "engine/backend.hpp"
 #include "engine/diagnosis.hpp"
@@ -347,6 +348,14 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
   release_free_memory();  // the matching's freed pairs and the planning's transients, before the reads
   std::vector<bool> done(npairs, false);
   for (size_t i : done_early) done[i] = true;
+  // Each pair's details to a file as the pair finishes (EngineOptions::details_dir).
+  if (o.engine.keep_details && !o.engine.details_dir.empty()) {
+    rep.detail_store = DetailStore::open(o.engine.details_dir, job_pair.size());
+    if (o.engine.log)
+      o.engine.log(rep.detail_store ? "details of each pair to a temporary file in " + o.engine.details_dir
+                                    : "details kept in memory: no temporary file can be made in " + o.engine.details_dir);
+  }
+  DetailStore* const store = rep.detail_store.get();
   run_jobs(job_pair.size(), make_job, plan, backend, [&](size_t j, const Job& job, Partial& p, const std::string* error) {
     PairReport& r = rep.tensors[job_pair[j]];
     if (error) {
@@ -356,6 +365,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
       return true;
     }
     finish_pair(r, p, job, o, /*reason=*/false);
+    if (store) store->put(r);
     rep.summary.bytes += p.bytes;
     done[job_pair[j]] = true;
     return !(o.stop_at_first && r.status != Status::kMatch);

@@ -83,6 +83,13 @@ std::string data_json(const Report& rep) {
     for (const auto& r : rep.tensors) get(r);
     w.end_array();
   };
+  // A column of the pairs' details, read back a pair at a time where the run streamed them.
+  PairReport scratch;
+  auto detail_column = [&](const char* key, auto get) {
+    w.key(key).begin_array();
+    for (size_t i = 0; i < rep.tensors.size(); ++i) get(rep.detailed(i, scratch));
+    w.end_array();
+  };
   auto opt = [&](const std::optional<double>& v) {
     if (v && std::isfinite(*v)) w.value(*v);
     else w.null();
@@ -142,15 +149,15 @@ std::string data_json(const Report& rep) {
   column("source", [&](const PairReport& r) {
     w.value(r.info_b && !r.info_b->source.empty() ? r.info_b->source : r.info_a ? r.info_a->source : "");
   });
-  column("err_hist", [&](const PairReport& r) {
+  detail_column("err_hist", [&](const PairReport& r) {
     if (r.diff) hist(w, r.diff->err_hist);
     else w.null();
   });
-  column("hist_a", [&](const PairReport& r) {
+  detail_column("hist_a", [&](const PairReport& r) {
     if (r.a && r.a->counts_known) hist(w, r.a->mag_hist);
     else w.null();
   });
-  column("hist_b", [&](const PairReport& r) {
+  detail_column("hist_b", [&](const PairReport& r) {
     if (r.b && r.b->counts_known) hist(w, r.b->mag_hist);
     else w.null();
   });

@@ -355,13 +355,16 @@ ordered_json report_tail(const Report& r) {
 }  // namespace
 
 void write_json(const Report& r, const TextSink& sink) {
+  PairReport scratch;  // a pair with its details read back (Report::detailed)
   object_with_array(report_head(r), "tensors", r.tensors.size(),
-                    [&](JsonWriter& w, size_t i) { wtensor(w, r.tensors[i]); }, report_tail(r), sink);
+                    [&](JsonWriter& w, size_t i) { wtensor(w, r.detailed(i, scratch)); }, report_tail(r), sink);
 }
 
 void build_document(const Report& r, DocumentBuilder& out) {
+  PairReport scratch;
   build_object_with_array(report_head(r), "tensors", r.tensors.size(),
-                          [&](BuilderWriter& w, size_t i) { wtensor(w, r.tensors[i]); }, report_tail(r), out);
+                          [&](BuilderWriter& w, size_t i) { wtensor(w, r.detailed(i, scratch)); }, report_tail(r),
+                          out);
 }
 
 namespace {

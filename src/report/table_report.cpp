@@ -219,12 +219,13 @@ std::string format_table(const Report& rep, const TableStyle& st) {
   const Summary& s = rep.summary;
   const size_t used = display_width(out) - 1;
   const std::vector<long> rows = chosen_rows(rep, st);
+  PairReport scratch;  // a row's pair with its details (p99|d|) read back (Report::detailed)
   for (long i : rows) {
     if (i < 0) {
       out += "   " + pad_to("", cols[kOrder].width) + "\u2026 " + std::to_string(-i - 1) + " more matching tensors\n";
       continue;
     }
-    const PairReport& r = rep.tensors[static_cast<size_t>(i)];
+    const PairReport& r = rep.detailed(static_cast<size_t>(i), scratch);
     const bool first = s.first_divergence && r.name == *s.first_divergence;
     const bool jump = r.jump;  // every jump; the first is the summary's headline
     // Markers: '>' the first divergence (first over tolerance), '*' the first jump (where the
@@ -286,8 +287,10 @@ std::string format_summary(const Report& rep, const TableStyle& st) {
     }
   }
   if (s.first_divergence) {
-    for (const auto& r : rep.tensors)
-      if (r.name == *s.first_divergence) {
+    PairReport scratch;  // its first NaN/inf mismatch is a detail (Report::detailed)
+    for (size_t i = 0; i < rep.tensors.size(); ++i)
+      if (rep.tensors[i].name == *s.first_divergence) {
+        const PairReport& r = rep.detailed(i, scratch);
         std::string fd = "first divergence: " + r.name + " (order " + std::to_string(r.order) + ")";
         if (r.status == Status::kMismatch && r.diff) {
           const DiffStats& d = *r.diff;
