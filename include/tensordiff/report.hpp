@@ -121,6 +121,8 @@ struct StatsEntry {
   TensorInfo info;
   std::optional<SideStats> stats;  // empty when the dtype is unsupported or a read failed
   std::string error;               // why a read failed
+  // Where StatsReport::detail_store holds its first nonzeros and histogram (from 1); 0: here.
+  uint32_t detail_record = 0;
 };
 
 struct StatsReport {
@@ -135,6 +137,9 @@ struct StatsReport {
   std::vector<std::string> notes;   // what the input's listing left out
   std::vector<std::string> warnings;
   std::vector<StatsEntry> tensors;  // execution order
+  // As Report's: set when each entry's details were streamed to a file as it finished.
+  std::shared_ptr<DetailStore> detail_store;
+  const StatsEntry& detailed(size_t i, StatsEntry& scratch) const;
 };
 
 }  // namespace tensordiff

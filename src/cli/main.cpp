@@ -183,6 +183,7 @@ int run_stats(const CommandLine& args) {
   CommandLine a = args;
   progress.install(a.compare.engine);
   a.compare.engine.keep_details = a.json_path.has_value();  // the table shows no histogram
+  if (a.compare.engine.keep_details) a.compare.engine.details_dir = details_dir(args);
   const StatsReport rep = stats(a.files[0], a.compare.engine, a.compare.tensors);
   progress.clear();
   if (!args.quiet) {

@@ -133,8 +133,8 @@ void get_extremes(Reader& in, CompactVector<ExtremeAt>& v) {
 // The sides' and the diff's details in a fixed order; an absent side or diff writes empty ones.
 template <class Side, class Diff>
 void each_part(Side&& side, Diff&& diff, PairReport& r) {
-  static SideStats no_side;
-  static DiffStats no_diff;
+  static const SideStats no_side;
+  static const DiffStats no_diff;
   side(r.a ? *r.a : no_side);
   side(r.b ? *r.b : no_side);
   diff(r.diff ? *r.diff : no_diff);
@@ -155,7 +155,7 @@ DetailStore::DetailStore(int fd, std::string dir, size_t expected) : fd_(fd), di
 DetailStore::~DetailStore() { ::close(fd_); }
 
 void DetailStore::put(PairReport& r) {
-  std::string rec(4, '\0');  // the record's length, filled in below
+  std::string rec(4, '\0');  // the record's length, filled in by append
   each_part(
       [&](const SideStats& s) {
         put_nonzeros(rec, s.first_nonzero);
@@ -167,19 +167,33 @@ void DetailStore::put(PairReport& r) {
         put_extremes(rec, d.nonfinite);
       },
       r);
-  const uint32_t len = static_cast<uint32_t>(rec.size());
-  std::memcpy(rec.data(), &len, 4);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (offsets_.size() >= UINT32_MAX - 1)
-    throw Error(ErrorCode::kInternal, "details store: more than 2^32 pairs");
-  offsets_.push_back(end_);
-  pending_ += rec;
-  end_ += rec.size();
-  r.detail_record = static_cast<uint32_t>(offsets_.size());
+  r.detail_record = append(rec);
   if (r.a) r.a->first_nonzero = {}, r.a->mag_hist = {};
   if (r.b) r.b->first_nonzero = {}, r.b->mag_hist = {};
   if (r.diff) r.diff->err_hist = {}, r.diff->worst = {}, r.diff->nonfinite = {};
+}
+
+void DetailStore::put(StatsEntry& e) {
+  if (!e.stats) return;
+  std::string rec(4, '\0');
+  put_nonzeros(rec, e.stats->first_nonzero);
+  put_hist(rec, e.stats->mag_hist);
+  e.detail_record = append(rec);
+  e.stats->first_nonzero = {};
+  e.stats->mag_hist = {};
+}
+
+uint32_t DetailStore::append(const std::string& rec) {
+  const uint32_t len = static_cast<uint32_t>(rec.size());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (offsets_.size() >= UINT32_MAX - 1) throw Error(ErrorCode::kInternal, "details store: more than 2^32 records");
+  offsets_.push_back(end_);
+  pending_ += rec;
+  std::memcpy(pending_.data() + pending_.size() - rec.size(), &len, 4);
+  end_ += rec.size();
+  const uint32_t record = static_cast<uint32_t>(offsets_.size());
   if (pending_.size() >= kFlushBytes) flush_locked();
+  return record;
 }
 
 void DetailStore::flush_locked() const {
@@ -196,40 +210,43 @@ void DetailStore::flush_locked() const {
   pending_.clear();
 }
 
-void DetailStore::get(uint32_t record, PairReport& r) const {
-  std::lock_guard<std::mutex> lock(mu_);
+std::pair<const char*, uint32_t> DetailStore::find(uint32_t record) const {
   if (record == 0 || record > offsets_.size())
     throw Error(ErrorCode::kInternal, "details store: no record " + std::to_string(record));
   const uint64_t at = offsets_[record - 1];
-  const char* p;
   uint32_t len;
   if (at >= flushed_) {  // still in memory
-    p = pending_.data() + (at - flushed_);
+    const char* p = pending_.data() + (at - flushed_);
     std::memcpy(&len, p, 4);
-  } else {
-    // Writers read the records in about the order they were written: one read fills a window
-    // of many (a record longer than the window, a large --worst-k, gets one of its own).
-    auto window = [&](uint64_t from, uint64_t want) {
-      buf_.resize(want);
-      size_t got = 0;
-      while (got < want) {
-        const ssize_t n = ::pread(fd_, buf_.data() + got, want - got, static_cast<off_t>(from + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0)
-          throw Error(ErrorCode::kIo, dir_ + ": cannot read the report's details back from a temporary file there: " +
-                                          std::strerror(n < 0 ? errno : EIO));
-        got += static_cast<size_t>(n);
-      }
-      buf_at_ = from;
-    };
-    auto held = [&](uint64_t n) { return at >= buf_at_ && at + n <= buf_at_ + buf_.size(); };
-    if (!held(4)) window(at, std::min<uint64_t>(kWindowBytes, flushed_ - at));
-    if (!held(4)) throw Error(ErrorCode::kInternal, "details store: a record ends early");
-    std::memcpy(&len, buf_.data() + (at - buf_at_), 4);
-    if (!held(len)) window(at, std::min<uint64_t>(std::max<uint64_t>(len, kWindowBytes), flushed_ - at));
-    if (!held(len)) throw Error(ErrorCode::kInternal, "details store: a record ends early");
-    p = buf_.data() + (at - buf_at_);
+    return {p, len};
   }
+  // Writers read the records in about the order they were written: one read fills a window of
+  // many (a record longer than the window, a large --worst-k, gets one of its own).
+  auto window = [&](uint64_t from, uint64_t want) {
+    buf_.resize(want);
+    size_t got = 0;
+    while (got < want) {
+      const ssize_t n = ::pread(fd_, buf_.data() + got, want - got, static_cast<off_t>(from + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        throw Error(ErrorCode::kIo, dir_ + ": cannot read the report's details back from a temporary file there: " +
+                                        std::strerror(n < 0 ? errno : EIO));
+      got += static_cast<size_t>(n);
+    }
+    buf_at_ = from;
+  };
+  auto held = [&](uint64_t n) { return at >= buf_at_ && at + n <= buf_at_ + buf_.size(); };
+  if (!held(4)) window(at, std::min<uint64_t>(kWindowBytes, flushed_ - at));
+  if (!held(4)) throw Error(ErrorCode::kInternal, "details store: a record ends early");
+  std::memcpy(&len, buf_.data() + (at - buf_at_), 4);
+  if (!held(len)) window(at, std::min<uint64_t>(std::max<uint64_t>(len, kWindowBytes), flushed_ - at));
+  if (!held(len)) throw Error(ErrorCode::kInternal, "details store: a record ends early");
+  return {buf_.data() + (at - buf_at_), len};
+}
+
+void DetailStore::get(uint32_t record, PairReport& r) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto [p, len] = find(record);
   if (len < 4) throw Error(ErrorCode::kInternal, "details store: a record ends early");
   Reader in(p + 4, len - 4);
   SideStats* sides[2] = {r.a ? &*r.a : nullptr, r.b ? &*r.b : nullptr};
@@ -253,11 +270,29 @@ void DetailStore::get(uint32_t record, PairReport& r) const {
   if (!in.done()) throw Error(ErrorCode::kInternal, "details store: a record runs past its fields");
 }
 
+void DetailStore::get(uint32_t record, StatsEntry& e) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto [p, len] = find(record);
+  if (len < 4 || !e.stats) throw Error(ErrorCode::kInternal, "details store: a record ends early");
+  Reader in(p + 4, len - 4);
+  get_nonzeros(in, e.stats->first_nonzero);
+  get_hist(in, e.stats->mag_hist);
+  if (!in.done()) throw Error(ErrorCode::kInternal, "details store: a record runs past its fields");
+}
+
 const PairReport& Report::detailed(size_t i, PairReport& scratch) const {
   const PairReport& r = tensors[i];
   if (r.detail_record == 0 || !detail_store) return r;
   scratch = r;
   detail_store->get(r.detail_record, scratch);
+  return scratch;
+}
+
+const StatsEntry& StatsReport::detailed(size_t i, StatsEntry& scratch) const {
+  const StatsEntry& e = tensors[i];
+  if (e.detail_record == 0 || !detail_store) return e;
+  scratch = e;
+  detail_store->get(e.detail_record, scratch);
   return scratch;
 }
 

@@ -29,12 +29,17 @@ class DetailStore {
   // Reads record `record`'s details back into r (whose own are empty). Throws Error (kIo/
   // kInternal) on a failed read or a record that does not parse.
   void get(uint32_t record, PairReport& r) const;
+  // The same for a stats entry's one side.
+  void put(StatsEntry& e);
+  void get(uint32_t record, StatsEntry& e) const;
   size_t records() const { return offsets_.size(); }
   uint64_t bytes() const { return end_; }
   const std::string& dir() const { return dir_; }
 
  private:
   DetailStore(int fd, std::string dir, size_t expected);
+  uint32_t append(const std::string& rec);         // a record's number
+  std::pair<const char*, uint32_t> find(uint32_t record) const;  // its bytes, under mu_
   void flush_locked() const;
 
   int fd_;

@@ -433,7 +433,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
   check_stats_selection(src->tensors(), source.path(), names, selected);
   for (const auto& t : src->tensors()) {
     if (!name_selected(t.name, names, {}, {})) continue;
-    rep.tensors.push_back({t, std::nullopt, ""});
+    rep.tensors.push_back({t, std::nullopt, "", 0});
     if (!t.unsupported.empty()) {
       ++rep.unsupported;
       continue;
@@ -452,6 +452,9 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
     job.set_rare(src->uniform_value(t.order), std::nullopt, known_read_error(*src, t.order, nullptr, 0));
     return job;
   };
+  // Each entry's details to a file as it finishes (EngineOptions::details_dir).
+  if (o.keep_details && !o.details_dir.empty()) rep.detail_store = DetailStore::open(o.details_dir, job_entry.size());
+  DetailStore* const store = rep.detail_store.get();
   run_jobs(job_entry.size(), make_job, plan, backend, [&](size_t j, const Job& job, Partial& p, const std::string* error) {
     if (error) {
       rep.tensors[job_entry[j]].error = *error;
@@ -461,6 +464,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
     const uint64_t bytes = job.count * dtype_size(job.params.type_a);
     const TreeNode sums = p.tree.total();
     rep.tensors[job_entry[j]].stats = finalize_side(p.a, sums.a, bytes, o.keep_details);
+    if (store) store->put(rep.tensors[job_entry[j]]);
     rep.bytes += p.bytes;
     return true;
   });
@@ -668,7 +672,7 @@ StatsReport stats_of_summary(const std::string& path, const EngineOptions& o, co
   for (size_t i = 0; i < d.tensors.size(); ++i) {
     const TensorInfo& t = d.tensors[i];
     if (!name_selected(t.name, names, {}, {})) continue;
-    StatsEntry e{t, std::nullopt, ""};
+    StatsEntry e{t, std::nullopt, "", 0};
     if (!t.unsupported.empty()) {
       ++rep.unsupported;
     } else {

@@ -404,14 +404,17 @@ void stats_entry(W& w, const StatsEntry& t) {
 }  // namespace
 
 void write_json(const StatsReport& r, const TextSink& sink) {
+  StatsEntry scratch;  // an entry with its details read back (StatsReport::detailed)
   object_with_array(stats_head(r), "tensors", r.tensors.size(),
-                    [&](JsonWriter& w, size_t i) { stats_entry(w, r.tensors[i]); }, ordered_json::object(), sink);
+                    [&](JsonWriter& w, size_t i) { stats_entry(w, r.detailed(i, scratch)); }, ordered_json::object(),
+                    sink);
 }
 
 void build_document(const StatsReport& r, DocumentBuilder& out) {
+  StatsEntry scratch;
   build_object_with_array(stats_head(r), "tensors", r.tensors.size(),
-                          [&](BuilderWriter& w, size_t i) { stats_entry(w, r.tensors[i]); }, ordered_json::object(),
-                          out);
+                          [&](BuilderWriter& w, size_t i) { stats_entry(w, r.detailed(i, scratch)); },
+                          ordered_json::object(), out);
 }
 
 std::string to_json(const Report& r) {

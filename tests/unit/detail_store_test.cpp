@@ -177,5 +177,26 @@ TEST(DetailStore, ReportsEqualWithAndWithoutTheStore) {
   EXPECT_FALSE(compare_arrays(va, vb, o).detail_store);
 }
 
+TEST(DetailStore, StatsReportsEqualWithAndWithoutTheStore) {
+  std::vector<std::vector<double>> a(200);
+  std::vector<ArrayView> va;
+  std::mt19937 rng(9);
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (size_t k = 0, n = rng() % 500; k < n; ++k) a[i].push_back(k % 5 ? std::ldexp(double(rng() % 999), int(rng() % 40) - 20) : 0);
+    va.push_back({"t" + std::to_string(i), DType::kF64, {a[i].size()}, a[i].data(), ""});
+  }
+  EngineOptions o;
+  o.first_k = 9;
+  StatsReport held = stats_arrays(va, o);
+  o.details_dir = temp_dir();
+  StatsReport streamed = stats_arrays(va, o);
+  ASSERT_TRUE(streamed.detail_store);
+  EXPECT_EQ(streamed.detail_store->records(), 200u);
+  EXPECT_TRUE(streamed.tensors[3].stats->mag_hist.bins.empty());  // not held
+  EXPECT_FALSE(held.tensors[3].stats->mag_hist.bins.empty());
+  for (StatsReport* r : {&held, &streamed}) r->seconds = 0;
+  EXPECT_EQ(to_json(streamed), to_json(held));
+}
+
 }  // namespace
 }  // namespace tdtest
