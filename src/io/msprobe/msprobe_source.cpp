@@ -44,35 +44,107 @@ using nlohmann::ordered_json;
 // no listing (and is refused before it is read).
 constexpr uint64_t kMaxJson = uint64_t(4) << 30;
 
-// Bare NaN / Infinity / -Infinity (Python's json) as strings, which JSON can carry.
-std::string quote_non_finite(const std::string& in) {
-  std::string out;
-  out.reserve(in.size());
-  bool in_str = false;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (in_str) {
-      out += c;
-      if (c == '\\' && i + 1 < in.size()) out += in[++i];
-      else if (c == '"') in_str = false;
-      continue;
+// dump.json as the parser reads it: a block at a time (a dump of 10^5 entries is hundreds of MB,
+// and was read whole, copied and held as a document ~10 times its size; issue 26), Python's bare
+// NaN / Infinity / -Infinity (outside strings) quoted as strings, which JSON can carry. At most
+// the size the file had when opened (a file that grows is not followed).
+class QuotedJson {
+ public:
+  QuotedJson(const std::string& path, uint64_t max_bytes) : file_(open_input_file(path)), path_(path) {
+    if (file_.size > max_bytes) {
+      ::close(file_.fd);
+      throw Error(ErrorCode::kCorrupt, path + ": " + std::to_string(file_.size) + " bytes, more than the " +
+                                           std::to_string(max_bytes) + " such a file may hold");
     }
-    if (c == '"') in_str = true;
-    for (const char* w : {"NaN", "Infinity", "-Infinity"}) {
-      const size_t n = std::strlen(w);
-      if (in.compare(i, n, w) == 0) {
-        out += '"';
-        out += w;
-        out += '"';
-        i += n - 1;
-        goto next;
-      }
-    }
-    out += c;
-  next:;
   }
-  return out;
-}
+  ~QuotedJson() { ::close(file_.fd); }
+  QuotedJson(const QuotedJson&) = delete;
+  QuotedJson& operator=(const QuotedJson&) = delete;
+
+  // The next character, or -1 at the end.
+  int next() {
+    if (queued_ < queue_.size()) return static_cast<unsigned char>(queue_[queued_++]);
+    if (!available(1)) return -1;
+    const char c = buf_[pos_++];
+    if (in_string_) {
+      if (escaped_) escaped_ = false;
+      else if (c == '\\') escaped_ = true;
+      else if (c == '"') in_string_ = false;
+      return static_cast<unsigned char>(c);
+    }
+    if (c == '"') {
+      in_string_ = true;
+    } else if (c == 'N' || c == 'I' || c == '-') {
+      --pos_;
+      available(9);  // the longest word's length: the rest of the file when shorter
+      for (const char* w : {"NaN", "Infinity", "-Infinity"}) {
+        const size_t n = std::strlen(w);
+        if (len_ - pos_ >= n && std::memcmp(buf_.data() + pos_, w, n) == 0) {
+          pos_ += n;
+          queue_.assign(w);
+          queue_ += '"';
+          queued_ = 0;
+          return '"';
+        }
+      }
+      ++pos_;
+    }
+    return static_cast<unsigned char>(c);
+  }
+
+ private:
+  // At least n bytes from pos_ in the buffer, if the file has them.
+  bool available(size_t n) {
+    if (len_ - pos_ >= n) return true;
+    std::memmove(buf_.data(), buf_.data() + pos_, len_ - pos_);
+    len_ -= pos_;
+    pos_ = 0;
+    while (len_ < n && read_ < file_.size) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf_.size() - len_, file_.size - read_));
+      const ssize_t r = ::pread(file_.fd, buf_.data() + len_, want, static_cast<off_t>(read_));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw Error(ErrorCode::kIo, path_ + ": cannot read: " + std::strerror(errno));
+      if (r == 0) break;  // shrunk since it was opened: what is there
+      len_ += static_cast<size_t>(r);
+      read_ += static_cast<uint64_t>(r);
+    }
+    return len_ - pos_ >= n;
+  }
+
+  InputFile file_;
+  std::string path_;
+  std::vector<char> buf_ = std::vector<char>(size_t(1) << 20);
+  size_t pos_ = 0, len_ = 0;
+  uint64_t read_ = 0;  // bytes of the file read so far
+  bool in_string_ = false, escaped_ = false;
+  std::string queue_;  // the rest of a quoted word
+  size_t queued_ = 0;
+};
+
+// QuotedJson's characters as the input iterator the JSON parser reads (its end: a default one).
+class QuotedIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+  QuotedIterator() = default;
+  explicit QuotedIterator(QuotedJson* in) : in_(in) { ++*this; }
+  const char& operator*() const { return c_; }
+  QuotedIterator& operator++() {
+    const int c = in_ ? in_->next() : -1;
+    if (c < 0) in_ = nullptr;
+    else c_ = static_cast<char>(c);
+    return *this;
+  }
+  bool operator==(const QuotedIterator& o) const { return in_ == o.in_; }
+  bool operator!=(const QuotedIterator& o) const { return in_ != o.in_; }
+
+ private:
+  QuotedJson* in_ = nullptr;
+  char c_ = 0;
+};
 
 std::optional<double> number(const ordered_json& v) {
   if (v.is_number()) return v.get<double>();
@@ -219,31 +291,31 @@ std::string dims(const std::vector<uint64_t>& s) {
   return out + (s.size() == 1 ? ",)" : ")");
 }
 
-// dump.json's entries in execution order. Module dumps (L0) write a module's parameters_grad
+// dump.json's entries (their keys, in the file's order) in execution order. Module dumps (L0) write a module's parameters_grad
 // entry right after its forward, where msprobe (<= 8.3.3) leaves a placeholder the backward
 // fills later; the gradient is made in backward: it goes right after the module's backward
 // entry (the last "PREFIX.backward..." entry, PREFIX being the entry up to ".parameters_grad"),
 // or after everything when the dump holds no such backward. Every other entry keeps its place.
-std::vector<std::pair<std::string, const ordered_json*>> execution_order(const ordered_json& data) {
-  using Entry = std::pair<std::string, const ordered_json*>;
-  std::vector<Entry> rest;
-  std::unordered_map<std::string, std::vector<Entry>> grads;  // module prefix -> its gradient entries
+std::vector<size_t> execution_order(const std::vector<std::string>& keys) {
+  std::vector<size_t> rest;
+  std::unordered_map<std::string, std::vector<size_t>> grads;  // module prefix -> its gradient entries
   std::vector<std::string> grad_order;
-  for (const auto& [k, v] : data.items()) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& k = keys[i];
     const size_t at = k.find(".parameters_grad");
     if (at != std::string::npos && (at + 16 == k.size() || k[at + 16] == '.')) {
       const std::string prefix = k.substr(0, at);
       if (!grads.count(prefix)) grad_order.push_back(prefix);
-      grads[prefix].emplace_back(k, &v);
+      grads[prefix].push_back(i);
     } else {
-      rest.emplace_back(k, &v);
+      rest.push_back(i);
     }
   }
   if (grads.empty()) return rest;
   // The last backward entry of each module with gradients: "PREFIX.backward" or "PREFIX.backward.N".
   std::unordered_map<std::string, size_t> last_backward;
   for (size_t i = 0; i < rest.size(); ++i) {
-    const std::string& k = rest[i].first;
+    const std::string& k = keys[rest[i]];
     for (size_t at = k.find(".backward"); at != std::string::npos; at = k.find(".backward", at + 1))
       if ((at + 9 == k.size() || k[at + 9] == '.') && grads.count(k.substr(0, at))) last_backward[k.substr(0, at)] = i;
   }
@@ -253,10 +325,10 @@ std::vector<std::pair<std::string, const ordered_json*>> execution_order(const o
     const auto it = last_backward.find(prefix);
     (it == last_backward.end() ? at_end : after[it->second]).push_back(&prefix);
   }
-  std::vector<Entry> out;
-  out.reserve(data.size());
+  std::vector<size_t> out;
+  out.reserve(keys.size());
   auto put = [&](const std::string* prefix) {
-    for (const Entry& g : grads[*prefix]) out.push_back(g);
+    for (size_t g : grads[*prefix]) out.push_back(g);
   };
   for (size_t i = 0; i < rest.size(); ++i) {
     out.push_back(rest[i]);
@@ -336,47 +408,95 @@ MsprobeDump read_msprobe(const std::string& path) {
   // Every file of the dump is opened as a top-level input is (a regular file, never blocking,
   // of bounded size), and must lie inside the dump folder (docs/design.md §7).
   if (json_path != path) check_inside_folder(d.dir, json_path);
-  const std::string text = read_input_text(json_path, kMaxJson);
-  const ordered_json::parser_callback_t limit = [&](int depth, ordered_json::parse_event_t, ordered_json&) {
-    if (depth > 40) throw Error(ErrorCode::kCorrupt, json_path + ": values nested deeper than 40 levels");
-    return true;
-  };
-  const ordered_json j = ordered_json::parse(quote_non_finite(text), limit, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_object())
-    throw Error(ErrorCode::kCorrupt, json_path + ": not an msprobe dump.json (no \"data\" object)");
-  if (j.contains("task") && j["task"].is_string()) d.task = j["task"].get<std::string>();
-  if (j.contains("framework") && j["framework"].is_string()) d.framework = j["framework"].get<std::string>();
   const auto stacks = read_stacks(d.dir);
-  std::vector<EntryTensors> entries;
-  for (const auto& [entry, vref] : execution_order(j["data"])) {
-    const ordered_json& v = *vref;
-    if (!v.is_object()) continue;
-    const size_t first = d.tensors.size();
-    entries.push_back({entry, first, first, first});
+  // Each entry of "data" is made into its tensors as soon as it is parsed, and dropped: the
+  // document is never held whole. A key given twice keeps its first place and its last value,
+  // as a parsed document would.
+  struct Parsed {
+    std::string name;
+    std::vector<MsprobeTensor> tensors;
+    size_t inputs = 0;  // tensors[0, inputs): what the call consumes
+    bool object = false;  // an entry that is not an object holds nothing
+  };
+  std::vector<Parsed> parsed;
+  std::unordered_map<std::string, size_t> place;
+  auto take = [&](const std::string& entry, const ordered_json& v) {
+    auto [it, fresh] = place.emplace(entry, parsed.size());
+    if (fresh) parsed.push_back({entry, {}, 0, false});
+    Parsed& p = parsed[it->second];
+    p.tensors.clear();
+    p.inputs = 0;
+    p.object = v.is_object();
+    if (!p.object) return;
     const bool grads = entry.find(".parameters_grad.") != std::string::npos ||
                        (entry.size() > 16 && entry.compare(entry.size() - 16, 16, ".parameters_grad") == 0);
     // What the call consumes (arguments; a backward's incoming gradient, "input"; a module's
     // parameters), then what it makes: execution order within one call.
     for (const char* key : {"input_args", "input_kwargs", "input", "parameters"})
-      if (v.contains(key)) collect(v[key], entry + "." + category(key), 0, d.tensors, json_path);
-    entries.back().inputs_end = d.tensors.size();
-    if (v.contains("output")) collect(v["output"], entry + ".output", 0, d.tensors, json_path);
+      if (v.contains(key)) collect(v[key], entry + "." + category(key), 0, p.tensors, json_path);
+    p.inputs = p.tensors.size();
+    if (v.contains("output")) collect(v["output"], entry + ".output", 0, p.tensors, json_path);
     if (grads)
       for (const auto& [key, x] : v.items())  // {"weight": [T]}: files are named ENTRY.weight
-        collect(x.is_array() && x.size() == 1 ? x[0] : x, entry + "." + key, 0, d.tensors, json_path);
-    entries.back().end = d.tensors.size();
-    const auto it = stacks.find(entry);
-    for (size_t i = first; i < d.tensors.size(); ++i) {
-      if (it != stacks.end()) d.tensors[i].source = it->second;
+        collect(x.is_array() && x.size() == 1 ? x[0] : x, entry + "." + key, 0, p.tensors, json_path);
+    const auto st = stacks.find(entry);
+    for (MsprobeTensor& t : p.tensors) {
+      if (st != stacks.end()) t.source = st->second;
       // The file name is the name msprobe gave it; without a file, the same name built here.
-      if (d.tensors[i].data_name) {
-        std::string n = *d.tensors[i].data_name;
+      if (t.data_name) {
+        std::string n = *t.data_name;
         const auto dot = n.rfind('.');
         if (dot != std::string::npos) n.resize(dot);
-        d.tensors[i].name = n;
+        t.name = n;
       }
     }
+  };
+  using Event = ordered_json::parse_event_t;
+  std::string top, entry;  // the top-level key being read; the entry of "data" being read
+  bool data_object = false;
+  std::optional<std::string> task, framework;
+  const ordered_json::parser_callback_t each = [&](int depth, Event ev, ordered_json& v) {
+    if (depth > 40) throw Error(ErrorCode::kCorrupt, json_path + ": values nested deeper than 40 levels");
+    if (depth == 1) {  // a top-level key, or its value starting (a scalar: whole)
+      if (ev == Event::key) top = v.get<std::string>();
+      else if (top == "data") {
+        if (ev == Event::object_start || ev == Event::array_start || ev == Event::value) data_object = ev == Event::object_start;
+      }
+      else if (ev == Event::value && (top == "task" || top == "framework"))
+        (top == "task" ? task : framework) = v.is_string() ? std::optional<std::string>(v.get<std::string>()) : std::nullopt;
+      return true;
+    }
+    if (depth != 2 || top != "data" || !data_object) return true;
+    if (ev == Event::key) {
+      entry = v.get<std::string>();
+      return true;
+    }
+    if (ev == Event::value || ev == Event::object_end || ev == Event::array_end) {
+      take(entry, v);
+      return false;  // made into its tensors: not kept in the document
+    }
+    return true;
+  };
+  QuotedJson text(json_path, kMaxJson);
+  const ordered_json j = ordered_json::parse(QuotedIterator(&text), QuotedIterator(), each, false);
+  if (j.is_discarded() || !j.is_object() || !data_object)
+    throw Error(ErrorCode::kCorrupt, json_path + ": not an msprobe dump.json (no \"data\" object)");
+  if (task) d.task = *task;
+  if (framework) d.framework = *framework;
+  std::vector<std::string> keys;
+  keys.reserve(parsed.size());
+  for (const Parsed& p : parsed) keys.push_back(p.name);
+  place = {};
+  std::vector<EntryTensors> entries;
+  for (size_t k : execution_order(keys)) {
+    Parsed& p = parsed[k];
+    if (!p.object) continue;
+    const size_t first = d.tensors.size();
+    entries.push_back({std::move(p.name), first, first + p.inputs, first + p.tensors.size()});
+    for (MsprobeTensor& t : p.tensors) d.tensors.push_back(std::move(t));
+    p = {};
   }
+  parsed = {};
   d.tensors = inputs_before_children(std::move(d.tensors), entries);
   std::unordered_set<std::string> names;
   for (const auto& t : d.tensors)
