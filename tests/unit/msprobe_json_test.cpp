@@ -1,0 +1,92 @@
+// msprobe's dump.json read as a stream (issue 26): the words Python writes for non-finite numbers
+// are read wherever the 1 MiB blocks cut them, never inside strings, and the entries keep the
+// order and values a parsed document gives.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "fixtures/h5_writer.hpp"
+#include "io/msprobe/msprobe.hpp"
+#include "tensordiff/error.hpp"
+
+namespace tdtest {
+namespace {
+
+using namespace tensordiff;
+
+std::string write_dump(const std::string& text) {
+  const std::string dir = temp_dir();
+  std::ofstream(dir + "/dump.json") << text;
+  return dir;
+}
+
+std::string tensor(const std::string& stats) {
+  return R"({"type": "torch.Tensor", "dtype": "torch.float32", "shape": [2], )" + stats + "}";
+}
+
+TEST(MsprobeJson, NonFiniteWordsAcrossEveryBlockBoundary) {
+  const std::string head = R"({"task": "statistics", "pad": ")";
+  const std::string mid = R"(", "data": {"E.forward": {"output": [)";
+  const std::string body = tensor(R"("Max": -Infinity, "Min": NaN, "Mean": Infinity, "Norm": 1)");
+  const std::string tail = "]}}}";
+  const size_t block = size_t(1) << 20;
+  // Each word in turn starts 0..9 bytes before the first block ends.
+  for (const std::string word : {"-Infinity", "NaN", "Infinity\""}) {
+    const size_t in_body = body.find(word == "Infinity\"" ? ": Infinity" : word) + (word == "Infinity\"" ? 2 : 0);
+    for (size_t before = 0; before <= 9; ++before) {
+      const size_t pad = block - before - head.size() - mid.size() - in_body;
+      const std::string dir = write_dump(head + std::string(pad, 'x') + mid + body + tail);
+      const MsprobeDump d = read_msprobe(dir);
+      ASSERT_EQ(d.tensors.size(), 1u) << word << " " << before;
+      const MsprobeTensor& t = d.tensors[0];
+      EXPECT_EQ(t.name, "E.forward.output.0");
+      ASSERT_TRUE(t.max && t.min && t.mean) << word << " " << before;
+      EXPECT_TRUE(std::isinf(*t.max) && *t.max < 0) << word << " " << before;
+      EXPECT_TRUE(std::isnan(*t.min)) << word << " " << before;
+      EXPECT_TRUE(std::isinf(*t.mean) && *t.mean > 0) << word << " " << before;
+      EXPECT_EQ(d.task, "statistics");
+    }
+  }
+}
+
+TEST(MsprobeJson, WordsInsideStringsStayAsWritten) {
+  const std::string dir = write_dump(
+      R"({"data": {"F.forward": {"input_args": [{"type": "str", "value": "NaN \" Infinity -Infinity \\"}], )"
+      R"("output": [)" + tensor(R"("Max": 1, "Min": 0, "Mean": 0.5, "Norm": 1)") + "]}}}");
+  const MsprobeDump d = read_msprobe(dir);
+  ASSERT_EQ(d.tensors.size(), 2u);
+  ASSERT_TRUE(d.tensors[0].value);
+  EXPECT_EQ(*d.tensors[0].value, R"(str "NaN \" Infinity -Infinity \\")");
+  EXPECT_EQ(*d.tensors[1].max, 1.0);
+}
+
+TEST(MsprobeJson, EntriesInOrderATwiceGivenKeyKeepsItsFirstPlaceAndLastValue) {
+  const std::string t = tensor(R"("Max": 1, "Min": 0, "Mean": 0.5, "Norm": 1)");
+  const std::string dir = write_dump(R"({"data": {"A.forward": {"output": [)" + t + R"(]}, "B.forward": {"output": [)" +
+                                     t + R"(]}, "C.forward": null, "A.forward": {"output": [)" + t + "," + t +
+                                     R"(]}, "D.forward": [1, 2]}, "framework": "pytorch"})");
+  const MsprobeDump d = read_msprobe(dir);
+  std::vector<std::string> names;
+  for (const auto& x : d.tensors) names.push_back(x.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"A.forward.output.0", "A.forward.output.1", "B.forward.output.0"}));
+  EXPECT_EQ(d.framework, "pytorch");
+}
+
+TEST(MsprobeJson, NoDataObjectIsAnError) {
+  for (const char* text : {R"({"task": "x"})", R"({"data": [1]})", R"({"data": 3})", "[1, 2]", R"({"data": {"A": )",
+                           R"({"data": {}, "data": 1})"}) {
+    const std::string dir = write_dump(text);
+    try {
+      read_msprobe(dir);
+      ADD_FAILURE() << text << ": no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("not an msprobe dump.json"), std::string::npos) << text << ": " << e.what();
+    }
+  }
+  // A data object, even an empty one, is a dump (of nothing).
+  EXPECT_TRUE(read_msprobe(write_dump(R"({"data": {}})")).tensors.empty());
+}
+
+}  // namespace
+}  // namespace tdtest
