@@ -402,6 +402,97 @@ std::string dump_json_path(const std::string& path, std::string& dir) {
 
 }  // namespace
 
+// dump.json's events, made into one entry of "data" at a time: each entry's value is built as a
+// small document, handed to `take` when it ends, and dropped. The whole file is never one
+// document (its ordered map inserted each of 10^5 keys by a linear scan), and no entry, object
+// or not, stays behind in one (issue 26). Of the other top-level fields only "task" and
+// "framework" are kept.
+class DumpEntries final : public nlohmann::json_sax<ordered_json> {
+ public:
+  using Take = std::function<void(const std::string& entry, const ordered_json& value)>;
+  DumpEntries(const std::string& what, Take take) : what_(what), take_(std::move(take)) {}
+
+  bool data_object = false;  // the (last) top-level "data" is an object
+  std::optional<std::string> task, framework;
+
+  bool null() override { return scalar(ordered_json(nullptr)); }
+  bool boolean(bool v) override { return scalar(ordered_json(v)); }
+  bool number_integer(number_integer_t v) override { return scalar(ordered_json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return scalar(ordered_json(v)); }
+  bool number_float(number_float_t v, const string_t&) override { return scalar(ordered_json(v)); }
+  bool string(string_t& v) override { return scalar(ordered_json(std::move(v))); }
+  bool binary(binary_t&) override { return scalar(ordered_json()); }  // not in text JSON
+  bool start_object(std::size_t) override { return open(ordered_json::object()); }
+  bool start_array(std::size_t) override { return open(ordered_json::array()); }
+  bool key(string_t& k) override {
+    if (depth_ == 1) top_ = k;
+    else if (in_data() && depth_ == 2) entry_ = k;
+    else if (!stack_.empty()) key_ = k;
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  // Inside the top-level "data" object, as its entries' values are read.
+  bool in_data() const { return top_ == "data" && data_object; }
+
+  // A value inside the entry being built: its place in the innermost container.
+  ordered_json* insert(ordered_json v) {
+    ordered_json& parent = *stack_.back();
+    if (parent.is_object()) return &(parent[key_] = std::move(v));
+    parent.push_back(std::move(v));
+    return &parent.back();
+  }
+
+  bool scalar(ordered_json v) {
+    if (depth_ == 1) {  // a top-level field's value
+      if (top_ == "data") data_object = false;
+      if (top_ == "task" || top_ == "framework")
+        (top_ == "task" ? task : framework) = v.is_string() ? std::optional<std::string>(v.get<std::string>()) : std::nullopt;
+    } else if (depth_ == 2 && in_data()) {
+      take_(entry_, v);  // an entry that is not an object (it holds nothing)
+    } else if (!stack_.empty()) {
+      insert(std::move(v));
+    }
+    return true;
+  }
+
+  bool open(ordered_json container) {
+    if (++depth_ > 40) throw Error(ErrorCode::kCorrupt, what_ + ": values nested deeper than 40 levels");
+    if (depth_ == 2 && top_ == "data") {
+      data_object = container.is_object();
+    } else if (depth_ == 3 && in_data()) {  // an entry's value
+      built_ = std::move(container);
+      stack_.assign(1, &built_);
+    } else if (!stack_.empty()) {
+      stack_.push_back(insert(std::move(container)));
+    }
+    return true;
+  }
+
+  bool close() {
+    if (!stack_.empty()) {
+      stack_.pop_back();
+      if (stack_.empty()) {  // the entry's value ends
+        take_(entry_, built_);
+        built_ = nullptr;
+      }
+    }
+    --depth_;
+    return true;
+  }
+
+  std::string what_;
+  Take take_;
+  int depth_ = 0;            // containers open
+  std::string top_, entry_;  // the top-level key being read; the entry of "data" being read
+  std::string key_;          // the key of the next value inside the entry being built
+  ordered_json built_;       // the entry being built
+  std::vector<ordered_json*> stack_;  // its open containers, innermost last
+};
+
 MsprobeDump read_msprobe(const std::string& path) {
   MsprobeDump d;
   const std::string json_path = dump_json_path(path, d.dir);
@@ -451,36 +542,13 @@ MsprobeDump read_msprobe(const std::string& path) {
       }
     }
   };
-  using Event = ordered_json::parse_event_t;
-  std::string top, entry;  // the top-level key being read; the entry of "data" being read
-  bool data_object = false;
-  std::optional<std::string> task, framework;
-  const ordered_json::parser_callback_t each = [&](int depth, Event ev, ordered_json& v) {
-    if (depth > 40) throw Error(ErrorCode::kCorrupt, json_path + ": values nested deeper than 40 levels");
-    if (depth == 1) {  // a top-level key, or its value starting (a scalar: whole)
-      if (ev == Event::key) top = v.get<std::string>();
-      else if (top == "data") {
-        if (ev == Event::object_start || ev == Event::array_start || ev == Event::value) data_object = ev == Event::object_start;
-      }
-      else if (ev == Event::value && (top == "task" || top == "framework"))
-        (top == "task" ? task : framework) = v.is_string() ? std::optional<std::string>(v.get<std::string>()) : std::nullopt;
-      return true;
-    }
-    if (depth != 2 || top != "data" || !data_object) return true;
-    if (ev == Event::key) {
-      entry = v.get<std::string>();
-      return true;
-    }
-    if (ev == Event::value || ev == Event::object_end || ev == Event::array_end) {
-      take(entry, v);
-      return false;  // made into its tensors: not kept in the document
-    }
-    return true;
-  };
   QuotedJson text(json_path, kMaxJson);
-  const ordered_json j = ordered_json::parse(QuotedIterator(&text), QuotedIterator(), each, false);
-  if (j.is_discarded() || !j.is_object() || !data_object)
+  DumpEntries sax(json_path, take);
+  const bool parsed_ok = ordered_json::sax_parse(QuotedIterator(&text), QuotedIterator(), &sax);
+  if (!parsed_ok || !sax.data_object)
     throw Error(ErrorCode::kCorrupt, json_path + ": not an msprobe dump.json (no \"data\" object)");
+  const auto& task = sax.task;
+  const auto& framework = sax.framework;
   if (task) d.task = *task;
   if (framework) d.framework = *framework;
   std::vector<std::string> keys;
@@ -628,11 +696,13 @@ SummaryDump msprobe_summary(const std::string& path) {
     s.counts_known = false;     // msprobe records no NaN/inf/nonzero counts
     s.reduction_roundoff = 0x1p-24;  // msprobe computes Mean and Norm in float32
     s.checksum_known = false;   // its crc32 is not our checksum
-    auto finite = [](const std::optional<double>& x) { return x && std::isfinite(*x) ? x : std::nullopt; };
-    s.min = finite(m.min);
-    s.max = finite(m.max);
-    s.mean = finite(m.mean);
-    s.l2 = finite(m.norm);
+    // As recorded, non-finite ones too: msprobe's Max is NaN where the tensor holds a NaN, inf
+    // where it overflowed. Dropped, a NaN appearing in one run was a field that side "does not
+    // record" and the pair passed as consistent (found measuring issue 26's dump.json).
+    s.min = m.min;
+    s.max = m.max;
+    s.mean = m.mean;
+    s.l2 = m.norm;
     out.tensors.push_back(std::move(t));
     out.stats.push_back(std::move(s));
   }
