@@ -115,6 +115,8 @@ std::string format_table(const Report& report, const TableStyle& style);
 std::string format_summary(const Report& report, const TableStyle& style);
 std::string format_stats_table(const StatsReport& report, const TableStyle& style);
 // One pair for a person (`tensordiff show`): sides, every metric, worst elements, histograms.
+// From a report whose details were streamed (EngineOptions::details_dir), pass
+// report.detailed(i, scratch), not report.tensors[i], which holds the scalars only.
 std::string format_detail(const PairReport& pair);
 
 // Where a report goes. "-" is stdout. An existing path that is not a regular file (a device, a

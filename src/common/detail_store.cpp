@@ -145,7 +145,12 @@ void each_part(Side&& side, Diff&& diff, PairReport& r) {
 std::shared_ptr<DetailStore> DetailStore::open(const std::string& dir, size_t expected) {
   const int fd = unlinked_file(dir);
   if (fd < 0) return nullptr;
-  return std::shared_ptr<DetailStore>(new DetailStore(fd, dir, expected));
+  try {
+    return std::shared_ptr<DetailStore>(new DetailStore(fd, dir, expected));
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
 }
 
 DetailStore::DetailStore(int fd, std::string dir, size_t expected) : fd_(fd), dir_(std::move(dir)) {

@@ -67,6 +67,19 @@ namespace {
 
 std::string num(double v) { return format_number("%.4g", v); }
 
+// A finished pair's (or stats entry's) details to the store. A store that cannot be written (a
+// full disk where it lives) is left, and the rest are held in memory: the records already
+// written, or still buffered, stay readable (a pair whose put failed keeps its own details).
+template <class Entry>
+void keep_details(DetailStore*& store, Entry& e, const EngineOptions& o) {
+  try {
+    store->put(e);
+  } catch (const Error& err) {
+    if (o.log) o.log(std::string(err.what()) + "; the rest of the details are held in memory");
+    store = nullptr;
+  }
+}
+
 // The verdict of docs/design.md §4: no element out of tolerance (or, with --criterion, the whole
 // tensor's rel L2 within rtol / its cosine at least 1 − rtol; NaN and inf mismatches count
 // under every criterion), plus the user's extra rules.
@@ -360,7 +373,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
       o.engine.log(rep.detail_store ? "details of each pair to a temporary file in " + o.engine.details_dir
                                     : "details kept in memory: no temporary file can be made in " + o.engine.details_dir);
   }
-  DetailStore* const store = rep.detail_store.get();
+  DetailStore* store = rep.detail_store.get();
   run_jobs(job_pair.size(), make_job, plan, backend, [&](size_t j, const Job& job, Partial& p, const std::string* error) {
     PairReport& r = rep.tensors[job_pair[j]];
     if (error) {
@@ -370,7 +383,7 @@ Report compare_sources(Source& sa, Source& sb, ComputeBackend& backend, const st
       return true;
     }
     finish_pair(r, p, job, o, /*reason=*/false);
-    if (store) store->put(r);
+    if (store) keep_details(store, r, o.engine);
     rep.summary.bytes += p.bytes;
     done[job_pair[j]] = true;
     return !(o.stop_at_first && r.status != Status::kMatch);
@@ -454,7 +467,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
   };
   // Each entry's details to a file as it finishes (EngineOptions::details_dir).
   if (o.keep_details && !o.details_dir.empty()) rep.detail_store = DetailStore::open(o.details_dir, job_entry.size());
-  DetailStore* const store = rep.detail_store.get();
+  DetailStore* store = rep.detail_store.get();
   run_jobs(job_entry.size(), make_job, plan, backend, [&](size_t j, const Job& job, Partial& p, const std::string* error) {
     if (error) {
       rep.tensors[job_entry[j]].error = *error;
@@ -464,7 +477,7 @@ StatsReport stats_source(Source& source, ComputeBackend& backend, const std::str
     const uint64_t bytes = job.count * dtype_size(job.params.type_a);
     const TreeNode sums = p.tree.total();
     rep.tensors[job_entry[j]].stats = finalize_side(p.a, sums.a, bytes, o.keep_details);
-    if (store) store->put(rep.tensors[job_entry[j]]);
+    if (store) keep_details(store, rep.tensors[job_entry[j]], o);
     rep.bytes += p.bytes;
     return true;
   });

@@ -258,8 +258,11 @@ void record_jump(const PairReport& r, Summary& summary) {
 bool summaries_equal(const PairReport& r) {
   if (r.status == Status::kMatch) return true;
   if (r.status != Status::kConsistent || !r.a || !r.b) return false;
-  for (auto f : {&SideStats::min, &SideStats::max, &SideStats::mean, &SideStats::std, &SideStats::l2})
-    if ((*r.a).*f && (*r.b).*f && *((*r.a).*f) != *((*r.b).*f)) return false;
+  // A statistic both record as NaN (msprobe's Max of a tensor holding a NaN) is the same number.
+  for (auto f : {&SideStats::min, &SideStats::max, &SideStats::mean, &SideStats::std, &SideStats::l2}) {
+    const auto &x = (*r.a).*f, &y = (*r.b).*f;
+    if (x && y && !(*x == *y || (std::isnan(*x) && std::isnan(*y)))) return false;
+  }
   return true;
 }
 

@@ -77,11 +77,16 @@ TEST(MsprobeJson, EntriesInOrderATwiceGivenKeyKeepsItsFirstPlaceAndLastValue) {
   for (const auto& x : d.tensors) names.push_back(x.name);
   EXPECT_EQ(names, (std::vector<std::string>{"A.forward.output.0", "A.forward.output.1", "B.forward.output.0"}));
   EXPECT_EQ(d.framework, "pytorch");
+  // "data" given twice: the last one, whole.
+  const MsprobeDump twice = read_msprobe(write_dump(R"({"data": {"A.forward": {"output": [)" + t +
+                                                    R"(]}}, "data": {"B.forward": {"output": [)" + t + "]}}}"));
+  ASSERT_EQ(twice.tensors.size(), 1u);
+  EXPECT_EQ(twice.tensors[0].name, "B.forward.output.0");
 }
 
 TEST(MsprobeJson, NoDataObjectIsAnError) {
   for (const char* text : {R"({"task": "x"})", R"({"data": [1]})", R"({"data": 3})", "[1, 2]", R"({"data": {"A": )",
-                           R"({"data": {}, "data": 1})"}) {
+                           R"({"data": {}, "data": 1})", R"({"data": {"A.forward": {}}, "data": [1]})"}) {
     const std::string dir = write_dump(text);
     try {
       read_msprobe(dir);
@@ -130,6 +135,22 @@ TEST(MsprobeJson, NonFiniteStatisticsAreCompared) {
   EXPECT_EQ(status(finite, inf), "mismatch: max 1.5 vs inf");
   EXPECT_EQ(status(nan, nan2), "consistent: ");
   EXPECT_EQ(status(inf, inf2), "consistent: ");
+  // An overflowed (inf) Norm is no scale for the means: 0.25 against 2.5 still differs.
+  auto pair = [&](const std::string& g, const std::string& h, const std::string& sub) {
+    return write_dump(R"({"data": {"G.forward": {"output": [)" + tensor(g) + R"(]}, "H.forward": {"output": [)" +
+                          tensor(h) + "]}}}",
+                      base, sub);
+  };
+  const std::string ok = R"("Max": 1, "Min": 0, "Mean": 0.5, "Norm": 1)", slip = R"("Max": 2, "Min": 0, "Mean": 0.5, "Norm": 1)";
+  const Report big = compare(pair(R"("Max": 1, "Min": 0, "Mean": 0.25, "Norm": Infinity)", ok, "big_a"),
+                             pair(R"("Max": 1, "Min": 0, "Mean": 2.5, "Norm": Infinity)", ok, "big_b"), CompareOptions{});
+  EXPECT_EQ(big.tensors[0].status, Status::kMismatch) << big.tensors[0].reason;
+  // The same NaN on both sides is the same number: the slip after it is the first jump.
+  const std::string with_nan = R"("Max": NaN, "Min": 0, "Mean": NaN, "Norm": NaN)";
+  const Report r = compare(pair(with_nan, ok, "jump_a"), pair(with_nan, slip, "jump_b"), CompareOptions{});
+  EXPECT_EQ(r.tensors[0].status, Status::kConsistent) << r.tensors[0].reason;
+  ASSERT_TRUE(r.summary.first_jump);
+  EXPECT_EQ(*r.summary.first_jump, "H.forward.output.0");
 }
 
 }  // namespace

@@ -49,8 +49,15 @@ TEST(SummaryCompare, StatsDocumentsCompareLikeDumps) {
   EXPECT_EQ(r.summary.consistent, 1u);
   EXPECT_EQ(r.summary.matched, 1u);
   EXPECT_EQ(*r.summary.first_divergence, "second");
-  // A dump against a summary: the dump is summarised on the fly.
+  // A dump against a summary: the dump is summarised on the fly, its first nonzeros held for
+  // the comparison also where the command line streams its report's details (a streamed
+  // summary compared an empty list: "first nonzero values differ").
   EXPECT_EQ(compare(dir + "/a.h5", dir + "/a.json", CompareOptions{}).summary.mismatched, 0u);
+  CompareOptions streaming;
+  streaming.engine.details_dir = dir;
+  const Report ab = compare(dir + "/a.h5", dir + "/b.json", streaming);
+  EXPECT_EQ(ab.summary.mismatched, 1u);  // "second" only
+  EXPECT_EQ(ab.tensors[0].status, Status::kConsistent) << ab.tensors[0].reason;
   const auto j = nlohmann::json::parse(to_json(r));
   EXPECT_TRUE(j["tensors"][1]["diff"].is_null());
   EXPECT_EQ(j["tensors"][1]["summary_diff"]["d_max"], 1.0);

@@ -410,7 +410,10 @@ std::string dump_json_path(const std::string& path, std::string& dir) {
 class DumpEntries final : public nlohmann::json_sax<ordered_json> {
  public:
   using Take = std::function<void(const std::string& entry, const ordered_json& value)>;
-  DumpEntries(const std::string& what, Take take) : what_(what), take_(std::move(take)) {}
+  // `restart`: a "data" object begins, whose entries replace any taken before (a key given twice
+  // keeps its last value, as in a parsed document).
+  DumpEntries(const std::string& what, Take take, std::function<void()> restart)
+      : what_(what), take_(std::move(take)), restart_(std::move(restart)) {}
 
   bool data_object = false;  // the (last) top-level "data" is an object
   std::optional<std::string> task, framework;
@@ -463,6 +466,7 @@ class DumpEntries final : public nlohmann::json_sax<ordered_json> {
     if (++depth_ > 40) throw Error(ErrorCode::kCorrupt, what_ + ": values nested deeper than 40 levels");
     if (depth_ == 2 && top_ == "data") {
       data_object = container.is_object();
+      if (data_object) restart_();
     } else if (depth_ == 3 && in_data()) {  // an entry's value
       built_ = std::move(container);
       stack_.assign(1, &built_);
@@ -486,6 +490,7 @@ class DumpEntries final : public nlohmann::json_sax<ordered_json> {
 
   std::string what_;
   Take take_;
+  std::function<void()> restart_;
   int depth_ = 0;            // containers open
   std::string top_, entry_;  // the top-level key being read; the entry of "data" being read
   std::string key_;          // the key of the next value inside the entry being built
@@ -543,7 +548,10 @@ MsprobeDump read_msprobe(const std::string& path) {
     }
   };
   QuotedJson text(json_path, kMaxJson);
-  DumpEntries sax(json_path, take);
+  DumpEntries sax(json_path, take, [&] {
+    parsed.clear();
+    place.clear();
+  });
   const bool parsed_ok = ordered_json::sax_parse(QuotedIterator(&text), QuotedIterator(), &sax);
   if (!parsed_ok || !sax.data_object)
     throw Error(ErrorCode::kCorrupt, json_path + ": not an msprobe dump.json (no \"data\" object)");
