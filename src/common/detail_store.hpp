@@ -34,7 +34,6 @@ class DetailStore {
   void get(uint32_t record, StatsEntry& e) const;
   size_t records() const { return offsets_.size(); }
   uint64_t bytes() const { return end_; }
-  const std::string& dir() const { return dir_; }
 
  private:
   DetailStore(int fd, std::string dir, size_t expected);
